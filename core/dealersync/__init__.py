@@ -1,0 +1,58 @@
+"""dealersync: dealer data to segments to ad and email audiences.
+
+Everything a plugin needs is importable from here; bundled plugins import nothing else from the
+core. Test helpers for plugin authors live in :mod:`dealersync.testing`.
+"""
+
+from dealersync.connectors import (
+    BatchLimits,
+    Channel,
+    Connector,
+    ConnectorConfig,
+    ConnectorContext,
+    Destination,
+    ExtractFile,
+    RecordBatch,
+    SnapshotDestination,
+    SnapshotResult,
+    Source,
+)
+from dealersync.errors import (
+    AuthError,
+    ConfigError,
+    DealersyncError,
+    FatalError,
+    PluginError,
+    RejectedRecords,
+    TransientError,
+)
+from dealersync.hookspecs import hookimpl
+from dealersync.model import TABLES, Column, Table
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "BatchLimits",
+    "Channel",
+    "Column",
+    "ConfigError",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorContext",
+    "DealersyncError",
+    "Destination",
+    "ExtractFile",
+    "FatalError",
+    "PluginError",
+    "RecordBatch",
+    "RejectedRecords",
+    "SnapshotDestination",
+    "SnapshotResult",
+    "Source",
+    "TABLES",
+    "Table",
+    "TransientError",
+    "__version__",
+    "hookimpl",
+]

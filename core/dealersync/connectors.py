@@ -1,0 +1,153 @@
+"""The connector contracts: what a source or a destination plugin implements.
+
+A connector class declares a ``name`` (what dealers write as ``connector = "..."``), a nested
+pydantic ``Config`` (subclass of :class:`ConnectorConfig`: unknown keys forbidden, every field
+described, ``SecretStr`` for secrets) and implements one of the ABCs below. Core builds the
+instance with the validated config and a :class:`ConnectorContext`; secrets arrive already
+resolved from keyring or the environment, as ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from dealersync.audiences import AudienceSnapshot
+
+Channel = Literal["ads", "email", "sms"]
+
+CONNECTOR_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's ``Config``: unknown keys are an error naming the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What core tells a connector about the run it is part of."""
+
+    instance: str  # the config table name, e.g. "store_dms" for [sources.store_dms]
+    base_dir: Path  # directory of connectors.toml: relative paths resolve against it
+    as_of: dt.date
+    out_dir: Path  # where file destinations write
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dealersync"))
+
+    def resolve(self, path: str | Path) -> Path:
+        """A config path made absolute against the config file's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+class Connector(ABC):
+    """Common base of sources and destinations."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+
+    def __init__(self, config: ConnectorConfig, context: ConnectorContext) -> None:
+        self.config = config
+        self.context = context
+
+    def check(self) -> None:  # noqa: B027 - optional hook with a sensible default
+        """Verify the connector can work (paths exist, credentials accepted). Raise an error kind."""
+
+
+# ---------------------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class ExtractFile:
+    """A file the engine loads set-oriented through DuckDB's CSV reader, with quarantine.
+
+    ``columns`` maps canonical column name to the file's header name; canonical columns not
+    mapped are read under their own name, and absent ones load as NULL.
+    """
+
+    path: Path
+    table: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+    delimiter: str = ","
+    quote: str = '"'
+    date_format: str | None = None  # strftime format when dates are not ISO 8601
+    timestamp_format: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """Records an API source read, as dicts validated against the table's canonical model."""
+
+    table: str
+    records: list[dict[str, Any]]
+    cursor: dict[str, Any] | None = None  # saved after the batch loads; passed back to read()
+
+
+class Source(Connector):
+    """A DMS, CRM or engagement source. By default each read is a full snapshot of the source."""
+
+    kind: ClassVar[str] = "source"
+
+    @abstractmethod
+    def streams(self) -> list[str]:
+        """The canonical tables (``dealersync.TABLES`` names) this source provides."""
+
+    @abstractmethod
+    def read(self, stream: str, state: dict[str, Any] | None) -> Iterator[ExtractFile | RecordBatch]:
+        """Yield the stream's data as extract files or record batches.
+
+        ``state`` is the cursor of the last batch of the previous run (``None`` the first time).
+        """
+
+
+# ----------------------------------------------------------------------------------- destinations
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one request to the platform may carry."""
+
+    rows: int = 10_000
+    bytes: int | None = None
+    identifiers_per_member: int | None = None
+
+
+class Destination(Connector):
+    """An ad, email or file destination.
+
+    ``identifiers`` maps each field the destination sends to an identity profile
+    (see :mod:`dealersync.identity`), e.g. ``{"email": "meta.email", "zip": "meta.zip"}``.
+    Core normalizes, hashes and dedupes members with those profiles, in the engine.
+    """
+
+    kind: ClassVar[str] = "destination"
+    channel: ClassVar[Channel] = "ads"
+    identifiers: ClassVar[Mapping[str, str]]
+    limits: ClassVar[BatchLimits] = BatchLimits()
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """What a snapshot destination reports back."""
+
+    written: int
+    location: str
+
+
+class SnapshotDestination(Destination):
+    """A destination that receives the whole current audience each run (upload files)."""
+
+    @abstractmethod
+    def write_snapshot(self, snapshot: AudienceSnapshot) -> SnapshotResult:
+        """Write the full audience atomically; return how many rows were written and where."""
