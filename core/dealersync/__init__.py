@@ -4,6 +4,7 @@ Everything a plugin needs is importable from here; bundled plugins import nothin
 core. Test helpers for plugin authors live in :mod:`dealersync.testing`.
 """
 
+from dealersync.audiences import AudienceSnapshot
 from dealersync.connectors import (
     BatchLimits,
     Channel,
@@ -32,6 +33,7 @@ from dealersync.model import TABLES, Column, Table
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudienceSnapshot",
     "AuthError",
     "BatchLimits",
     "Channel",

@@ -1,0 +1,86 @@
+"""An audience's members as a destination sees them, and the SQL that selects its customers.
+
+:class:`AudienceSnapshot` is the public, set-oriented view a destination gets of the members the
+engine built (normalized, hashed, deduped): it can write them as a CSV through the engine in one
+statement, or hand them out in batches for request bodies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dealersync.connectors import Channel
+
+#: Who may be reached on each channel. Kept here so every audience applies the same rule.
+CONSENT_SQL: dict[str, str] = {
+    "ads": "coalesce(NOT do_not_market, true)",
+    "email": "coalesce(email_opt_in, false) AND NOT coalesce(do_not_email, false)"
+    " AND NOT coalesce(do_not_market, false)",
+    "sms": "coalesce(sms_opt_in, false) AND NOT coalesce(do_not_market, false)",
+}
+
+
+def consent_filter_sql(channel: Channel) -> str:
+    """SELECT of the customer ids the channel's consent rule lets through."""
+    return f"SELECT customer_id FROM customers WHERE {CONSENT_SQL[channel]}"
+
+
+class AudienceSnapshot:
+    """The full, current member list of one audience for one destination."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        *,
+        audience: str,
+        destination: str,
+        fields: Sequence[str],
+    ) -> None:
+        self._con = con
+        self._table = table
+        self.audience = audience
+        self.destination = destination
+        self.fields = list(fields)
+        row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+        self.count: int = int(row[0]) if row else 0
+
+    def _select(self, headers: Mapping[str, str]) -> str:
+        cols = ", ".join(f'"{f}" AS "{h}"' for f, h in headers.items())
+        return f'SELECT {cols} FROM "{self._table}" ORDER BY member_key'
+
+    def write_csv(self, path: Path, headers: Mapping[str, str]) -> int:
+        """Write ``headers`` (field -> CSV header) for every member, atomically; return rows written.
+
+        The file appears complete or not at all: the engine writes a temporary file beside it,
+        which is then renamed over the target.
+        """
+        unknown = [f for f in headers if f not in self.fields]
+        if unknown:
+            raise ValueError(f"fields not in this snapshot: {unknown}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            self._con.execute(
+                f"COPY ({self._select(headers)}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',')"
+            )
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.count
+
+    def iter_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        """Members in batches of at most ``size``, each a dict of field -> value (None when blank)."""
+        cur = self._con.cursor()
+        cur.execute(self._select({f: f for f in ["member_key", *self.fields]}))
+        while rows := cur.fetchmany(size):
+            yield [dict(zip(["member_key", *self.fields], r, strict=True)) for r in rows]
+
+
+def _sql_path(p: Path) -> str:
+    return str(p).replace("'", "''")

@@ -1,0 +1,49 @@
+"""The ``dealersync`` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import click
+
+from dealersync import __version__
+from dealersync.cli import plugins_cmd, sample_cmd, secrets_cmd, sync_cmd
+from dealersync.errors import DealersyncError
+
+
+class _Group(click.Group):
+    """Turns dealersync errors into one line on stderr and an exit code; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DealersyncError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="dealersync")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Dealer data to segments to ad and email audiences."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+for module in (sync_cmd, sample_cmd, plugins_cmd, secrets_cmd):
+    module.register(cli)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="dealersync")

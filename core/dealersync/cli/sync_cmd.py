@@ -1,0 +1,78 @@
+"""``dealersync sync``: load the sources, select the audiences, deliver them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dealersync.cli.options import as_of_option, config_option
+from dealersync.config import load_config
+from dealersync.loading import LoadReport
+from dealersync.plugins import load_plugins
+from dealersync.sync import DeliveryResult, Runner
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(sync)
+
+
+@click.command()
+@config_option
+@click.option("--audience", "audiences", multiple=True, metavar="NAME", help="Sync only this audience (repeatable).")
+@as_of_option
+@click.option("--dry-run", is_flag=True, help="Compute the plan; write no output file, no state, no destination.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory for file destinations.")
+def sync(
+    config_path: Path, audiences: tuple[str, ...], as_of: dt.date | None, dry_run: bool, out_dir: Path | None
+) -> None:
+    """Load every source, then deliver each audience to its destinations.
+
+    Exit status: 0 all delivered, 1 an audience failed, 2 a configuration error.
+    """
+    err = Console(stderr=True)
+    out = Console()
+    config = load_config(config_path)
+    runner = Runner(config, load_plugins(), as_of=as_of, out_dir=out_dir)
+    try:
+        names = runner.selected(audiences)
+        runner.validate_all(names)
+        with err.status("starting") as status:
+            runner.progress = lambda msg: status.update(msg)
+            reports = runner.load()
+            results = runner.sync(names, dry_run=dry_run)
+    finally:
+        runner.close()
+    out.print(_load_table(reports))
+    out.print(_result_table(results, runner.as_of, dry_run))
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+def _load_table(reports: list[LoadReport]) -> Table:
+    t = Table(title="Loaded", title_justify="left")
+    for col in ("source", "table", "file", "loaded", "quarantined"):
+        t.add_column(col, justify="right" if col in ("loaded", "quarantined") else "left")
+    for rep in reports:
+        for f in rep.files:
+            q = ", ".join(f"{n} {reason}" for reason, n in sorted(f.quarantined.items())) or "0"
+            t.add_row(f.source, f.table, Path(f.file).name, f"{f.loaded:,}", q)
+    return t
+
+
+def _result_table(results: list[DeliveryResult], as_of: dt.date, dry_run: bool) -> Table:
+    t = Table(title=f"Audiences as of {as_of}" + (" (dry run: nothing written)" if dry_run else ""), title_justify="left")
+    cols = ("audience", "destination", "segment", "excluded", "no consent", "members", "written", "unmatchable", "status")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("audience", "destination", "status") else "right")
+    for r in results:
+        status = r.status if not r.error else f"{r.status}: {r.error}"
+        t.add_row(
+            r.audience, r.destination, f"{r.segment_size:,}", f"{r.excluded:,}", f"{r.no_consent:,}",
+            f"{r.members:,}", f"{r.written:,}", f"{r.unmatchable:,}", status,
+        )
+    return t

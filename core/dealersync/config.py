@@ -1,0 +1,180 @@
+"""``connectors.toml``: parsed with tomllib, validated with pydantic, errors as one clear line.
+
+Every error names the table and key (``audiences.winback.mode``), what was found and what was
+expected, and is raised as :class:`ConfigError` (the CLI exits 2, no traceback). Secret values
+are never echoed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dealersync.errors import ConfigError
+from dealersync.segments import SegmentDef
+
+_SECRETISH = ("token", "secret", "password", "key", "credential")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseSettings(_Strict):
+    path: str = Field(".dealersync/warehouse.duckdb", description="DuckDB file, relative to this config")
+    memory_limit: str = Field("2GB", description="DuckDB memory limit, e.g. '2GB'")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads; default: cores, at most 4")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v, re.I):
+            raise ValueError("a size such as '512MB' or '2GB'")
+        return v.strip()
+
+
+class IdentitySettings(_Strict):
+    default_country: str = Field("US", pattern=r"^[A-Z]{2}$", description="ISO country for numbers without one")
+
+
+class OutputSettings(_Strict):
+    dir: str = Field("out", description="where file destinations write, relative to this config")
+
+
+class ConnectorEntry(BaseModel):
+    """A ``[sources.X]`` or ``[destinations.X]`` table: ``connector`` plus the connector's own keys."""
+
+    model_config = ConfigDict(extra="allow")
+    connector: str = Field(description="the connector name, e.g. 'dms-csv' or 'meta-file'")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class AudienceSettings(_Strict):
+    segment: str = Field(description="the segment whose customers make the audience")
+    exclude: list[str] = Field(default_factory=list, description="segments whose customers are left out")
+    destinations: list[str] = Field(min_length=1, description="destination names from [destinations]")
+    mode: Literal["mirror", "add", "replace"] = Field("mirror", description="how changes reach the platform")
+    description: str = ""
+
+
+class Settings(_Strict):
+    as_of: dt.date | None = Field(None, description="the day relative rules are evaluated against; default today")
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    opcodes: dict[str, str] = Field(default_factory=dict, description="op code -> service category overrides")
+    sources: dict[str, ConnectorEntry] = Field(default_factory=dict)
+    destinations: dict[str, ConnectorEntry] = Field(default_factory=dict)
+    segments: dict[str, SegmentDef] = Field(default_factory=dict)
+    audiences: dict[str, AudienceSettings] = Field(default_factory=dict)
+
+
+class Config:
+    """A loaded, validated ``connectors.toml`` and where it lives."""
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        self.settings = settings
+        self.path = path
+        self.base_dir = path.parent
+
+    def resolve(self, p: str | Path) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else self.base_dir / q
+
+    def as_of(self, override: dt.date | None = None) -> dt.date:
+        return override or self.settings.as_of or dt.date.today()
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (pass --config PATH)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    settings = validate(raw, Settings)
+    _check_references(settings)
+    return Config(settings, path.resolve())
+
+
+def validate(raw: Mapping[str, Any], model: type[BaseModel], prefix: str = "") -> Any:
+    """``model.model_validate(raw)`` with the first error turned into one ConfigError line."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, prefix, model)) from None
+
+
+def describe_error(exc: ValidationError, prefix: str, model: type[BaseModel]) -> str:
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+    where = ".".join([p for p in (prefix,) if p] + loc) or "(top level)"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{where}: missing required key"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key{_expected_keys(model, err['loc'][:-1])}"
+    found = _found(err.get("input"), loc)
+    return f"{where}: found {found}, expected {_expected(err)}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the union member's name in the location; readers think in keys, not types
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+
+
+def _found(value: Any, loc: list[str]) -> str:
+    if any(s in part.lower() for part in loc for s in _SECRETISH):
+        return "a value (hidden)"
+    text = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expected(err: Any) -> str:
+    kind: str = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        what = kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
+        return {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "a string",
+                "date from datetime": "a date", "list": "a list", "dict": "a table"}.get(what, f"a {what}")
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _expected_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> str:
+    """The keys allowed where an unknown one was found, when the path leads through models."""
+    for part in parent:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        inner = getattr(field, "annotation", None) if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return ""
+        model = inner
+    return f"; expected one of: {', '.join(model.model_fields)}"
+
+
+def _check_references(s: Settings) -> None:
+    for name, aud in s.audiences.items():
+        for i, seg in enumerate([aud.segment, *aud.exclude]):
+            key = "segment" if i == 0 else "exclude"
+            if seg not in s.segments:
+                known = ", ".join(sorted(s.segments)) or "none"
+                raise ConfigError(f"audiences.{name}.{key}: unknown segment '{seg}' (defined: {known})")
+        for dest in aud.destinations:
+            if dest not in s.destinations:
+                known = ", ".join(sorted(s.destinations)) or "none"
+                raise ConfigError(
+                    f"audiences.{name}.destinations: unknown destination '{dest}' (defined: {known})"
+                )

@@ -1,0 +1,78 @@
+"""Secrets live in the OS keyring (or the environment), never in ``connectors.toml``.
+
+A connector setting written ``{ keyring = "meta_main" }`` or ``{ env = "META_TOKEN" }`` is
+resolved here, when the connector is built, into the plain value its ``SecretStr`` field takes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dealersync.errors import ConfigError
+
+KEYRING_SERVICE = "dealersync"
+
+
+def is_reference(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and set(value) <= {"keyring", "env"}
+
+
+def _keyring() -> Any:
+    import keyring
+    from keyring.backends import fail
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        return None
+    return keyring
+
+
+def _no_backend(where: str) -> ConfigError:
+    return ConfigError(
+        f"{where}: no keyring backend is available on this machine (a headless server?); "
+        'store the secret in an environment variable and write { env = "VARIABLE_NAME" } instead'
+    )
+
+
+def resolve(value: Any, where: str) -> Any:
+    """The secret a reference points to; other values pass through unchanged."""
+    if not is_reference(value):
+        return value
+    if "env" in value:
+        var = str(value["env"])
+        secret = os.environ.get(var)
+        if not secret:
+            raise ConfigError(f"{where}: environment variable {var} is not set; export it before running")
+        return secret
+    name = str(value["keyring"])
+    kr = _keyring()
+    if kr is None:
+        raise _no_backend(where)
+    secret = kr.get_password(KEYRING_SERVICE, name)
+    if secret is None:
+        raise ConfigError(
+            f"{where}: secret '{name}' is not set in the keyring; run `dealersync secrets set {name}`"
+        )
+    return secret
+
+
+def store(name: str, secret: str) -> None:
+    kr = _keyring()
+    if kr is None:
+        raise _no_backend(f"secret '{name}'")
+    kr.set_password(KEYRING_SERVICE, name, secret)
+
+
+def delete(name: str) -> bool:
+    """Remove a stored secret; False when there was none."""
+    kr = _keyring()
+    if kr is None:
+        raise _no_backend(f"secret '{name}'")
+    from keyring.errors import PasswordDeleteError
+
+    try:
+        kr.delete_password(KEYRING_SERVICE, name)
+    except PasswordDeleteError:
+        return False
+    return True

@@ -1,0 +1,240 @@
+"""The main job: load sources, build facts, select each audience, and deliver it.
+
+:class:`Runner` ties config, plugins and the warehouse together. It touches rows only through SQL;
+destinations receive an :class:`~dealersync.audiences.AudienceSnapshot`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dealersync import secrets
+from dealersync.audiences import AudienceSnapshot, consent_filter_sql
+from dealersync.config import Config, ConnectorEntry, validate
+from dealersync.connectors import Connector, ConnectorContext, Destination, SnapshotDestination, Source
+from dealersync.errors import ConfigError, DealersyncError
+from dealersync.facts import FactRegistry, build_facts, default_facts
+from dealersync.identity import build_members
+from dealersync.loading import LoadReport, load_source
+from dealersync.plugins import PluginRegistry
+from dealersync.segments import CompiledSQL, compile_segment
+from dealersync.store import Warehouse
+
+log = logging.getLogger("dealersync")
+
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS _runs (
+    run_id VARCHAR, started_at TIMESTAMP, seconds DOUBLE, as_of DATE,
+    audience VARCHAR, destination VARCHAR, connector VARCHAR, mode VARCHAR, status VARCHAR,
+    segment_size BIGINT, excluded BIGINT, no_consent BIGINT, customers BIGINT, members BIGINT,
+    unmatchable BIGINT, written BIGINT, location VARCHAR, error VARCHAR
+)"""
+
+
+@dataclass
+class DeliveryResult:
+    """What happened to one audience at one destination (recorded in ``_runs``)."""
+
+    audience: str
+    destination: str
+    connector: str
+    mode: str
+    status: str = "planned"  # planned (dry run), ok, failed
+    segment_size: int = 0  # customers in the audience's segment
+    excluded: int = 0  # left out by the audience's exclude segments
+    no_consent: int = 0  # left out by the destination channel's consent rule
+    customers: int = 0  # customers remaining after exclusions and consent
+    members: int = 0  # people as the platform sees them (customers sharing an identifier merged)
+    unmatchable: int = 0  # customers with no valid email or phone for this destination
+    written: int = 0
+    location: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+    invalid: dict[str, int] = field(default_factory=dict)  # field -> values blanked as invalid
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Progress = Callable[[str], None]
+
+
+class Runner:
+    """One run of the main job over a loaded config and plugin registry."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: PluginRegistry,
+        *,
+        as_of: dt.date | None = None,
+        out_dir: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.as_of = config.as_of(as_of)
+        self.out_dir = out_dir or config.resolve(config.settings.output.dir)
+        self.progress: Progress = progress or (lambda _msg: None)
+        self.facts = FactRegistry()
+        for fact in [*default_facts(), *registry.hook_results("dealersync_register_features")]:
+            self.facts.register(fact)
+        self._warehouse: Warehouse | None = None
+
+    # ----------------------------------------------------------------------------- plumbing
+    @property
+    def warehouse(self) -> Warehouse:
+        if self._warehouse is None:
+            wh = self.config.settings.warehouse
+            self._warehouse = Warehouse(
+                self.config.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads
+            )
+            self._warehouse.con.execute(RUNS_DDL)
+        return self._warehouse
+
+    def close(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.close()
+            self._warehouse = None
+
+    def _context(self, instance: str) -> ConnectorContext:
+        return ConnectorContext(instance, self.config.base_dir, self.as_of, self.out_dir, log)
+
+    def _build(self, table: str, name: str, entry: ConnectorEntry, kind: str) -> Connector:
+        where = f"{table}.{name}"
+        info = self.registry.connector(entry.connector, kind, f"{where}.connector")
+        options = {k: secrets.resolve(v, f"{where}.{k}") for k, v in entry.options.items()}
+        cfg = validate(options, info.cls.Config, prefix=where)
+        return info.cls(cfg, self._context(name))
+
+    def source(self, name: str) -> Source:
+        entry = self.config.settings.sources[name]
+        return self._build("sources", name, entry, "source")  # type: ignore[return-value]
+
+    def destination(self, name: str) -> Destination:
+        entry = self.config.settings.destinations[name]
+        return self._build("destinations", name, entry, "destination")  # type: ignore[return-value]
+
+    def compile(self, segment: str) -> CompiledSQL:
+        return compile_segment(segment, self.config.settings.segments, self.facts, as_of=self.as_of)
+
+    def validate_all(self, audiences: Iterable[str]) -> None:
+        """Fail fast, before any data moves: every connector builds, every segment compiles."""
+        s = self.config.settings
+        for name in s.sources:
+            self.source(name)
+        for aud in audiences:
+            for seg in [s.audiences[aud].segment, *s.audiences[aud].exclude]:
+                self.compile(seg)
+            for dest in s.audiences[aud].destinations:
+                self.destination(dest)
+
+    # ----------------------------------------------------------------------------- steps
+    def load(self) -> list[LoadReport]:
+        reports = []
+        for name in self.config.settings.sources:
+            src = self.source(name)
+            src.check()
+            self.progress(f"loading source {name}")
+            batches = (b for stream in src.streams() for b in src.read(stream, None))
+            reports.append(load_source(self.warehouse, name, batches))
+        self.progress("building customer facts")
+        build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
+        return reports
+
+    def sync(self, audiences: Iterable[str] | None = None, *, dry_run: bool = False) -> list[DeliveryResult]:
+        """Deliver the named audiences (all by default). Sources must be loaded first."""
+        names = self.selected(audiences)
+        run_id = uuid.uuid4().hex[:12]
+        results = []
+        for name in names:
+            results.extend(self._sync_audience(name, dry_run, run_id))
+        return results
+
+    def selected(self, audiences: Iterable[str] | None) -> list[str]:
+        known = self.config.settings.audiences
+        names = list(audiences) if audiences else list(known)
+        for n in names:
+            if n not in known:
+                raise ConfigError(f"--audience: unknown audience '{n}' (defined: {', '.join(known) or 'none'})")
+        return names
+
+    def _sync_audience(self, name: str, dry_run: bool, run_id: str) -> list[DeliveryResult]:
+        con = self.warehouse.con
+        aud = self.config.settings.audiences[name]
+        seg = self.compile(aud.segment)
+        excludes = [self.compile(e) for e in aud.exclude]
+        table = f"_audience_{name}"
+        sql = " EXCEPT ".join(f"({c.sql})" for c in [seg, *excludes])
+        params = [p for c in [seg, *excludes] for p in c.params]
+        self.progress(f"selecting audience {name}")
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS {sql}', params)
+        seg_size = _count(con, f"SELECT count(*) FROM ({seg.sql})", seg.params)
+        kept = _count(con, f'SELECT count(*) FROM "{table}"')
+        results = []
+        for dest_name in aud.destinations:
+            started = time.monotonic()
+            res = DeliveryResult(name, dest_name, self.config.settings.destinations[dest_name].connector, aud.mode)
+            res.segment_size, res.excluded = seg_size, seg_size - kept
+            try:
+                self._deliver(res, table, dry_run)
+            except DealersyncError as exc:
+                res.status, res.error = "failed", exc.message
+                log.error("audience %s to %s failed: %s", name, dest_name, exc.message)
+            res.seconds = round(time.monotonic() - started, 3)
+            if not dry_run:
+                self._record(run_id, res)
+                self.registry.manager.hook.dealersync_sync_finished(result=res)
+            results.append(res)
+        return results
+
+    def _deliver(self, res: DeliveryResult, audience_table: str, dry_run: bool) -> None:
+        con = self.warehouse.con
+        dest = self.destination(res.destination)
+        consented = f'SELECT customer_id FROM "{audience_table}" INTERSECT {consent_filter_sql(dest.channel)}'
+        res.customers = _count(con, f"SELECT count(*) FROM ({consented})")
+        res.no_consent = _count(con, f'SELECT count(*) FROM "{audience_table}"') - res.customers
+        self.progress(f"building members of {res.audience} for {res.destination}")
+        members = f"_members_{res.audience}_{res.destination}"
+        stats = build_members(
+            con,
+            consented,
+            dest.identifiers,
+            target=members,
+            default_country=self.config.settings.identity.default_country,
+        )
+        res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
+        if dry_run:
+            return
+        if not isinstance(dest, SnapshotDestination):
+            raise ConfigError(
+                f"destinations.{res.destination}: connector '{res.connector}' does not take snapshots; "
+                "incremental API destinations are not supported by this version"
+            )
+        dest.check()
+        self.progress(f"writing {res.audience} to {res.destination}")
+        snapshot = AudienceSnapshot(
+            con, members, audience=res.audience, destination=res.destination, fields=list(dest.identifiers)
+        )
+        out = dest.write_snapshot(snapshot)
+        res.written, res.location, res.status = out.written, out.location, "ok"
+
+    def _record(self, run_id: str, r: DeliveryResult) -> None:
+        self.warehouse.con.execute(
+            "INSERT INTO _runs VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, r.seconds, self.as_of, r.audience, r.destination, r.connector, r.mode, r.status,
+             r.segment_size, r.excluded, r.no_consent, r.customers, r.members, r.unmatchable,
+             r.written, r.location, r.error],
+        )
+
+
+def _count(con: Any, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
+    return int(row[0]) if row else 0
