@@ -1,0 +1,3 @@
+from dealersync.cli import main
+
+main()

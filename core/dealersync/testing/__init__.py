@@ -1,0 +1,73 @@
+"""Helpers for testing dealersync and its plugins (plugin authors use these too)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from dealersync.model import TABLES
+
+
+def write_extract(directory: Path, tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> Path:
+    """Write a tiny generic-layout extract: one CSV per table, canonical header, missing cells blank."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        columns = TABLES[name].column_names
+        with (directory / f"{name}.csv").open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
+            w.writeheader()
+            for row in rows:
+                w.writerow({k: _cell(v) for k, v in row.items()})
+    return directory
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def build_distribution(root: Path, dist: str, module: str, entry_point: str, code: str) -> Path:
+    """Write a real plugin distribution's sources (pyproject + one module) under ``root``."""
+    src = root / dist
+    src.mkdir(parents=True)
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [build-system]
+            requires = ["setuptools>=70.1"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "{dist}"
+            version = "1.2.3"
+            dependencies = ["dealersync"]
+
+            [project.entry-points.dealersync]
+            {entry_point} = "{module}"
+
+            [tool.setuptools]
+            py-modules = ["{module}"]
+            """
+        )
+    )
+    (src / f"{module}.py").write_text(textwrap.dedent(code))
+    return src
+
+
+def install_offline(src: Path, target: Path) -> None:
+    """``pip install`` a distribution into ``target`` without network, index or build isolation."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-index",
+         "--no-deps", "--target", str(target), str(src)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
