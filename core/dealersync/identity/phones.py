@@ -34,23 +34,27 @@ NANP_RE = r"[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP = re.compile(NANP_RE)
 
 
-def stage_sql(col: str, *, nanp_default: bool) -> tuple[str, str, str]:
-    """SQL for one phone column ``col`` (a trimmed VARCHAR, NULL when blank).
-
-    Returns ``(prepare, fast, python_key)``: ``prepare`` is a select-list fragment computing
-    the helper columns ``fast`` and ``python_key`` read (it is evaluated in an inner query);
-    ``fast`` is the canonical digits or NULL; ``python_key`` is the string to hand to
-    :func:`e164_digits` when SQL cannot decide, NULL otherwise.
-    """
-    d = f'"{col}__d"'
-    plus = f'"{col}__plus"'
-    prepare = (
-        f"regexp_replace(regexp_replace({_q(col)}, '{EXTENSION_RE}', ''), '[^0-9]', '', 'g') AS {d}, "
-        f"starts_with({_q(col)}, '+') AS {plus}"
+def prepare_sql(col: str) -> str:
+    """Select-list fragment for one phone column ``col`` (a trimmed VARCHAR, NULL when blank):
+    the helper columns ``<col>__d`` (digits, extension dropped) and ``<col>__plus`` (written
+    with a leading ``+``). Materialize it: :func:`stage_sql` reads each helper several times."""
+    return (
+        f"regexp_replace(regexp_replace({_q(col)}, '{EXTENSION_RE}', ''), '[^0-9]', '', 'g')"
+        f" AS {_q(col + '__d')}, starts_with(ltrim({_q(col)}, '\t'), '+') AS {_q(col + '__plus')}"
     )
+
+
+def stage_sql(col: str, *, nanp_default: bool, prefix: str = "") -> tuple[str, str]:
+    """SQL over the helper columns of :func:`prepare_sql` (qualified by ``prefix``).
+
+    Returns ``(fast, python_key)``: ``fast`` is the canonical digits or NULL; ``python_key`` is
+    the string to hand to :func:`e164_digits` when SQL cannot decide, NULL otherwise.
+    """
+    d = prefix + _q(col + "__d")
+    plus = prefix + _q(col + "__plus")
     if not nanp_default:
         key = f"CASE WHEN {d} <> '' THEN (CASE WHEN {plus} THEN '+' ELSE '' END) || {d} END"
-        return prepare, "CAST(NULL AS VARCHAR)", key
+        return "CAST(NULL AS VARCHAR)", key
     # digits after an international prefix; NULL when the number has none
     rest = (
         f"(CASE WHEN {plus} THEN {d} WHEN {d} LIKE '011%' THEN substr({d}, 4)"
@@ -63,7 +67,7 @@ def stage_sql(col: str, *, nanp_default: bool) -> tuple[str, str, str]:
     )
     fast = f"CASE WHEN regexp_full_match({national}, '{NANP_RE}') THEN '1' || {national} END"
     key = f"CASE WHEN {rest} <> '' AND {rest} NOT LIKE '1%' THEN '+' || {rest} END"
-    return prepare, fast, key
+    return fast, key
 
 
 def e164_digits(key: str, region: str) -> str | None:

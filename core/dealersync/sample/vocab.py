@@ -35,7 +35,9 @@ STREETS: tuple[str, ...] = (
     "Lakeview", "Hillcrest", "Ranch Road 620", "County Road 110", "Hidden Valley", "Old Settlers",
 )  # fmt: skip
 
-STREET_TYPES: tuple[str, ...] = ("St", "Ave", "Rd", "Dr", "Ln", "Blvd", "Trl", "Ct", "Street", "Drive")
+STREET_TYPES: tuple[str, ...] = (
+    "St", "Ave", "Rd", "Dr", "Ln", "Blvd", "Trl", "Ct", "Street", "Drive",
+)  # fmt: skip
 
 #: (city, state code, state name, postal-code stem, country, weight)
 PLACES: tuple[tuple[str, str, str, str, str, int], ...] = (
@@ -64,7 +66,12 @@ AREA_CODES: tuple[str, ...] = (
     "254", "361",
 )  # fmt: skip
 
-FOREIGN_PHONE_STEMS: tuple[str, ...] = ("+44 20 7946 ", "+52 55 1234 ", "+49 30 1234 ", "+33 1 42 68 ")
+FOREIGN_PHONE_STEMS: tuple[str, ...] = (
+    "+44 20 7946 ",
+    "+52 55 1234 ",
+    "+49 30 1234 ",
+    "+61 2 9876 ",
+)
 
 JUNK_PHONES: tuple[str, ...] = ("n/a", "123", "000-000-0000", "none", "N/A", "999")
 

@@ -113,7 +113,9 @@ class _Compiler:
         query = _setop(exp.union, parts)
         excluded = [self.segment(self._ref(name, "exclude", r), stack) for r in seg.exclude]
         if excluded:
-            query = exp.except_(query, _setop(exp.union, excluded), distinct=True)
+            query = exp.except_(
+                _operand(query), _operand(_setop(exp.union, excluded)), distinct=True
+            )
         return query
 
     def _ref(self, name: str, key: str, ref: Any) -> str:
@@ -183,10 +185,18 @@ def _conj(fn: Callable[..., exp.Expression], parts: Sequence[exp.Expression]) ->
     return exp.Paren(this=fn(*parts))
 
 
+def _operand(query: exp.Query) -> exp.Query:
+    """Parenthesize a compound operand: UNION and EXCEPT share one precedence level, so
+    ``a UNION (p EXCEPT q)`` must not render as ``a UNION p EXCEPT q``."""
+    if isinstance(query, exp.SetOperation):
+        return query.subquery()  # type: ignore[return-value]
+    return query
+
+
 def _setop(fn: Callable[..., exp.Query], parts: Sequence[exp.Query]) -> exp.Query:
     query = parts[0]
     for part in parts[1:]:
-        query = fn(query, part, distinct=True)
+        query = fn(_operand(query), _operand(part), distinct=True)
     return query
 
 

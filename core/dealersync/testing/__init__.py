@@ -71,3 +71,19 @@ def install_offline(src: Path, target: Path) -> None:
         capture_output=True,
         text=True,
     )
+
+
+def run_sync(config_path: Path, *, dry_run: bool = False, extra_plugins: Iterable[Any] = ()) -> list[Any]:
+    """Run the main job (load, facts, deliver) for a ``connectors.toml``; return its DeliveryResults."""
+    from dealersync.config import load_config
+    from dealersync.plugins import load_plugins
+    from dealersync.sync import Runner
+
+    runner = Runner(load_config(config_path), load_plugins(extra_plugins))
+    try:
+        names = runner.selected(None)
+        runner.validate_all(names)
+        runner.load()
+        return runner.sync(names, dry_run=dry_run)
+    finally:
+        runner.close()

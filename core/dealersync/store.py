@@ -1,0 +1,111 @@
+"""The embedded warehouse: one DuckDB file holding the canonical tables and the bookkeeping.
+
+The warehouse is opened with explicit resource limits (``memory_limit``, ``threads``): DuckDB's
+own default of 80% of RAM is not a sane default for a tool that shares a machine with a dealer's
+other work. Opening creates every canonical table (:data:`dealersync.model.TABLES`) and the
+bookkeeping tables if missing:
+
+``_quarantine``
+    one row per rejected cell or row of a load: source, table, file, 1-based physical line,
+    column, reason. Never the raw value.
+``_loads``
+    one row per loaded file or record stream, appended at every load (a load history).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import duckdb
+
+from dealersync.model import TABLES, create_table_sql
+
+#: Bookkeeping tables, created beside the canonical tables.
+BOOKKEEPING_SQL: tuple[str, ...] = (
+    (
+        'CREATE TABLE IF NOT EXISTS _quarantine (source VARCHAR, "table" VARCHAR, file VARCHAR,'
+        ' line BIGINT, "column" VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)'
+    ),
+    (
+        'CREATE TABLE IF NOT EXISTS _loads (source VARCHAR, "table" VARCHAR, file VARCHAR,'
+        " rows_loaded BIGINT, rows_quarantined BIGINT, loaded_at TIMESTAMP)"
+    ),
+)
+
+MEMORY_DB = ":memory:"
+
+
+def default_threads() -> int:
+    """The engine's default thread count: the machine's CPUs, capped at 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class Warehouse:
+    """One DuckDB database file (or ``":memory:"`` for tests) with the canonical schema."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        memory_limit: str = "2GB",
+        threads: int | None = None,
+        temp_directory: Path | None = None,
+    ) -> None:
+        if str(path) == MEMORY_DB:
+            self.path: Path | None = None
+            database = MEMORY_DB
+        else:
+            self.path = Path(path).expanduser()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            database = str(self.path)
+        self.memory_limit = memory_limit
+        self.threads = threads if threads is not None else default_threads()
+        self.con = duckdb.connect(database)
+        try:
+            # Set through SET statements so a bad value is reported by name.
+            self.con.execute(f"SET memory_limit = '{_sql_str(memory_limit)}'")
+            self.con.execute(f"SET threads = {int(self.threads)}")
+            if temp_directory is not None:
+                Path(temp_directory).mkdir(parents=True, exist_ok=True)
+                self.con.execute(
+                    f"SET temp_directory = '{_sql_str(str(temp_directory))}'"
+                )
+            self.con.execute("SET preserve_insertion_order = true")
+            self.create_schema()
+        except BaseException:
+            self.con.close()
+            raise
+
+    def create_schema(self) -> None:
+        """Create the canonical and bookkeeping tables that do not exist yet."""
+        for table in TABLES.values():
+            self.con.execute(create_table_sql(table))
+        for sql in BOOKKEEPING_SQL:
+            self.con.execute(sql)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path) if self.path else MEMORY_DB!r})"
+
+
+def _sql_str(value: str) -> str:
+    """A value made safe inside a single-quoted SQL literal."""
+    return value.replace("'", "''")

@@ -1,0 +1,12 @@
+"""dealersync plugin: the ``dms-csv`` source (a DMS extract as one CSV file per table)."""
+
+from dealersync import hookimpl
+
+from dealersync_dms_csv.source import DmsCsvSource
+
+__all__ = ["DmsCsvSource", "dealersync_register_sources"]
+
+
+@hookimpl
+def dealersync_register_sources() -> list[type]:
+    return [DmsCsvSource]

@@ -1,0 +1,150 @@
+"""The dms-csv source plugin, through the public dealersync API only."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import importlib.metadata
+from pathlib import Path
+
+import dealersync
+import dealersync_dms_csv
+import pydantic
+import pytest
+from dealersync import ConfigError, ConnectorContext, ExtractFile
+from dealersync_dms_csv import DmsCsvSource
+
+PACKAGE_DIR = Path(dealersync_dms_csv.__file__).parent
+
+
+def make(tmp_path: Path, **config) -> DmsCsvSource:
+    config.setdefault("path", "extract")
+    ctx = ConnectorContext(
+        instance="store_dms",
+        base_dir=tmp_path,
+        as_of=dt.date(2026, 11, 23),
+        out_dir=tmp_path / "out",
+    )
+    return DmsCsvSource(DmsCsvSource.Config(**config), ctx)
+
+
+@pytest.fixture
+def extract(tmp_path: Path) -> Path:
+    d = tmp_path / "extract"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id,first_name\nC1,Ann\n")
+    (d / "vehicles.csv").write_text("vehicle_id,customer_id\nV1,C1\n")
+    (d / "events.csv").write_text("event_id,customer_id\nE1,C1\n")
+    return d
+
+
+def test_registered_through_the_entry_point():
+    dist = importlib.metadata.distribution("dealersync-dms-csv")
+    eps = [ep for ep in dist.entry_points if ep.group == "dealersync"]
+    assert [(ep.name, ep.value) for ep in eps] == [("dms-csv", "dealersync_dms_csv")]
+    module = eps[0].load()
+    assert module.dealersync_register_sources() == [DmsCsvSource]
+    assert issubclass(DmsCsvSource, dealersync.Source)
+    assert DmsCsvSource.name == "dms-csv"
+
+
+def test_config_fields_are_described_and_unknown_keys_forbidden():
+    for name, field in DmsCsvSource.Config.model_fields.items():
+        assert field.description, name
+    assert set(DmsCsvSource.Config.model_fields) >= {
+        "path", "files", "columns", "delimiter", "date_format", "timestamp_format"
+    }  # fmt: skip
+    with pytest.raises(pydantic.ValidationError, match="pth"):
+        DmsCsvSource.Config(pth="x")
+    with pytest.raises(pydantic.ValidationError, match="unknown table widgets"):
+        DmsCsvSource.Config(path="x", files={"widgets": "w.csv"})
+    with pytest.raises(
+        pydantic.ValidationError, match="customers: unknown column shoe_size"
+    ):
+        DmsCsvSource.Config(path="x", columns={"customers": {"shoe_size": "Shoe"}})
+    with pytest.raises(pydantic.ValidationError, match="one character"):
+        DmsCsvSource.Config(path="x", delimiter="||")
+
+
+def test_streams_are_the_tables_whose_file_exists(tmp_path, extract):
+    src = make(tmp_path)
+    src.check()
+    assert src.streams() == ["customers", "vehicles", "events"]
+
+
+def test_read_yields_one_extract_file_with_the_layout(tmp_path, extract):
+    (extract / "CUST.TXT").write_text("CustNo|E-Mail\n1|a@example.com\n")
+    src = make(
+        tmp_path,
+        files={"customers": "CUST.TXT"},
+        columns={"customers": {"customer_id": "CustNo", "email": "E-Mail"}},
+        delimiter="|",
+        date_format="%m/%d/%Y",
+        timestamp_format="%m/%d/%Y %H:%M",
+    )
+    batches = list(src.read("customers", None))
+    assert batches == [
+        ExtractFile(
+            path=extract / "CUST.TXT",
+            table="customers",
+            columns={"customer_id": "CustNo", "email": "E-Mail"},
+            delimiter="|",
+            date_format="%m/%d/%Y",
+            timestamp_format="%m/%d/%Y %H:%M",
+        )
+    ]
+    assert next(iter(src.read("vehicles", None))).path == extract / "vehicles.csv"
+
+
+def test_absolute_path_is_kept(tmp_path, extract):
+    src = make(tmp_path / "elsewhere", path=str(extract))
+    assert src.streams()[0] == "customers"
+
+
+def test_check_missing_directory(tmp_path):
+    src = make(tmp_path, path="nope")
+    with pytest.raises(ConfigError) as e:
+        src.check()
+    assert e.value.message == (
+        f"[sources.store_dms] path: the extract directory {tmp_path / 'nope'} does not exist"
+    )
+    with pytest.raises(ConfigError):
+        src.streams()
+
+
+def test_check_missing_customers_file(tmp_path, extract):
+    (extract / "customers.csv").unlink()
+    with pytest.raises(ConfigError) as e:
+        make(tmp_path).check()
+    assert e.value.message == (
+        f"[sources.store_dms]: the customers file {extract / 'customers.csv'} does not exist;"
+        ' if the extract names it differently, set files.customers = "<file name>"'
+    )
+    with pytest.raises(ConfigError) as e:
+        make(tmp_path, files={"customers": "CUST.TXT"}).check()
+    assert e.value.message == (
+        f"[sources.store_dms]: the customers file {extract / 'CUST.TXT'} does not exist"
+        " (set by the `files` option)"
+    )
+
+
+def test_imports_only_the_public_dealersync_api():
+    public = set(dealersync.__all__)
+    for path in PACKAGE_DIR.rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("dealersync")
+            ):
+                if node.module.startswith("dealersync_dms_csv"):
+                    continue
+                assert node.module == "dealersync", f"{path.name} imports {node.module}"
+                for alias in node.names:
+                    assert alias.name in public, f"{path.name} imports {alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not alias.name.startswith("dealersync."), (
+                        f"{path.name}: {alias.name}"
+                    )

@@ -1,0 +1,116 @@
+"""meta-file and google-file: the files the engine writes, cell by cell, for known inputs."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from dealersync.testing import run_sync, write_extract
+
+
+def sha(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+CONFIG = """
+as_of = "2026-11-23"
+[warehouse]
+path = "wh.duckdb"
+[sources.dms]
+connector = "dms-csv"
+path = "dms"
+[destinations.meta]
+connector = "meta-file"
+[destinations.google]
+connector = "google-file"
+filename = "cm-{audience}.csv"
+[segments.everyone]
+rule = { fact = "customer_id", op = "is_null", value = false }
+[audiences.all]
+segment = "everyone"
+destinations = ["meta", "google"]
+"""
+
+
+@pytest.fixture
+def dealership(tmp_path: Path) -> Path:
+    write_extract(
+        tmp_path / "dms",
+        {
+            "customers": [
+                {"customer_id": "C1", "first_name": "José", "last_name": "O'Brien", "email": "  Jo.Se+Tires@GMail.com ",
+                 "phone_mobile": "(800) 555-0100", "city": "San Antonio", "state": "Texas",
+                 "postal_code": "78205-1234", "country": "US"},
+                # the same person under a second customer id, email differently written
+                {"customer_id": "C2", "first_name": "Jose", "last_name": "OBrien", "email": "jo.se+tires@gmail.com"},
+                {"customer_id": "C3", "first_name": "Ann", "email": "not-an-email", "phone_mobile": "555.201.3344"},
+                {"customer_id": "C4", "first_name": "Nobody", "email": "", "phone_mobile": "n/a"},
+                {"customer_id": "C5", "email": "opted@out.com", "do_not_market": True},
+            ]
+        },
+    )
+    (tmp_path / "connectors.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_meta_file_cells(dealership: Path) -> None:
+    results = {r.destination: r for r in run_sync(dealership / "connectors.toml")}
+    meta = results["meta"]
+    assert (meta.members, meta.unmatchable, meta.no_consent) == (2, 1, 1)
+    assert meta.invalid["email"] == 1  # "not-an-email" blanked, never written raw
+    rows = _rows(dealership / "out" / "all.meta.csv")
+    assert len(rows) == meta.written == 2
+    jose = next(r for r in rows if r["email"] == sha("jo.se+tires@gmail.com"))
+    assert jose == {
+        "email": sha("jo.se+tires@gmail.com"),  # Meta: trim + lowercase only
+        "phone": sha("18005550100"),
+        "fn": sha("josé"),  # Meta's docs keep letters outside a-z (the SDK helper would drop é)
+        "ln": sha("obrien"),
+        "ct": sha("sanantonio"),
+        "st": sha("tx"),
+        "zip": sha("78205"),
+        "country": sha("us"),
+    }
+    ann = next(r for r in rows if r is not jose)
+    assert ann["email"] == "" and ann["phone"] == sha("15552013344")
+    text = (dealership / "out" / "all.meta.csv").read_text()
+    assert "not-an-email" not in text and "gmail" not in text.lower()
+
+
+def test_google_file_cells(dealership: Path) -> None:
+    run_sync(dealership / "connectors.toml")
+    rows = _rows(dealership / "out" / "cm-all.csv")
+    assert list(rows[0]) == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
+    jose = next(r for r in rows if r["Email"] == sha("jose@gmail.com"))  # gmail: dots and +tag removed
+    assert jose == {
+        "Email": sha("jose@gmail.com"),
+        "Phone": sha("+18005550100"),
+        "First Name": sha("josé"),
+        "Last Name": sha("o'brien"),
+        "Country": "US",
+        "Zip": "78205",
+    }
+
+
+def test_dry_run_writes_nothing(dealership: Path) -> None:
+    results = run_sync(dealership / "connectors.toml", dry_run=True)
+    assert {r.status for r in results} == {"planned"}
+    assert results[0].members == 2
+    assert not (dealership / "out").exists()
+
+
+def test_rewrite_replaces_file_atomically(dealership: Path) -> None:
+    out = dealership / "out"
+    out.mkdir()
+    (out / "all.meta.csv").write_text("stale\n")
+    run_sync(dealership / "connectors.toml")
+    assert (out / "all.meta.csv").read_text().startswith("email,phone,")
+    assert sorted(p.name for p in out.iterdir()) == ["all.meta.csv", "cm-all.csv"]
