@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 import duckdb
-
 from dealersync.facts import FactRegistry, build_facts
 from dealersync.model import TABLES, create_table_sql
 from dealersync.segments import SegmentDef, compile_segment

@@ -7,7 +7,6 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from dealersync.errors import ConfigError
 from dealersync.facts import (
     FACT_TYPES,
@@ -37,8 +36,17 @@ def customer(cid: str, **kw: Any) -> dict[str, Any]:
     return {"customer_id": cid, "_source": "dms", "_source_id": cid, **kw}
 
 
-def ro(ro_id: str, cid: str, opened: D | None, pay: str = "customer", total: float = 0.0, **kw: Any):
-    return {"ro_id": ro_id, "customer_id": cid, "opened_on": opened, "pay_type": pay, "total": total, **kw}
+def ro(
+    ro_id: str, cid: str, opened: D | None, pay: str = "customer", total: float = 0.0, **kw: Any
+):
+    return {
+        "ro_id": ro_id,
+        "customer_id": cid,
+        "opened_on": opened,
+        "pay_type": pay,
+        "total": total,
+        **kw,
+    }
 
 
 def line(ro_id: str, no: int, op: str, status: str | None = "performed") -> dict[str, Any]:
@@ -55,10 +63,22 @@ def con() -> Any:
         con,
         "customers",
         customer(
-            "C1", first_name="Ann", last_name="Loyal", email="ann@example.com", city="Austin",
-            state="TX", postal_code="78701", country="US", birth_year=1980,
-            preferred_channel="email", email_opt_in=True, sms_opt_in=False, do_not_email=False,
-            do_not_call=False, do_not_mail=False, do_not_market=False,
+            "C1",
+            first_name="Ann",
+            last_name="Loyal",
+            email="ann@example.com",
+            city="Austin",
+            state="TX",
+            postal_code="78701",
+            country="US",
+            birth_year=1980,
+            preferred_channel="email",
+            email_opt_in=True,
+            sms_opt_in=False,
+            do_not_email=False,
+            do_not_call=False,
+            do_not_mail=False,
+            do_not_market=False,
             created_at=TS(2020, 1, 5, 10, 0),
         ),
         customer("C2", first_name="Bob", state="TX", preferred_channel="sms", do_not_call=True),
@@ -106,19 +126,49 @@ def con() -> Any:
     insert(
         con,
         "deals",
-        {"deal_id": "D1", "customer_id": "C1", "deal_date": D(2024, 3, 1), "deal_type": "lease",
-         "lease_maturity_date": D(2027, 3, 1)},
+        {
+            "deal_id": "D1",
+            "customer_id": "C1",
+            "deal_date": D(2024, 3, 1),
+            "deal_type": "lease",
+            "lease_maturity_date": D(2027, 3, 1),
+        },
         {"deal_id": "D2", "customer_id": "C1", "deal_date": D(2021, 1, 1), "deal_type": "finance"},
-        {"deal_id": "D3", "customer_id": "C2", "co_buyer_customer_id": "C3",
-         "deal_date": D(2025, 12, 1), "deal_type": "Cash"},
-        {"deal_id": "D4", "customer_id": "C4", "deal_date": D(2020, 1, 1), "deal_type": "lease",
-         "lease_maturity_date": D(2023, 1, 1)},
-        {"deal_id": "D5", "customer_id": "C4", "deal_date": D(2019, 1, 1), "deal_type": "lease",
-         "lease_maturity_date": D(2022, 6, 1)},
-        {"deal_id": "D6", "customer_id": "C6", "deal_date": D(2024, 6, 1), "deal_type": "lease",
-         "lease_maturity_date": D(2027, 6, 30)},
-        {"deal_id": "D7", "customer_id": "C6", "deal_date": D(2023, 11, 23), "deal_type": "lease",
-         "lease_maturity_date": D(2026, 11, 23)},
+        {
+            "deal_id": "D3",
+            "customer_id": "C2",
+            "co_buyer_customer_id": "C3",
+            "deal_date": D(2025, 12, 1),
+            "deal_type": "Cash",
+        },
+        {
+            "deal_id": "D4",
+            "customer_id": "C4",
+            "deal_date": D(2020, 1, 1),
+            "deal_type": "lease",
+            "lease_maturity_date": D(2023, 1, 1),
+        },
+        {
+            "deal_id": "D5",
+            "customer_id": "C4",
+            "deal_date": D(2019, 1, 1),
+            "deal_type": "lease",
+            "lease_maturity_date": D(2022, 6, 1),
+        },
+        {
+            "deal_id": "D6",
+            "customer_id": "C6",
+            "deal_date": D(2024, 6, 1),
+            "deal_type": "lease",
+            "lease_maturity_date": D(2027, 6, 30),
+        },
+        {
+            "deal_id": "D7",
+            "customer_id": "C6",
+            "deal_date": D(2023, 11, 23),
+            "deal_type": "lease",
+            "lease_maturity_date": D(2026, 11, 23),
+        },
         {"deal_id": "D8", "customer_id": "C5", "deal_date": D(2027, 1, 1), "deal_type": "cash"},
     )
     insert(
@@ -154,52 +204,114 @@ def facts(con: Any) -> dict[str, dict[str, Any]]:
 
 
 EXPECTED: dict[str, dict[str, Any]] = {
-    "C1": dict(
-        first_name="Ann", last_name="Loyal", email="ann@example.com", city="Austin", state="TX",
-        postal_code="78701", country="US", birth_year=1980, preferred_channel="email",
-        email_opt_in=True, sms_opt_in=False, do_not_email=False, do_not_call=False,
-        do_not_mail=False, do_not_market=False, created_at=TS(2020, 1, 5, 10, 0),
-        first_service_date=D(2025, 6, 1), last_service_date=D(2026, 11, 23), service_visits=3,
-        service_visits_12m=2, customer_pay_total=350.0, months_since_last_service=0,
-        categories_purchased=["alignment", "brakes", "oil", "tires"],
-        last_tires_date=D(2026, 11, 23), last_brakes_date=D(2025, 6, 1),
-        last_oil_date=D(2026, 11, 23), last_battery_date=None, last_alignment_date=D(2025, 6, 1),
-        declined_categories=["brakes"], vehicles_owned=1, last_sale_date=D(2024, 3, 1),
-        last_deal_type="lease", lease_maturity_date=D(2027, 3, 1), email_opens_90d=2,
-        email_clicks_90d=1, last_email_open_date=D(2026, 11, 23),
-    ),
-    "C2": dict(
-        first_service_date=D(2025, 11, 23), last_service_date=D(2025, 11, 23), service_visits=1,
-        service_visits_12m=0, customer_pay_total=80.5, months_since_last_service=12,
-        categories_purchased=["alignment"], last_alignment_date=D(2025, 11, 23),
-        declined_categories=["battery"], vehicles_owned=1, last_sale_date=D(2025, 12, 1),
-        last_deal_type="cash", lease_maturity_date=None, email_opens_90d=0,
-        last_email_open_date=D(2026, 1, 1), do_not_call=True,
-    ),
-    "C3": dict(
-        last_service_date=D(2025, 11, 24), service_visits=1, service_visits_12m=1,
-        customer_pay_total=40.0, months_since_last_service=11, categories_purchased=[],
-        last_tires_date=None, declined_categories=[], last_sale_date=D(2025, 12, 1),
-        last_deal_type="cash",
-    ),
-    "C4": dict(
-        last_service_date=D(2024, 11, 23), service_visits=1, service_visits_12m=0,
-        customer_pay_total=60.0, months_since_last_service=24, categories_purchased=["oil"],
-        last_oil_date=D(2024, 11, 23), last_brakes_date=None, last_deal_type="lease",
-        lease_maturity_date=D(2023, 1, 1), do_not_market=True,
-    ),
-    "C5": dict(
-        first_service_date=None, last_service_date=None, service_visits=0, service_visits_12m=0,
-        customer_pay_total=0.0, months_since_last_service=None, categories_purchased=[],
-        declined_categories=[], vehicles_owned=0, last_sale_date=None, last_deal_type=None,
-        lease_maturity_date=None, email_opens_90d=0, email_clicks_90d=0,
-        last_email_open_date=None,
-    ),
-    "C6": dict(
-        last_service_date=D(2024, 11, 24), service_visits=1, customer_pay_total=0.0,
-        months_since_last_service=23, categories_purchased=[], declined_categories=["battery"],
-        last_sale_date=D(2024, 6, 1), lease_maturity_date=D(2026, 11, 23),
-    ),
+    "C1": {
+        "first_name": "Ann",
+        "last_name": "Loyal",
+        "email": "ann@example.com",
+        "city": "Austin",
+        "state": "TX",
+        "postal_code": "78701",
+        "country": "US",
+        "birth_year": 1980,
+        "preferred_channel": "email",
+        "email_opt_in": True,
+        "sms_opt_in": False,
+        "do_not_email": False,
+        "do_not_call": False,
+        "do_not_mail": False,
+        "do_not_market": False,
+        "created_at": TS(2020, 1, 5, 10, 0),
+        "first_service_date": D(2025, 6, 1),
+        "last_service_date": D(2026, 11, 23),
+        "service_visits": 3,
+        "service_visits_12m": 2,
+        "customer_pay_total": 350.0,
+        "months_since_last_service": 0,
+        "categories_purchased": ["alignment", "brakes", "oil", "tires"],
+        "last_tires_date": D(2026, 11, 23),
+        "last_brakes_date": D(2025, 6, 1),
+        "last_oil_date": D(2026, 11, 23),
+        "last_battery_date": None,
+        "last_alignment_date": D(2025, 6, 1),
+        "declined_categories": ["brakes"],
+        "vehicles_owned": 1,
+        "last_sale_date": D(2024, 3, 1),
+        "last_deal_type": "lease",
+        "lease_maturity_date": D(2027, 3, 1),
+        "email_opens_90d": 2,
+        "email_clicks_90d": 1,
+        "last_email_open_date": D(2026, 11, 23),
+    },
+    "C2": {
+        "first_service_date": D(2025, 11, 23),
+        "last_service_date": D(2025, 11, 23),
+        "service_visits": 1,
+        "service_visits_12m": 0,
+        "customer_pay_total": 80.5,
+        "months_since_last_service": 12,
+        "categories_purchased": ["alignment"],
+        "last_alignment_date": D(2025, 11, 23),
+        "declined_categories": ["battery"],
+        "vehicles_owned": 1,
+        "last_sale_date": D(2025, 12, 1),
+        "last_deal_type": "cash",
+        "lease_maturity_date": None,
+        "email_opens_90d": 0,
+        "last_email_open_date": D(2026, 1, 1),
+        "do_not_call": True,
+    },
+    "C3": {
+        "last_service_date": D(2025, 11, 24),
+        "service_visits": 1,
+        "service_visits_12m": 1,
+        "customer_pay_total": 40.0,
+        "months_since_last_service": 11,
+        "categories_purchased": [],
+        "last_tires_date": None,
+        "declined_categories": [],
+        "last_sale_date": D(2025, 12, 1),
+        "last_deal_type": "cash",
+    },
+    "C4": {
+        "last_service_date": D(2024, 11, 23),
+        "service_visits": 1,
+        "service_visits_12m": 0,
+        "customer_pay_total": 60.0,
+        "months_since_last_service": 24,
+        "categories_purchased": ["oil"],
+        "last_oil_date": D(2024, 11, 23),
+        "last_brakes_date": None,
+        "last_deal_type": "lease",
+        "lease_maturity_date": D(2023, 1, 1),
+        "do_not_market": True,
+    },
+    "C5": {
+        "first_service_date": None,
+        "last_service_date": None,
+        "service_visits": 0,
+        "service_visits_12m": 0,
+        "customer_pay_total": 0.0,
+        "months_since_last_service": None,
+        "categories_purchased": [],
+        "declined_categories": [],
+        "vehicles_owned": 0,
+        "last_sale_date": None,
+        "last_deal_type": None,
+        "lease_maturity_date": None,
+        "email_opens_90d": 0,
+        "email_clicks_90d": 0,
+        "last_email_open_date": None,
+    },
+    "C6": {
+        "last_service_date": D(2024, 11, 24),
+        "service_visits": 1,
+        "customer_pay_total": 0.0,
+        "months_since_last_service": 23,
+        "categories_purchased": [],
+        "declined_categories": ["battery"],
+        "last_sale_date": D(2024, 6, 1),
+        "lease_maturity_date": D(2026, 11, 23),
+    },
 }
 
 
@@ -258,8 +370,12 @@ def test_opcode_overrides(con: Any) -> None:
 def test_custom_fact_with_as_of_and_category_helper(con: Any) -> None:
     reg = FactRegistry.default()
     reg.register(
-        Fact("days_since_created", "integer", "date_diff('day', CAST(c.created_at AS DATE), {as_of})",
-             "Days since the record was created."),
+        Fact(
+            "days_since_created",
+            "integer",
+            "date_diff('day', CAST(c.created_at AS DATE), {as_of})",
+            "Days since the record was created.",
+        ),
         origin="dealersync-extra",
     )
     reg.register(
@@ -290,7 +406,9 @@ def test_only_needed_aggregates_are_joined(con: Any) -> None:
 def test_duplicate_customer_rows_give_one_fact_row(con: Any) -> None:
     insert(con, "customers", customer("C1", first_name="Annie", _source="crm"))
     build_facts(con, FactRegistry.default(), as_of=AS_OF)
-    assert con.execute("SELECT count(*) FROM customer_facts WHERE customer_id = 'C1'").fetchone() == (1,)
+    assert con.execute(
+        "SELECT count(*) FROM customer_facts WHERE customer_id = 'C1'"
+    ).fetchone() == (1,)
 
 
 def test_empty_warehouse_builds() -> None:
@@ -326,6 +444,13 @@ def test_broken_fact_sql_is_named(con: Any) -> None:
     reg.register(Fact("oops", "integer", "ro.no_such_column", "Broken."), origin="dealersync-bad")
     with pytest.raises(ConfigError, match=r"^fact 'oops' \(dealersync-bad\): its SQL does not run"):
         build_facts(con, reg, as_of=AS_OF)
+    # a category the op-code catalog does not know
+    reg = FactRegistry.default()
+    reg.register(category_date_fact("detailing"), origin="dealersync-detail")
+    with pytest.raises(ConfigError, match=r"^fact 'last_detailing_date' \(dealersync-detail\)"):
+        build_facts(con, reg, as_of=AS_OF)
+    build_facts(con, reg, as_of=AS_OF, opcodes={"DETAIL": "detailing"})
+    assert facts(con)["C1"]["last_detailing_date"] is None
 
 
 def test_as_of_must_be_a_date(con: Any) -> None:

@@ -542,3 +542,43 @@ def test_line_numbers_with_multi_line_values_blank_lines_and_multi_line_rejects(
         (str(path), 8, "birth_year", "not a whole number"),
         (str(path), 14, "customer_id", "duplicate of line 2"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"h\na\nb\n", 3),
+        (b"h\na\nb", 3),
+        (b"h\r\na\r\nb\r\n", 3),
+        (b"", 0),
+        (b"h\na\n\nb\n", None),  # blank line
+        (b"\nh\na\n", None),  # leading blank line
+        (b"h\r\na\r\n\r\n", None),  # trailing blank CRLF line
+        (b"h\ra\rb\r", None),  # CR line ends: left to DuckDB
+    ],
+)
+def test_quick_line_count(tmp_path, data, expected):
+    from dealersync.loading import _count_lines_without_blanks
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert _count_lines_without_blanks(path) == expected
+    # Tiny blocks: seams between blocks (a CRLF split by a seam falls back to DuckDB: None).
+    small = _count_lines_without_blanks(path, chunk=2)
+    assert small == expected or (small is None and b"\r" in data)
+
+
+def test_header_only_file_bom_and_duplicate_header(wh, tmp_path):
+    full = write(tmp_path / "a.csv", ["\ufeffcustomer_id,first_name", "C1,Ann"])
+    load_source(wh, "s", [ExtractFile(path=full, table="customers")])
+    assert wh.con.execute("SELECT customer_id, _line FROM customers").fetchall() == [
+        ("C1", 2)
+    ]
+    empty = write(tmp_path / "a.csv", ["customer_id,first_name"])
+    report = load_source(wh, "s", [ExtractFile(path=empty, table="customers")])
+    assert report.total_loaded == 0
+    assert wh.con.execute("SELECT count(*) FROM customers").fetchall() == [(0,)]
+    dup = write(tmp_path / "d.csv", ["customer_id,email,email", "C1,a,b"])
+    with pytest.raises(ConfigError) as e:
+        load_source(wh, "s", [ExtractFile(path=dup, table="customers")])
+    assert e.value.message == f"{dup}: the header names column 'email' twice"

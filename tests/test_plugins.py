@@ -136,7 +136,7 @@ def test_third_party_plugin_used_and_broken_one_listed(site: Path, tmp_path: Pat
     assert plugins["broken"]["error"] == "ModuleNotFoundError: No module named 'this_module_does_not_exist'"
     assert plugins["files"]["status"] == "ok"  # the bundled ones still load
 
-    table = _run(["plugins"], tmp_path, site)
+    table = _run(["plugins"], tmp_path, site, COLUMNS="200")
     assert "broken: ModuleNotFoundError" in table.stdout
 
     _dealership(tmp_path)

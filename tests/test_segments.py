@@ -10,7 +10,6 @@ import duckdb
 import pydantic
 import pytest
 import sqlglot
-
 from dealersync.errors import ConfigError
 from dealersync.facts import FactRegistry, build_facts
 from dealersync.model import TABLES, create_table_sql
@@ -52,12 +51,48 @@ def con() -> Any:
     insert(
         con,
         "repair_orders",
-        {"ro_id": "R1", "customer_id": "S1", "opened_on": D(2026, 11, 23), "pay_type": "customer", "total": 100.0},
-        {"ro_id": "R2", "customer_id": "S1", "opened_on": D(2026, 1, 1), "pay_type": "customer", "total": 50.0},
-        {"ro_id": "R3", "customer_id": "S2", "opened_on": D(2025, 11, 23), "pay_type": "customer", "total": 80.0},
-        {"ro_id": "R4", "customer_id": "S3", "opened_on": D(2025, 11, 24), "pay_type": "customer", "total": 40.0},
-        {"ro_id": "R5", "customer_id": "S4", "opened_on": D(2024, 11, 23), "pay_type": "customer", "total": 60.0},
-        {"ro_id": "R6", "customer_id": "S6", "closed_on": D(2024, 11, 24), "pay_type": "warranty", "total": 0.0},
+        {
+            "ro_id": "R1",
+            "customer_id": "S1",
+            "opened_on": D(2026, 11, 23),
+            "pay_type": "customer",
+            "total": 100.0,
+        },
+        {
+            "ro_id": "R2",
+            "customer_id": "S1",
+            "opened_on": D(2026, 1, 1),
+            "pay_type": "customer",
+            "total": 50.0,
+        },
+        {
+            "ro_id": "R3",
+            "customer_id": "S2",
+            "opened_on": D(2025, 11, 23),
+            "pay_type": "customer",
+            "total": 80.0,
+        },
+        {
+            "ro_id": "R4",
+            "customer_id": "S3",
+            "opened_on": D(2025, 11, 24),
+            "pay_type": "customer",
+            "total": 40.0,
+        },
+        {
+            "ro_id": "R5",
+            "customer_id": "S4",
+            "opened_on": D(2024, 11, 23),
+            "pay_type": "customer",
+            "total": 60.0,
+        },
+        {
+            "ro_id": "R6",
+            "customer_id": "S6",
+            "closed_on": D(2024, 11, 24),
+            "pay_type": "warranty",
+            "total": 0.0,
+        },
     )
     build_facts(con, REG, as_of=AS_OF)
     yield con
@@ -72,7 +107,9 @@ def cond(fact: str, op: str, value: Any) -> dict[str, Any]:
     return {"fact": fact, "op": op, "value": value}
 
 
-def members(con: Any, rule: dict[str, Any] | None = None, *, as_of: D = AS_OF, **defs: Any) -> set[str]:
+def members(
+    con: Any, rule: dict[str, Any] | None = None, *, as_of: D = AS_OF, **defs: Any
+) -> set[str]:
     """Members of segment ``s`` (``rule``) or of the first of ``defs``."""
     definitions = segs(**defs) if defs else segs(s={"rule": rule})
     compiled = compile_segment(next(iter(definitions)), definitions, REG, as_of=as_of)
@@ -127,7 +164,12 @@ def test_all_any_not_nesting(con: Any) -> None:
     rule = {
         "all": [
             cond("state", "in", ["TX", "CA"]),
-            {"any": [cond("last_service_date", "within_days", 365), cond("last_service_date", "is_null", True)]},
+            {
+                "any": [
+                    cond("last_service_date", "within_days", 365),
+                    cond("last_service_date", "is_null", True),
+                ]
+            },
             {"not": cond("preferred_channel", "=", "phone")},
         ]
     }
@@ -137,19 +179,25 @@ def test_all_any_not_nesting(con: Any) -> None:
 
 def test_not_is_the_exact_complement(con: Any) -> None:
     # a never-serviced customer (NULL) is "not serviced within 365 days"
-    assert members(con, {"not": cond("last_service_date", "within_days", 365)}) == {"S4", "S5", "S6"}
+    assert members(con, {"not": cond("last_service_date", "within_days", 365)}) == {
+        "S4",
+        "S5",
+        "S6",
+    }
     assert members(con, {"not": {"not": cond("state", "=", "TX")}}) == {"S1", "S2"}
     assert members(con, {"not": cond("state", "!=", "TX")}) == {"S1", "S2"}
-    assert members(con, {"not": {"all": [cond("state", "=", "CA"), cond("service_visits", ">", 0)]}}) == ALL - {"S3", "S6"}
+    assert members(
+        con, {"not": {"all": [cond("state", "=", "CA"), cond("service_visits", ">", 0)]}}
+    ) == ALL - {"S3", "S6"}
 
 
-DEFS = dict(
-    recent={"rule": cond("last_service_date", "within_days", 365)},  # S1 S2 S3
-    lapsed={"rule": cond("last_service_date", "before_days", 365)},  # S4 S6
-    never={"rule": cond("last_service_date", "is_null", True)},  # S5
-    texans={"rule": cond("state", "=", "TX")},  # S1 S2
-    contactable={"include": ["recent", "never"], "exclude": ["texans"]},  # S3 S5
-)
+DEFS = {
+    "recent": {"rule": cond("last_service_date", "within_days", 365)},  # S1 S2 S3
+    "lapsed": {"rule": cond("last_service_date", "before_days", 365)},  # S4 S6
+    "never": {"rule": cond("last_service_date", "is_null", True)},  # S5
+    "texans": {"rule": cond("state", "=", "TX")},  # S1 S2
+    "contactable": {"include": ["recent", "never"], "exclude": ["texans"]},  # S3 S5
+}
 
 
 @pytest.mark.parametrize(
@@ -171,7 +219,13 @@ def test_include_exclude(con: Any, top: dict[str, Any], expected: set[str]) -> N
 
 def test_compiled_lists_the_segments_used() -> None:
     d = segs(top={"include": ["contactable"]}, **DEFS)
-    assert compile_segment("top", d, REG, as_of=AS_OF).segments == ("top", "contactable", "recent", "never", "texans")
+    assert compile_segment("top", d, REG, as_of=AS_OF).segments == (
+        "top",
+        "contactable",
+        "recent",
+        "never",
+        "texans",
+    )
 
 
 def test_cycle_is_named() -> None:
@@ -185,14 +239,26 @@ def test_cycle_is_named() -> None:
     for name in ("top", "a"):
         with pytest.raises(ConfigError) as err:
             compile_segment(name, d, REG, as_of=AS_OF)
-        assert err.value.message == "segments.a: include/exclude cycle: segments.a -> segments.b -> segments.a"
+        assert (
+            err.value.message
+            == "segments.a: include/exclude cycle: segments.a -> segments.b -> segments.a"
+        )
     with pytest.raises(ConfigError) as err:
         compile_segment("selfish", d, REG, as_of=AS_OF)
-    assert err.value.message == "segments.selfish: include/exclude cycle: segments.selfish -> segments.selfish"
+    assert (
+        err.value.message
+        == "segments.selfish: include/exclude cycle: segments.selfish -> segments.selfish"
+    )
 
 
 def test_unknown_fact_message_exact() -> None:
-    d = segs(lapsed={"rule": {"all": [cond("state", "=", "TX"), cond("last_servce_date", "before_days", 365)]}})
+    d = segs(
+        lapsed={
+            "rule": {
+                "all": [cond("state", "=", "TX"), cond("last_servce_date", "before_days", 365)]
+            }
+        }
+    )
     with pytest.raises(ConfigError) as err:
         compile_segment("lapsed", d, REG, as_of=AS_OF)
     assert err.value.message == (
@@ -205,8 +271,10 @@ def test_unknown_fact_message_exact() -> None:
     [
         (
             cond("state", "within_days", 30),
-            "segments.bad: fact 'state' (text) with op 'within_days': op not available for text"
-            " facts; expected one of =, !=, <, <=, >, >=, in, not_in, is_null",
+            (
+                "segments.bad: fact 'state' (text) with op 'within_days': op not available for text"
+                " facts; expected one of =, !=, <, <=, >, >=, in, not_in, is_null"
+            ),
         ),
         (
             cond("service_visits", "<", "3"),
@@ -218,18 +286,24 @@ def test_unknown_fact_message_exact() -> None:
         ),
         (
             cond("last_service_date", "=", "2025-13-01"),
-            "segments.bad: fact 'last_service_date' (date) with op '=': expected a date"
-            " (YYYY-MM-DD), found '2025-13-01' (str)",
+            (
+                "segments.bad: fact 'last_service_date' (date) with op '=': expected a date"
+                " (YYYY-MM-DD), found '2025-13-01' (str)"
+            ),
         ),
         (
             cond("last_service_date", "within_days", "30"),
-            "segments.bad: fact 'last_service_date' (date) with op 'within_days': expected a whole"
-            " number of days >= 0, found '30' (str)",
+            (
+                "segments.bad: fact 'last_service_date' (date) with op 'within_days': expected a whole"
+                " number of days >= 0, found '30' (str)"
+            ),
         ),
         (
             cond("last_service_date", "before_days", -1),
-            "segments.bad: fact 'last_service_date' (date) with op 'before_days': expected a whole"
-            " number of days >= 0, found -1 (int)",
+            (
+                "segments.bad: fact 'last_service_date' (date) with op 'before_days': expected a whole"
+                " number of days >= 0, found -1 (int)"
+            ),
         ),
         (
             cond("state", "in", "TX"),
@@ -245,13 +319,17 @@ def test_unknown_fact_message_exact() -> None:
         ),
         (
             cond("email_opt_in", "<", True),
-            "segments.bad: fact 'email_opt_in' (boolean) with op '<': op not available for boolean"
-            " facts; expected one of =, !=, is_null",
+            (
+                "segments.bad: fact 'email_opt_in' (boolean) with op '<': op not available for boolean"
+                " facts; expected one of =, !=, is_null"
+            ),
         ),
         (
             cond("categories_purchased", "=", "tires"),
-            "segments.bad: fact 'categories_purchased' (text_list) with op '=': op not available for"
-            " text_list facts; expected one of is_null",
+            (
+                "segments.bad: fact 'categories_purchased' (text_list) with op '=': op not available for"
+                " text_list facts; expected one of is_null"
+            ),
         ),
     ],
 )
@@ -263,14 +341,21 @@ def test_type_errors(rule: dict[str, Any], message: str) -> None:
 
 
 def test_unknown_and_empty_segments() -> None:
-    d = segs(a={"include": ["nope"]}, b={"rule": cond("state", "=", "TX"), "exclude": ["zilch"]}, c={"description": "nothing"})
+    d = segs(
+        a={"include": ["nope"]},
+        b={"rule": cond("state", "=", "TX"), "exclude": ["zilch"]},
+        c={"description": "nothing"},
+    )
     with pytest.raises(ConfigError) as err:
         compile_segment("a", d, REG, as_of=AS_OF)
     assert err.value.message == "segments.a.include: unknown segment 'nope' (known: a, b, c)"
     with pytest.raises(ConfigError) as err:
         compile_segment("b", d, REG, as_of=AS_OF)
     assert err.value.message == "segments.b.exclude: unknown segment 'zilch' (known: a, b, c)"
-    with pytest.raises(ConfigError, match=r"^segments\.c: nothing selects members; expected a 'rule' or an 'include'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^segments\.c: nothing selects members; expected a 'rule' or an 'include'",
+    ):
         compile_segment("c", d, REG, as_of=AS_OF)
     with pytest.raises(ConfigError, match=r"^segments\.zz: unknown segment \(known: a, b, c\)"):
         compile_segment("zz", d, REG, as_of=AS_OF)
@@ -291,7 +376,16 @@ def test_config_shape_errors_are_pydantic_errors() -> None:
 
 
 def test_values_are_bound_never_pasted(con: Any) -> None:
-    d = segs(s={"rule": {"any": [cond("last_name", "=", INJECTION), cond("last_name", "in", [INJECTION, "a'b"])]}})
+    d = segs(
+        s={
+            "rule": {
+                "any": [
+                    cond("last_name", "=", INJECTION),
+                    cond("last_name", "in", [INJECTION, "a'b"]),
+                ]
+            }
+        }
+    )
     compiled = compile_segment("s", d, REG, as_of=AS_OF)
     assert INJECTION not in compiled.sql and "DROP" not in compiled.sql and "'" not in compiled.sql
     assert compiled.params == [INJECTION, INJECTION, "a'b"]
@@ -307,12 +401,25 @@ def test_as_of_is_bound_and_deterministic(con: Any) -> None:
     assert a == compile_segment("s", d, REG, as_of=AS_OF)
     assert "2025" not in a.sql and "2026" not in a.sql
     # the same facts evaluated one day later: S2 (365 days ago) drops out, deterministically
-    assert members(con, cond("last_service_date", "within_days", 365), as_of=AS_OF + dt.timedelta(days=1)) == {"S1", "S3"}
+    assert members(
+        con, cond("last_service_date", "within_days", 365), as_of=AS_OF + dt.timedelta(days=1)
+    ) == {"S1", "S3"}
     assert members(con, cond("last_service_date", "within_days", 365)) == {"S1", "S2", "S3"}
 
 
 def test_transpiles_to_postgres_and_others() -> None:
-    d = segs(top={"rule": {"all": [cond("state", "in", ["TX", "CA"]), {"not": cond("last_service_date", "within_days", 90)}]}, "include": ["contactable"]}, **DEFS)
+    d = segs(
+        top={
+            "rule": {
+                "all": [
+                    cond("state", "in", ["TX", "CA"]),
+                    {"not": cond("last_service_date", "within_days", 90)},
+                ]
+            },
+            "include": ["contactable"],
+        },
+        **DEFS,
+    )
     duck = compile_segment("top", d, REG, as_of=AS_OF)
     pg = compile_segment("top", d, REG, as_of=AS_OF, dialect="postgres")
     assert pg.params == duck.params and pg.dialect == "postgres"

@@ -540,8 +540,10 @@ def _raise_broken_fact(con: Any, registry: FactRegistry, params: list[Any], exc:
 
 def facts_as_of(con: Any) -> dt.date | None:
     """The ``as_of`` the current ``customer_facts`` were built for, or None if never built."""
+    import duckdb
+
     try:
         row = con.execute("SELECT as_of FROM _facts_meta").fetchone()
-    except Exception:
+    except duckdb.CatalogException:
         return None
     return row[0] if row else None

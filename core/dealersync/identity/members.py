@@ -89,39 +89,33 @@ def build_members(
             )
 
     tmp = f"_dsid_{uuid.uuid4().hex[:10]}"
-    t_raw, t_cust, t_ph, t_norm, t_edge = (
-        f"{tmp}_{s}" for s in ("raw", "cust", "ph", "norm", "edge")
-    )
+    t_cust, t_ph, t_norm, t_edge = (f"{tmp}_{s}" for s in ("cust", "ph", "norm", "edge"))
     created: list[str] = []
     try:
         # 1. the audience's customers, text trimmed of spaces (each profile deals with other
-        #    whitespace), NULL when empty. Materialized, then the helper columns several
-        #    profiles read (phone digits, country) are computed once from it: DuckDB inlines a
-        #    subquery's expressions into every reference, so staging through tables keeps each
-        #    regex evaluated once per row.
+        #    whitespace), NULL when empty, plus the helper columns several profiles read (phone
+        #    digits, country, ...), computed once here: DuckDB inlines a subquery's expressions
+        #    into every reference, so staging through a table keeps each regex at once per row.
         cols = []
         for c in needed:
             if available[c].upper().startswith("VARCHAR"):
                 cols.append(f"nullif(trim(cu.{quote_ident(c)}), '') AS {quote_ident(c)}")
             else:
                 cols.append(f"cu.{quote_ident(c)}")
-        con.execute(
-            f"CREATE TEMP TABLE {t_raw} AS SELECT cu.customer_id AS cid, {', '.join(cols)}"
-            f" FROM customers AS cu WHERE cu.customer_id IN"
-            f" (SELECT customer_id FROM ({customer_ids_sql}))",
-            params or [],
+        base = (
+            f"SELECT cu.customer_id AS cid, {', '.join(cols)} FROM customers AS cu"
+            f" WHERE cu.customer_id IN (SELECT customer_id FROM ({customer_ids_sql}))"
         )
-        created.append(t_raw)
         phone_cols = sorted(ctx._phones)
         nanp = region in NANP_REGIONS
         derived = [phones.prepare_sql(c) for c in phone_cols]
         derived += [f"{e} AS {quote_ident(k)}" for k, e in ctx._helpers.items()]
         con.execute(
             f"CREATE TEMP TABLE {t_cust} AS SELECT c.*{''.join(', ' + d for d in derived)}"
-            f" FROM {t_raw} AS c"
+            f" FROM ({base}) AS c",
+            params or [],
         )
         created.append(t_cust)
-        con.execute(f"DROP TABLE {t_raw}")
 
         # 2. numbers SQL cannot decide (international, country code not 1): Python, distinct only
         joins, phone_cols_sql = [], []

@@ -38,8 +38,11 @@ def prepare_sql(col: str) -> str:
     """Select-list fragment for one phone column ``col`` (a trimmed VARCHAR, NULL when blank):
     the helper columns ``<col>__d`` (digits, extension dropped) and ``<col>__plus`` (written
     with a leading ``+``). Materialize it: :func:`stage_sql` reads each helper several times."""
+    x = _q(col)
+    # the extension regex only runs where an extension can be (a letter, # or ;)
+    no_ext = f"(CASE WHEN regexp_matches({x}, '[A-Za-z#;]') THEN regexp_replace({x}, '{EXTENSION_RE}', '') ELSE {x} END)"
     return (
-        f"regexp_replace(regexp_replace({_q(col)}, '{EXTENSION_RE}', ''), '[^0-9]', '', 'g')"
+        f"regexp_replace({no_ext}, '[^0-9]', '', 'g')"
         f" AS {_q(col + '__d')}, starts_with(ltrim({_q(col)}, '\t'), '+') AS {_q(col + '__plus')}"
     )
 

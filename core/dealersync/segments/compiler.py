@@ -300,7 +300,9 @@ def _in(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.
 
 def _not_in(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.Expression:
     items = [c.scalar(where, fact, v) for v in _list(where, value)]
-    return exp.Not(this=exp.func("COALESCE", exp.In(this=_col(fact), expressions=items), exp.false()))
+    return exp.Not(
+        this=exp.func("COALESCE", exp.In(this=_col(fact), expressions=items), exp.false())
+    )
 
 
 def _is_null(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.Expression:

@@ -25,7 +25,7 @@ when the segment is compiled, where the fact registry is known.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -44,7 +44,9 @@ OPS: tuple[str, ...] = (
     "before_days",
 )
 
-Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "within_days", "before_days"]
+Op = Literal[
+    "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "within_days", "before_days"
+]
 
 
 class _Node(BaseModel):
@@ -91,12 +93,10 @@ def _rule_tag(value: Any) -> str | None:
 
 
 Rule = Annotated[
-    Union[
-        Annotated[AllRule, Tag("all")],
-        Annotated[AnyRule, Tag("any")],
-        Annotated[NotRule, Tag("not")],
-        Annotated[Condition, Tag("fact")],
-    ],
+    Annotated[AllRule, Tag("all")]
+    | Annotated[AnyRule, Tag("any")]
+    | Annotated[NotRule, Tag("not")]
+    | Annotated[Condition, Tag("fact")],
     Discriminator(
         _rule_tag,
         custom_error_type="invalid_rule",
@@ -123,7 +123,9 @@ class SegmentDef(BaseModel):
 
     description: str = Field(default="", description="What the segment is for; shown in lists.")
     rule: Rule | None = Field(default=None, description="The rule tree customers must match.")
-    include: list[str] = Field(default_factory=list, description="Segments whose members are added.")
+    include: list[str] = Field(
+        default_factory=list, description="Segments whose members are added."
+    )
     exclude: list[str] = Field(
         default_factory=list, description="Segments whose members are removed."
     )
