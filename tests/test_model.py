@@ -29,3 +29,11 @@ def test_record_model_types_and_forbids_unknown_columns() -> None:
         model(deal_id="D1", dealer_notes="x")
     with pytest.raises(pydantic.ValidationError):
         model(apr=1.0)  # key missing
+
+
+def test_segments_doc_documents_every_default_fact() -> None:
+    from dealersync.facts import default_facts
+
+    doc = (Path(__file__).parents[1] / "docs" / "segments.md").read_text()
+    documented = re.findall(r"^\| `(\w+)` \| (\w+) \|", doc, flags=re.M)
+    assert documented == [(f.name, f.type) for f in default_facts()]

@@ -27,6 +27,7 @@ from dealersync.errors import (
     RejectedRecords,
     TransientError,
 )
+from dealersync.facts import Fact
 from dealersync.hookspecs import hookimpl
 from dealersync.model import TABLES, Column, Table
 
@@ -45,6 +46,7 @@ __all__ = [
     "DealersyncError",
     "Destination",
     "ExtractFile",
+    "Fact",
     "FatalError",
     "PluginError",
     "RecordBatch",

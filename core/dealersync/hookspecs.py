@@ -32,13 +32,12 @@ def dealersync_register_destinations() -> list[type]:  # type: ignore[empty-body
 
 
 @hookspec
-def dealersync_register_segment_templates() -> list[Any]:  # type: ignore[empty-body]
-    """Return :class:`dealersync.SegmentTemplate` objects: named, parameterised segment rules."""
-
-
-@hookspec
 def dealersync_register_features() -> list[Any]:  # type: ignore[empty-body]
-    """Return :class:`dealersync.Fact` objects: extra columns of the customer facts view."""
+    """Return :class:`dealersync.Fact` objects: extra columns of the customer facts view.
+
+    A fact's ``sql`` is an expression over the customer's row ``c`` and the per-customer
+    aggregates (see :mod:`dealersync.facts`); ``{as_of}`` stands for the run's as-of date.
+    """
 
 
 @hookspec

@@ -180,7 +180,7 @@ class Runner:
         kept = _count(con, f'SELECT count(*) FROM "{table}"')
         results = []
         for dest_name in aud.destinations:
-            started = time.monotonic()
+            started, started_at = time.monotonic(), dt.datetime.now()
             res = DeliveryResult(name, dest_name, self.config.settings.destinations[dest_name].connector, aud.mode)
             res.segment_size, res.excluded = seg_size, seg_size - kept
             try:
@@ -190,8 +190,8 @@ class Runner:
                 log.error("audience %s to %s failed: %s", name, dest_name, exc.message)
             res.seconds = round(time.monotonic() - started, 3)
             if not dry_run:
-                self._record(run_id, res)
-                self.registry.manager.hook.dealersync_sync_finished(result=res)
+                self._record(run_id, started_at, res)
+                self._notify(res)
             results.append(res)
         return results
 
@@ -226,10 +226,16 @@ class Runner:
         out = dest.write_snapshot(snapshot)
         res.written, res.location, res.status = out.written, out.location, "ok"
 
-    def _record(self, run_id: str, r: DeliveryResult) -> None:
+    def _notify(self, res: DeliveryResult) -> None:
+        try:
+            self.registry.manager.hook.dealersync_sync_finished(result=res)
+        except Exception as exc:  # observers must not fail a delivery that already happened
+            log.warning("a dealersync_sync_finished hook failed: %s", type(exc).__name__)
+
+    def _record(self, run_id: str, started_at: dt.datetime, r: DeliveryResult) -> None:
         self.warehouse.con.execute(
-            "INSERT INTO _runs VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, r.seconds, self.as_of, r.audience, r.destination, r.connector, r.mode, r.status,
+            "INSERT INTO _runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, started_at, r.seconds, self.as_of, r.audience, r.destination, r.connector, r.mode, r.status,
              r.segment_size, r.excluded, r.no_consent, r.customers, r.members, r.unmatchable,
              r.written, r.location, r.error],
         )

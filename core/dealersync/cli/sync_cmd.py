@@ -35,7 +35,7 @@ def sync(
     Exit status: 0 all delivered, 1 an audience failed, 2 a configuration error.
     """
     err = Console(stderr=True)
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 160)  # logs and CI: do not squeeze the table
     config = load_config(config_path)
     runner = Runner(config, load_plugins(), as_of=as_of, out_dir=out_dir)
     try:
