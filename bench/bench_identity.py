@@ -11,10 +11,10 @@ that take the Python path, some junk), then times ``build_members`` for
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import duckdb
-
 from dealersync.identity import build_members
 from dealersync.model import TABLES, create_table_sql
 
@@ -73,15 +73,15 @@ def main() -> None:
     t0 = time.perf_counter()
     con.execute(POPULATE, [args.customers])
     print(f"populate {args.customers:,} customers: {time.perf_counter() - t0:.2f}s")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (wall times grow with other load)")
 
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        stats = build_members(
-            con, "SELECT customer_id FROM customers", META, target="members_meta"
-        )
-        dt = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        stats = build_members(con, "SELECT customer_id FROM customers", META, target="members_meta")
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(
-            f"build_members (meta, {len(META)} fields, threads={args.threads}): {dt:.2f}s  "
+            f"build_members (meta, {len(META)} fields, threads={args.threads}): {dt:.2f}s wall,"
+            f" {cpu:.2f}s CPU  "
             f"customers={stats.customers:,} members={stats.members:,} "
             f"unmatchable={stats.unmatchable:,} invalid={stats.invalid}"
         )

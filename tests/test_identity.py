@@ -11,8 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-
-from dealersync.errors import ConfigError
+from dealersync.errors import ConfigError, FatalError
 from dealersync.identity import (
     PROFILES,
     MemberStats,
@@ -126,8 +125,15 @@ def test_meta_email_published_examples_and_padding(con):
 
 
 def test_email_validity_rule(con):
-    bad = ["no-at-sign.example.com", "two@@example.com", "a@b@example.com", "john doe@example.com",
-           "john@localhost", "@example.com", "john@"]
+    bad = [
+        "no-at-sign.example.com",
+        "two@@example.com",
+        "a@b@example.com",
+        "john doe@example.com",
+        "john@localhost",
+        "@example.com",
+        "john@",
+    ]
     for i, raw in enumerate(bad):
         add(con, f"bad{i}", email=raw)
     add(con, "blank1", email="   ")
@@ -141,7 +147,10 @@ def test_email_validity_rule(con):
 
 def test_google_email_published_examples_gmail_googlemail(con):
     cases = [
-        ("cloudy.sanfrancisco+shopping@gmail.com", "cloudysanfrancisco@gmail.com"),  # Google's example
+        (
+            "cloudy.sanfrancisco+shopping@gmail.com",
+            "cloudysanfrancisco@gmail.com",
+        ),  # Google's example
         ("user.name+NYC@Example.com", "user.name+nyc@example.com"),  # Google's example
         ("  Cloudy.SanFrancisco+X@GMAIL.COM ", "cloudysanfrancisco@gmail.com"),
         ("j.o.h.n+tag+more@googlemail.com", "john@googlemail.com"),
@@ -241,7 +250,9 @@ def test_default_country_outside_north_america(con):
     add(con, "b", phone_mobile="+1 (800) 555-0100")
     add(con, "c", phone_mobile="00 33 1 23 45 67 89")
     add(con, "d", phone_mobile="12")
-    stats, rows = build(con, {"phone": "meta.phone", "country": "meta.country"}, default_country="GB")
+    stats, rows = build(
+        con, {"phone": "meta.phone", "country": "meta.country"}, default_country="GB"
+    )
     got = by_customer(rows)
     assert got["a"]["phone"] == sha("442079460958")
     assert got["b"]["phone"] == sha("18005550100")
@@ -278,23 +289,46 @@ def test_meta_first_and_last_names_keep_non_ascii_letters(con):
 def test_meta_city_state_zip_country_doby(con):
     cases = [
         # Meta/RudderStack examples: CT "HN#" -> hn, ST "? AL ?" -> al, COUNTRY "IN" -> in
-        ({"city": "HN#", "state": "? AL ?", "country": "IN", "postal_code": "110001"},
-         {"ct": "hn", "st": "al", "country": "in", "zip": "110001"}),
-        ({"city": "San José", "state": "Texas", "postal_code": "75001-1234", "country": ""},
-         {"ct": "sanjosé", "st": "tx", "zip": "75001", "country": "us"}),
-        ({"city": "St. Louis", "state": "New York", "postal_code": "75001 1234", "country": "USA"},
-         {"ct": "stlouis", "st": "ny", "zip": "75001", "country": "us"}),
-        ({"state": "District of Columbia", "postal_code": "200011234", "country": "United States"},
-         {"st": "dc", "zip": "20001", "country": "us"}),
+        (
+            {"city": "HN#", "state": "? AL ?", "country": "IN", "postal_code": "110001"},
+            {"ct": "hn", "st": "al", "country": "in", "zip": "110001"},
+        ),
+        (
+            {"city": "San José", "state": "Texas", "postal_code": "75001-1234", "country": ""},
+            {"ct": "sanjosé", "st": "tx", "zip": "75001", "country": "us"},
+        ),
+        (
+            {
+                "city": "St. Louis",
+                "state": "New York",
+                "postal_code": "75001 1234",
+                "country": "USA",
+            },
+            {"ct": "stlouis", "st": "ny", "zip": "75001", "country": "us"},
+        ),
+        (
+            {
+                "state": "District of Columbia",
+                "postal_code": "200011234",
+                "country": "United States",
+            },
+            {"st": "dc", "zip": "20001", "country": "us"},
+        ),
         ({"state": "puerto rico", "postal_code": "00901"}, {"st": "pr", "zip": "00901"}),
         ({"state": "TX", "birth_year": 1980}, {"st": "tx", "doby": "1980"}),
-        ({"state": "Ontario", "country": "Canada", "postal_code": "K1A 0B1"},
-         {"st": "ontario", "country": "ca", "zip": "k1a0b1"}),
+        (
+            {"state": "Ontario", "country": "Canada", "postal_code": "K1A 0B1"},
+            {"st": "ontario", "country": "ca", "zip": "k1a0b1"},
+        ),
         ({"country": "gb", "postal_code": "SW1A 1AA"}, {"zip": "sw1a1aa", "country": "gb"}),
-        ({"state": "Texxas", "postal_code": "7500", "country": "Narnia", "birth_year": 1850},
-         {"st": "texxas", "zip": "7500", "country": None, "doby": None}),  # non-US: kept as letters
-        ({"state": "Texxas", "postal_code": "7500", "birth_year": 2999},
-         {"st": None, "zip": None, "doby": None, "country": "us"}),  # US: unknown state, bad zip
+        (
+            {"state": "Texxas", "postal_code": "7500", "country": "Narnia", "birth_year": 1850},
+            {"st": "texxas", "zip": "7500", "country": None, "doby": None},
+        ),  # non-US: kept as letters
+        (
+            {"state": "Texxas", "postal_code": "7500", "birth_year": 2999},
+            {"st": None, "zip": None, "doby": None, "country": "us"},
+        ),  # US: unknown state, bad zip
     ]
     for i, (cols, _) in enumerate(cases):
         add(con, f"c{i}", email=f"u{i}@example.com", **cols)
@@ -304,20 +338,56 @@ def test_meta_city_state_zip_country_doby(con):
         for fld, value in want.items():
             assert got[f"c{i}"][fld] == (sha(value) if value is not None else None), (i, fld)
     assert stats.invalid == {
-        "email": 0, "phone": 0, "fn": 0, "ln": 0, "ct": 0, "st": 1, "zip": 1, "country": 1, "doby": 2,
+        "email": 0,
+        "phone": 0,
+        "fn": 0,
+        "ln": 0,
+        "ct": 0,
+        "st": 1,
+        "zip": 1,
+        "country": 1,
+        "doby": 2,
     }
 
 
 def test_google_names_country_postal_code(con):
     cases = [
-        ({"first_name": "Mr. John", "last_name": " SMITH Jr. ", "country": "", "postal_code": "94016-1234"},
-         {"first_name": "john", "last_name": "smith", "country": "US", "zip": "94016"}),
-        ({"first_name": "DR  Mary   Ann", "last_name": "Lee, PhD", "country": "usa", "postal_code": "94016"},
-         {"first_name": "mary ann", "last_name": "lee", "country": "US", "zip": "94016"}),
-        ({"first_name": "Mrs.Jane", "last_name": "Doe III", "country": "CA", "postal_code": "K1A 0B1"},
-         {"first_name": "jane", "last_name": "doe", "country": "CA", "zip": "K1A 0B1"}),
-        ({"first_name": "Miss Ellie", "last_name": "García Sr", "country": "mx", "postal_code": "01000"},
-         {"first_name": "ellie", "last_name": "garcía", "country": "MX", "zip": "01000"}),
+        (
+            {
+                "first_name": "Mr. John",
+                "last_name": " SMITH Jr. ",
+                "country": "",
+                "postal_code": "94016-1234",
+            },
+            {"first_name": "john", "last_name": "smith", "country": "US", "zip": "94016"},
+        ),
+        (
+            {
+                "first_name": "DR  Mary   Ann",
+                "last_name": "Lee, PhD",
+                "country": "usa",
+                "postal_code": "94016",
+            },
+            {"first_name": "mary ann", "last_name": "lee", "country": "US", "zip": "94016"},
+        ),
+        (
+            {
+                "first_name": "Mrs.Jane",
+                "last_name": "Doe III",
+                "country": "CA",
+                "postal_code": "K1A 0B1",
+            },
+            {"first_name": "jane", "last_name": "doe", "country": "CA", "zip": "K1A 0B1"},
+        ),
+        (
+            {
+                "first_name": "Miss Ellie",
+                "last_name": "García Sr",
+                "country": "mx",
+                "postal_code": "01000",
+            },
+            {"first_name": "ellie", "last_name": "garcía", "country": "MX", "zip": "01000"},
+        ),
         ({"first_name": "Ms", "last_name": "Jr"}, {"first_name": "ms", "last_name": "jr"}),
     ]
     for i, (cols, _) in enumerate(cases):
@@ -333,8 +403,11 @@ def test_google_names_country_postal_code(con):
 def test_blank_country_takes_default_country(con):
     add(con, "a", email="a@example.com", country="  ")
     add(con, "b", email="b@example.com", country=None, postal_code="K1A 0B1")
-    _, rows = build(con, {"email": "meta.email", "country": "meta.country", "zip": "meta.zip"},
-                    default_country="ca")
+    _, rows = build(
+        con,
+        {"email": "meta.email", "country": "meta.country", "zip": "meta.zip"},
+        default_country="ca",
+    )
     got = by_customer(rows)
     assert got["a"]["country"] == got["b"]["country"] == sha("ca")
     assert got["b"]["zip"] == sha("k1a0b1")  # not US, so not cut to 5 digits
@@ -347,8 +420,9 @@ def test_two_customer_ids_sharing_an_email_are_one_member(con):
     add(con, "C2", email="  Pat@Example.com", first_name="Patricia", city="Plano")
     add(con, "C1", email="pat@example.com", first_name=None, city="Dallas")
     stats, rows = build(con, {"email": "meta.email", "fn": "meta.fn", "ct": "meta.ct"})
-    assert stats == MemberStats(customers=2, members=1, unmatchable=0,
-                                invalid={"email": 0, "fn": 0, "ct": 0})
+    assert stats == MemberStats(
+        customers=2, members=1, unmatchable=0, invalid={"email": 0, "fn": 0, "ct": 0}
+    )
     (m,) = rows
     assert m["customer_ids"] == ["C1", "C2"]  # sorted
     assert m["email"] == sha("pat@example.com")
@@ -409,7 +483,10 @@ def test_audience_sql_with_params_and_columns(con):
     assert sorted(r["customer_ids"][0] for r in rows) == ["a", "c"]
     cols = con.execute("DESCRIBE members_out").fetchall()
     assert [(c[0], c[1]) for c in cols] == [
-        ("member_key", "VARCHAR"), ("customer_ids", "VARCHAR[]"), ("email", "VARCHAR"), ("ct", "VARCHAR"),
+        ("member_key", "VARCHAR"),
+        ("customer_ids", "VARCHAR[]"),
+        ("email", "VARCHAR"),
+        ("ct", "VARCHAR"),
     ]
 
 
@@ -419,9 +496,14 @@ def test_every_hashed_cell_is_lowercase_hex_and_rows_are_ordered(con):
             con,
             f"k{i:02d}",
             email=f" Person{i % 30}@Example.com ",
-            phone_mobile=["(214) 555-01%02d" % i, "+44 20 7946 09%02d" % i, None][i % 3],
-            first_name="José", last_name="O'Neil", city="Dallas", state="Texas",
-            postal_code="75001-1234", country=["", "US", "usa"][i % 3], birth_year=1970 + i,
+            phone_mobile=[f"(214) 555-01{i:02d}", f"+44 20 7946 09{i:02d}", None][i % 3],
+            first_name="José",
+            last_name="O'Neil",
+            city="Dallas",
+            state="Texas",
+            postal_code="75001-1234",
+            country=["", "US", "usa"][i % 3],
+            birth_year=1970 + i,
         )
     for name, ids in (("meta", META), ("google", GOOGLE)):
         _, rows = build(con, ids)
@@ -437,6 +519,22 @@ def test_every_hashed_cell_is_lowercase_hex_and_rows_are_ordered(con):
                     assert v is None or HEX64.match(v), (name, fld, v)
                 else:
                     assert v is None or not HEX64.match(v), (name, fld, v)
+
+
+def test_order_kept_without_insertion_order_preservation(con):
+    for i in range(50):
+        add(con, f"p{i:02d}", email=f"p{i}@example.com")
+    con.execute("SET preserve_insertion_order = false")
+    _, rows = build(con, {"email": "meta.email"})
+    keys = [r["member_key"] for r in rows]
+    assert keys == sorted(keys)
+
+
+def test_sql_errors_become_fatal_errors(con):
+    with pytest.raises(FatalError, match="no customers table"):
+        build_members(duckdb.connect(), "SELECT 1 AS customer_id", {"e": "meta.email"}, target="t")
+    with pytest.raises(FatalError, match="building members"):
+        build(con, {"email": "meta.email"}, sql="SELECT customer_id FROM nowhere")
 
 
 def test_member_key_stable_across_runs_and_attribute_changes(con):
@@ -455,8 +553,13 @@ def test_member_key_stable_across_runs_and_attribute_changes(con):
 
 
 def test_no_raw_values_in_logs(con, caplog):
-    add(con, "a", email="secret.person@example.com", phone_mobile="+44 20 7946 0958",
-        first_name="Secretname")
+    add(
+        con,
+        "a",
+        email="secret.person@example.com",
+        phone_mobile="+44 20 7946 0958",
+        first_name="Secretname",
+    )
     with caplog.at_level(logging.DEBUG, logger="dealersync"):
         build(con, META)
     text = caplog.text.lower()
@@ -521,8 +624,14 @@ def test_bad_arguments_are_config_errors(con):
     with pytest.raises(ConfigError, match="default country"):
         build(con, {"email": "meta.email"}, default_country="XX")
     with pytest.raises(ConfigError, match="target"):
-        build_members(con, "SELECT customer_id FROM customers", {"email": "meta.email"},
-                      target="x; DROP TABLE customers")
+        build_members(
+            con,
+            "SELECT customer_id FROM customers",
+            {"email": "meta.email"},
+            target="x; DROP TABLE customers",
+        )
+    build_members(con, "SELECT 'a' AS customer_id", {"email": "meta.email"}, target="m_winback-2")
+    assert con.execute('SELECT count(*) FROM "m_winback-2"').fetchone() == (1,)
     with pytest.raises(ConfigError, match="field"):
         build(con, {"member_key": "meta.email"})
 
@@ -533,13 +642,42 @@ def test_meta_agrees_with_facebook_business_sdk_except_non_ascii_letters(con):
     sdk = pytest.importorskip("facebook_business.adobjects.customaudience")
     schema = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY", "DOBY"]
     fields = ["email", "phone", "fn", "ln", "ct", "st", "zip", "country", "doby"]
-    ascii_row = [" ABC@gmail.com", "+1 (800) 555-0100", "Mary-Ann", "O'Neil", "St. Louis", "TX",
-                 "75001-1234", "US", "1980"]
-    accented = ["jose@example.com", "+1 214 555 0100", "José", "Nuñez", "San José", "TX",
-                "75001", "US", "1981"]
+    ascii_row = [
+        " ABC@gmail.com",
+        "+1 (800) 555-0100",
+        "Mary-Ann",
+        "O'Neil",
+        "St. Louis",
+        "TX",
+        "75001-1234",
+        "US",
+        "1980",
+    ]
+    accented = [
+        "jose@example.com",
+        "+1 214 555 0100",
+        "José",
+        "Nuñez",
+        "San José",
+        "TX",
+        "75001",
+        "US",
+        "1981",
+    ]
     for cid, row in (("ascii", ascii_row), ("accented", accented)):
-        add(con, cid, email=row[0], phone_mobile=row[1], first_name=row[2], last_name=row[3],
-            city=row[4], state=row[5], postal_code=row[6], country=row[7], birth_year=int(row[8]))
+        add(
+            con,
+            cid,
+            email=row[0],
+            phone_mobile=row[1],
+            first_name=row[2],
+            last_name=row[3],
+            city=row[4],
+            state=row[5],
+            postal_code=row[6],
+            country=row[7],
+            birth_year=int(row[8]),
+        )
     _, rows = build(con, META)
     got = by_customer(rows)
 

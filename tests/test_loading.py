@@ -434,6 +434,9 @@ def test_record_batches_valid_and_invalid(wh, caplog, capsys):
         (f, 7, "sms_opt_in", "not a boolean (expected true/false/Y/N/1/0)"),
     ]
     assert [(x.file, x.loaded, x.rows_quarantined) for x in report.files] == [(f, 2, 5)]
+    assert wh.con.execute(
+        'SELECT source, "table", file, rows_loaded, rows_quarantined FROM _loads'
+    ).fetchall() == [("crm", "customers", f, 2, 5)]
     text = (
         caplog.text + capsys.readouterr().out + " ".join(r[3] for r in quarantine(wh))
     )
@@ -547,25 +550,25 @@ def test_line_numbers_with_multi_line_values_blank_lines_and_multi_line_rejects(
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (b"h\na\nb\n", 3),
-        (b"h\na\nb", 3),
-        (b"h\r\na\r\nb\r\n", 3),
-        (b"", 0),
-        (b"h\na\n\nb\n", None),  # blank line
-        (b"\nh\na\n", None),  # leading blank line
-        (b"h\r\na\r\n\r\n", None),  # trailing blank CRLF line
+        (b"h\na\nb\n", (3, [])),
+        (b"h\na\nb", (3, [])),
+        (b"h\r\na\r\nb\r\n", (3, [])),
+        (b"", (0, [])),
+        (b"h\na\n\nb\n", (4, [3])),
+        (b"\nh\na\n", (3, [1])),
+        (b"h\r\na\r\n\r\n\r\n", (4, [3, 4])),
+        (b"h\n\n\n  \nx", (5, [2, 3])),
         (b"h\ra\rb\r", None),  # CR line ends: left to DuckDB
     ],
 )
-def test_quick_line_count(tmp_path, data, expected):
-    from dealersync.loading import _count_lines_without_blanks
+def test_scan_lines(tmp_path, data, expected):
+    from dealersync.loading import _scan_lines
 
     path = tmp_path / "f.csv"
     path.write_bytes(data)
-    assert _count_lines_without_blanks(path) == expected
-    # Tiny blocks: seams between blocks (a CRLF split by a seam falls back to DuckDB: None).
-    small = _count_lines_without_blanks(path, chunk=2)
-    assert small == expected or (small is None and b"\r" in data)
+    assert _scan_lines(path) == expected
+    for chunk in (1, 2, 3):  # seams between blocks
+        assert _scan_lines(path, chunk=chunk) == expected
 
 
 def test_header_only_file_bom_and_duplicate_header(wh, tmp_path):
@@ -582,3 +585,128 @@ def test_header_only_file_bom_and_duplicate_header(wh, tmp_path):
     with pytest.raises(ConfigError) as e:
         load_source(wh, "s", [ExtractFile(path=dup, table="customers")])
     assert e.value.message == f"{dup}: the header names column 'email' twice"
+
+
+@pytest.mark.parametrize("seed", [7, 11, 2026])
+def test_line_numbers_match_a_reference_parser_on_a_random_file(wh, tmp_path, seed):
+    """Seeded random mix of good rows, blank lines, multi-line values and bad rows."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["customer_id,first_name,birth_year"]
+    expected_good: dict[str, int] = {}
+    expected_bad: dict[int, str] = {}
+    for i in range(400):
+        line_no = len(lines) + 1
+        kind = rng.choice(
+            ["good"] * 6 + ["blank", "multi", "int", "few", "many", "blankmulti"]
+        )
+        cid = f"K{i}"
+        if kind == "good":
+            lines.append(f"{cid},n{i},{1900 + i}")
+            expected_good[cid] = line_no
+        elif kind == "blank":
+            lines.append("")
+        elif kind == "multi":
+            lines += [f'{cid},"a', "b", f'c",{1900 + i}']
+            expected_good[cid] = line_no
+        elif kind == "blankmulti":
+            lines += [f'{cid},"a', "", f'c",{1900 + i}']
+            expected_good[cid] = line_no
+        elif kind == "int":
+            lines.append(f"{cid},n{i},x{i}")
+            expected_bad[line_no] = "not a whole number"
+        elif kind == "few":
+            lines.append(f"{cid},n{i}")
+            expected_bad[line_no] = "expected 3 columns, found 2"
+        else:
+            lines += [f'{cid},"x', 'y",1,2']
+            expected_bad[line_no] = "expected 3 columns, found 4"
+    path = write(tmp_path / "customers.csv", lines)
+    report = load_source(wh, "s", [ExtractFile(path=path, table="customers")])
+    assert not report.files[0].approximate_lines
+    got_good = dict(
+        wh.con.execute("SELECT customer_id, _line FROM customers").fetchall()
+    )
+    assert got_good == expected_good
+    got_bad = {r[1]: r[3] for r in quarantine(wh)}
+    assert got_bad == expected_bad
+
+
+def test_quoting_oddities_and_ignored_columns(wh, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        [
+            b"customer_id,first_name,notes",
+            b'C1,ab"c,\xff\xfe',  # 2 a stray quote is a literal; bad bytes in an ignored column
+            b'C2,"x"y,z',  # 3 text after a closing quote
+            b"C3,ok,ok",  # 4
+        ],
+    )
+    report = load_source(wh, "s", [ExtractFile(path=path, table="customers")])
+    assert wh.con.execute(
+        "SELECT customer_id, first_name, _line FROM customers ORDER BY _line"
+    ).fetchall() == [("C1", 'ab"c', 2), ("C3", "ok", 4)]
+    assert quarantine(wh) == [(str(path), 3, "first_name", "invalid quoting")]
+    assert report.files[0].extra_columns == ["notes"]
+
+
+def test_long_multi_line_reject_keeps_later_lines_right(wh, tmp_path):
+    long = (
+        "x" * 6000
+    )  # DuckDB keeps only 10,000 characters of a rejected line by default
+    path = write(
+        tmp_path / "customers.csv",
+        ["customer_id,first_name", f'A,"{long}', long, 'end",extra', "B,b"],
+    )
+    load_source(wh, "s", [ExtractFile(path=path, table="customers")])
+    assert wh.con.execute("SELECT customer_id, _line FROM customers").fetchall() == [
+        ("B", 5)
+    ]
+    assert quarantine(wh) == [(str(path), 2, None, "expected 2 columns, found 3")]
+
+
+def test_warehouse_in_use_by_another_process_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    from dealersync import FatalError
+
+    path = tmp_path / "wh.duckdb"
+    code = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+    code += " sys.stdin.read()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(FatalError) as e:
+            Warehouse(path)
+        assert e.value.message == (
+            f"the warehouse {path} is in use by another process"
+            " (one dealersync run at a time per warehouse file)"
+        )
+    finally:
+        holder.communicate("")
+
+
+def test_bad_memory_limit_is_a_config_error():
+    with pytest.raises(ConfigError, match="memory_limit='lots'"):
+        Warehouse(":memory:", memory_limit="lots")
+
+
+def test_old_mac_cr_line_ends_use_the_duckdb_line_read(wh, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        ["customer_id,birth_year", "A,1", "", "B,x", "C,3"],
+        newline=b"\r",
+    )
+    report = load_source(wh, "s", [ExtractFile(path=path, table="customers")])
+    assert not report.files[0].approximate_lines
+    assert wh.con.execute(
+        "SELECT customer_id, _line FROM customers ORDER BY _line"
+    ).fetchall() == [("A", 2), ("C", 5)]
+    assert quarantine(wh) == [(str(path), 4, "birth_year", "not a whole number")]

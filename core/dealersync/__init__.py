@@ -29,6 +29,7 @@ from dealersync.errors import (
 )
 from dealersync.facts import Fact
 from dealersync.hookspecs import hookimpl
+from dealersync.identity import MemberStats, Profile, get_profile, register_profile
 from dealersync.model import TABLES, Column, Table
 
 __version__ = "0.1.0"
@@ -48,6 +49,8 @@ __all__ = [
     "ExtractFile",
     "Fact",
     "FatalError",
+    "MemberStats",
+    "Profile",
     "PluginError",
     "RecordBatch",
     "RejectedRecords",
@@ -58,5 +61,7 @@ __all__ = [
     "Table",
     "TransientError",
     "__version__",
+    "get_profile",
     "hookimpl",
+    "register_profile",
 ]

@@ -11,7 +11,8 @@ Extract files
     and a reason; never the raw value.
 
     * structural errors (from DuckDB's rejects table): ``expected 21 columns, found 20``,
-      ``invalid UTF-8``, ``unterminated quote``, ``invalid quoting``, ``line too long``;
+      ``invalid UTF-8``, ``unterminated quote``, ``invalid quoting`` (text after a closing
+      quote), ``line too long``;
     * a non-empty value that is not of its column's type: ``not a date (expected YYYY-MM-DD)``,
       ``not a timestamp (...)``, ``not a whole number``, ``not a number``,
       ``not a boolean (expected true/false/Y/N/1/0)``. A row with several bad cells gets one
@@ -39,19 +40,25 @@ How physical line numbers are computed
     a temp table whose ``rowid`` is that order: with the parallel CSV scanner, insertion order
     was observed NOT to survive the conversion projections on a 1M-row file); DuckDB's
     rejects, with their record number and the number of line breaks in the rejected text; and a
-    second, quote-blind read of the file (latin-1, one column) that gives the blank physical lines
-    (skipped when a bulk byte scan of the file shows it has no blank line: it then only counts
-    the lines).
+    bulk byte scan of the file (``bytes.count`` and a regex over 16 MB blocks) that gives the
+    line count and the blank physical lines (for a file with lone CR line ends, a quote-blind
+    DuckDB read of the file, single-threaded, gives them instead).
+    If the line count is more than header + rows + rejected lines + blank lines, some values
+    hold line breaks: a second single-threaded read (same rows, same order) counts them per row.
     A short walk over the *exceptions only* (rejects, blank lines, rows whose values contain line
     breaks) yields breakpoints ``(row, offset)``; each row's line is ``rowid + offset`` of the last
-    breakpoint at or before it, applied in SQL with an ASOF join. Files without exceptions cost one
-    breakpoint. The walk checks that it ends on the file's last line; if DuckDB's view and the
+    breakpoint at or before it, applied in SQL (a constant when there is one breakpoint, else an
+    ASOF join). The walk checks that it ends on the file's last line; if DuckDB's view and the
     file's ever disagree (not seen in testing), the lines of that file are flagged as approximate
-    in the report and the log.
+    (``FileReport.approximate_lines``) and a warning is logged.
 
-    Limitation: a header row that itself spans several lines is assumed to be one line.
-    An unterminated quote makes DuckDB read to the end of the file as one value: that row is
-    quarantined at the line where the quote opens and the lines after it are not loaded.
+    Limitations, as observed with DuckDB 2.0: the single-threaded reader (needed for the order)
+    silently drops a record whose quote is never closed (it runs to the end of the file); the
+    walk sees the unread tail and quarantines ``unterminated quote`` at its first line (the line
+    where the quote opens), column unknown, and the lines after it are not loaded. A stray quote
+    inside an unquoted value (``ab"c``) is accepted as a literal character. Invalid UTF-8 in a
+    file column that is not mapped to the model is not checked (the column is never read).
+    The span of a rejected record is taken from the text DuckDB stores for it (``csv_line``).
 """
 
 from __future__ import annotations
@@ -191,11 +198,25 @@ def _conversion(col: Column, t: str, ef: ExtractFile | None) -> str:
     if col.type == "boolean":
         trues = ", ".join(_lit(w) for w in TRUE_WORDS)
         falses = ", ".join(_lit(w) for w in FALSE_WORDS)
+        # The common spellings match as written; lower() only for the rest.
+        exact_t = ", ".join(_lit(w) for w in _case_variants(TRUE_WORDS))
+        exact_f = ", ".join(_lit(w) for w in _case_variants(FALSE_WORDS))
         return (
-            f"CASE WHEN lower({t}) IN ({trues}) THEN true"
+            f"CASE WHEN {t} IN ({exact_t}) THEN true WHEN {t} IN ({exact_f}) THEN false"
+            f" WHEN {t} IS NULL THEN NULL"
+            f" WHEN lower({t}) IN ({trues}) THEN true"
             f" WHEN lower({t}) IN ({falses}) THEN false END"
         )
     raise ValueError(f"unknown column type {col.type!r}")  # pragma: no cover
+
+
+def _case_variants(words: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        for v in (w, w.upper(), w.title()):
+            if v not in out:
+                out.append(v)
+    return out
 
 
 def _type_reason(col: Column, ef: ExtractFile | None) -> tuple[str, str]:
@@ -326,9 +347,8 @@ class _Loader:
         inner: list[str] = []
         middle: list[str] = []
         outer: list[str] = []
-        bad_flags: list[
-            tuple[str, str, str]
-        ] = []  # (flag column, canonical column, reason)
+        # (flag column, canonical column, reason)
+        bad_flags: list[tuple[str, str, str]] = []
         for j, col in enumerate(table.columns):
             pos = positions[col.name]
             if pos is None:
@@ -336,7 +356,12 @@ class _Loader:
                     f"CAST(NULL AS {DUCKDB_TYPES[col.type]}) AS {_q(col.name)}"
                 )
                 continue
-            inner.append(f"NULLIF(trim(c{pos}), '') AS t{j}")
+            c = f"c{pos}"
+            # Trim only values that need it (no new string for the usual clean value).
+            inner.append(
+                f"CASE WHEN starts_with({c}, ' ') OR ends_with({c}, ' ')"
+                f" THEN NULLIF(trim({c}), '') ELSE {c} END AS t{j}"
+            )
             middle.append(f"{_conversion(col, f't{j}', ef)} AS v{j}")
             if col.type == "decimal":
                 outer.append(
@@ -375,7 +400,8 @@ class _Loader:
             + columns_struct
             + ", header=true, auto_detect=false,"
             " all_varchar=true, delim=?, quote=?, escape=?, parallel=false, store_rejects=true,"
-            f" rejects_table={_lit(rej)}, rejects_scan={_lit(rej_scan)})"
+            f" rejects_table={_lit(rej)}, rejects_scan={_lit(rej_scan)},"
+            " rejects_line_size_limit=0)"  # the whole rejected text: its line count matters
         )
         try:
             self.con.execute(
@@ -518,11 +544,10 @@ class _Loader:
             if etype == "INVALID ENCODING":
                 reason = "invalid UTF-8"
             elif etype == "UNQUOTED VALUE":
-                reason = (
-                    "unterminated quote"
-                    if "unterminated" in (message or "").lower()
-                    else "invalid quoting"
-                )
+                # DuckDB words it "unterminated quote", but a quote that never closes runs to
+                # the end of the file and is caught by the walk; what is reported here is a
+                # quoted value followed by more text before the delimiter ("x"y).
+                reason = "invalid quoting"
             elif etype == "LINE SIZE OVER MAXIMUM":
                 reason, idx = "line too long", None
             else:
@@ -573,9 +598,9 @@ class _Loader:
             " quote='', escape='', encoding='latin-1'{parallel})"
         )
         params = [str(path), _RAW_DELIM]
-        quick = _count_lines_without_blanks(path)
+        quick = _scan_lines(path)
         if quick is not None:
-            return [], quick, True
+            return quick[1], quick[0], True
         try:
             # Counting needs no order: a parallel read.
             n_lines, n_blank = self.con.execute(
@@ -760,16 +785,17 @@ class _Loader:
                 ).fetchall()[0][0]
                 s.report.quarantined = dict(sorted(cats.items()))
                 s.report.rows_quarantined = int(distinct_bad) + int(n_dups)
+            per_file: dict[
+                str, list[int]
+            ] = {}  # one _loads row per file (or record stream)
+            for s in staged:
+                totals = per_file.setdefault(s.file, [0, 0])
+                totals[0] += s.report.loaded
+                totals[1] += s.report.rows_quarantined
+            for file, (n_loaded, n_quarantined) in per_file.items():
                 con.execute(
                     "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        source,
-                        table.name,
-                        s.file,
-                        s.report.loaded,
-                        s.report.rows_quarantined,
-                        self.loaded_at,
-                    ],
+                    [source, table.name, file, n_loaded, n_quarantined, self.loaded_at],
                 )
             con.commit()
         except BaseException:
@@ -863,21 +889,19 @@ def _read_header(path: Path, ef: ExtractFile) -> tuple[list[str], int]:
     """The file's header fields and the number of physical lines the header takes."""
     try:
         with path.open("rb") as fh:
-            chunks: list[bytes] = []
-            quote = ef.quote.encode() if ef.quote else b""
-            while True:
-                line = fh.readline(4 * 1024 * 1024)
-                if not line:
-                    break
-                chunks.append(line)
-                # A header with a quoted line break continues on the next line.
-                if not quote or b"".join(chunks).count(quote) % 2 == 0:
-                    break
+            head = fh.read(4 * 1024 * 1024)
     except OSError as e:
         raise ConfigError(
             f"{path}: cannot be read ({e.strerror or type(e).__name__})"
         ) from None
-    raw = b"".join(chunks)
+    # The header ends at the first line break outside quotes (\n, \r\n or a lone \r).
+    quote = ef.quote.encode() if ef.quote else b""
+    raw, header_lines = head, 1
+    for m in re.finditer(rb"\r\n|\n|\r", head):
+        if not quote or head.count(quote, 0, m.start()) % 2 == 0:
+            raw = head[: m.start()]
+            break
+        header_lines += 1
     if not raw.strip():
         raise ConfigError(f"{path}: the file is empty; expected a header row")
     try:
@@ -890,7 +914,7 @@ def _read_header(path: Path, ef: ExtractFile) -> tuple[list[str], int]:
     else:
         kwargs["quoting"] = csv.QUOTE_NONE
     try:
-        fields = next(csv.reader([text.rstrip("\r\n")], **kwargs))
+        fields = next(csv.reader([text], **kwargs))
     except (csv.Error, StopIteration, TypeError) as e:
         raise ConfigError(f"{path}: the header row cannot be read ({e})") from None
     fields = [f.strip() for f in fields]
@@ -899,7 +923,7 @@ def _read_header(path: Path, ef: ExtractFile) -> tuple[list[str], int]:
         if f in seen:
             raise ConfigError(f"{path}: the header names column '{f}' twice")
         seen.add(f)
-    return fields, max(1, len(chunks))
+    return fields, header_lines
 
 
 def _match_columns(
@@ -950,45 +974,40 @@ def _duck_error_summary(e: duckdb.Error) -> str:
     return first[:200]
 
 
-def _count_lines_without_blanks(
+def _scan_lines(
     path: Path, chunk: int = 16 * 1024 * 1024
-) -> int | None:
-    """The file's line count when it plainly has no blank line, else None.
+) -> tuple[int, list[int]] | None:
+    """The file's line count and its blank lines (1-based), by a bulk byte scan.
 
-    A bulk byte scan (C-speed ``bytes.count``; no per-row Python): it answers only for files
-    with ``\n`` or ``\r\n`` line ends, no lone ``\r`` and no empty line; anything else is
-    left to DuckDB's quote-blind read, which also says where the blank lines are.
+    C-speed ``bytes.count`` and a regex over 16 MB blocks; no per-row Python. It answers for
+    files with ``\n`` or ``\r\n`` line ends; a file with a lone ``\r`` gets None and is left to
+    DuckDB's quote-blind read.
     """
-    newlines = 0
-    prev_tail = (
-        b"\n"  # as if a line ended just before the file: catches a leading blank line
-    )
-    last = b""
+    blank_re = re.compile(rb"^\r?\n", re.MULTILINE)
+    line_no = 1  # number of the line that starts at the beginning of the complete lines
+    carry = b""
+    blanks: list[int] = []
     try:
         with path.open("rb") as fh:
             while block := fh.read(chunk):
-                seam = prev_tail + block[:2]
-                if (
-                    b"\n\n" in block
-                    or b"\n\r\n" in block
-                    or b"\n\n" in seam
-                    or b"\n\r\n" in seam
-                ):
+                buf = carry + block
+                cut = buf.rfind(b"\n") + 1
+                complete, carry = buf[:cut], buf[cut:]
+                if not complete:
+                    continue
+                if complete.count(b"\r") != complete.count(b"\r\n"):
                     return None
-                if block.count(b"\r") != block.count(b"\r\n") or (
-                    block.endswith(b"\r") or prev_tail.endswith(b"\r")
-                ):
-                    return (
-                        None  # lone CR, or a CRLF split across blocks: let DuckDB count
-                    )
-                newlines += block.count(b"\n")
-                prev_tail = block[-2:]
-                last = block[-1:]
+                pos, at = 0, line_no
+                for m in blank_re.finditer(complete):
+                    at += complete.count(b"\n", pos, m.start())
+                    pos = m.start()
+                    blanks.append(at)
+                line_no += complete.count(b"\n")
     except OSError:
         return None
-    if not last:
-        return 0
-    return newlines + (0 if last == b"\n" else 1)
+    if b"\r" in carry:
+        return None
+    return line_no - 1 + (1 if carry else 0), blanks
 
 
 @dataclass

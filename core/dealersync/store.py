@@ -21,6 +21,7 @@ from typing import Self
 
 import duckdb
 
+from dealersync.errors import ConfigError, FatalError
 from dealersync.model import TABLES, create_table_sql
 
 #: Bookkeeping tables, created beside the canonical tables.
@@ -65,17 +66,32 @@ class Warehouse:
             database = str(self.path)
         self.memory_limit = memory_limit
         self.threads = threads if threads is not None else default_threads()
-        self.con = duckdb.connect(database)
+        # Limits go in at connect time, so even opening (WAL replay) runs within them.
+        config: dict[str, str | int] = {
+            "memory_limit": memory_limit,
+            "threads": int(self.threads),
+            "preserve_insertion_order": True,
+        }
+        if temp_directory is not None:
+            Path(temp_directory).mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(temp_directory)
         try:
-            # Set through SET statements so a bad value is reported by name.
-            self.con.execute(f"SET memory_limit = '{_sql_str(memory_limit)}'")
-            self.con.execute(f"SET threads = {int(self.threads)}")
-            if temp_directory is not None:
-                Path(temp_directory).mkdir(parents=True, exist_ok=True)
-                self.con.execute(
-                    f"SET temp_directory = '{_sql_str(str(temp_directory))}'"
-                )
-            self.con.execute("SET preserve_insertion_order = true")
+            self.con = duckdb.connect(database, config=config)
+        except duckdb.IOException as e:
+            if "lock" in _first_line(e).lower():
+                raise FatalError(
+                    f"the warehouse {database} is in use by another process"
+                    " (one dealersync run at a time per warehouse file)"
+                ) from None
+            raise FatalError(
+                f"cannot open the warehouse {database}: {_first_line(e)}"
+            ) from None
+        except duckdb.Error as e:
+            raise ConfigError(
+                f"warehouse settings (memory_limit={memory_limit!r}, threads={self.threads}):"
+                f" {_first_line(e)}"
+            ) from None
+        try:
             self.create_schema()
         except BaseException:
             self.con.close()
@@ -106,6 +122,6 @@ class Warehouse:
         return f"Warehouse({str(self.path) if self.path else MEMORY_DB!r})"
 
 
-def _sql_str(value: str) -> str:
-    """A value made safe inside a single-quoted SQL literal."""
-    return value.replace("'", "''")
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

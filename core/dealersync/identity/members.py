@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 import phonenumbers
 
-from dealersync.errors import ConfigError
+from dealersync.errors import ConfigError, FatalError
 from dealersync.identity import phones
 from dealersync.identity._reference import NANP_REGIONS
 from dealersync.identity.profiles import (
@@ -31,7 +31,7 @@ from dealersync.identity.profiles import (
 log = logging.getLogger("dealersync.identity")
 
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
-_TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+_TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*){0,2}$")
 _RESERVED = {"member_key", "customer_ids"}
 
 
@@ -71,12 +71,17 @@ def build_members(
     """
     fields, profs = _check_identifiers(identifiers)
     if not _TARGET.match(target):
-        raise ConfigError(f"build_members: target {target!r} is not a plain table name")
+        raise ConfigError(
+            f"build_members: target {target!r} is not a table name (letters, digits, _ and -)"
+        )
     region = _check_country(default_country)
     ctx = NormContext(default_country=region, as_of=as_of or dt.date.today())
     exprs = [p.sql(ctx) for p in profs]
 
-    available = {row[0]: row[1] for row in con.execute("DESCRIBE customers").fetchall()}
+    try:
+        available = {row[0]: row[1] for row in con.execute("DESCRIBE customers").fetchall()}
+    except duckdb.CatalogException:
+        raise FatalError("identity: the warehouse has no customers table yet") from None
     needed: list[str] = []
     for c in [c for p in profs for c in p.columns] + sorted(ctx._columns):
         if c not in needed:
@@ -89,7 +94,9 @@ def build_members(
             )
 
     tmp = f"_dsid_{uuid.uuid4().hex[:10]}"
-    t_cust, t_ph, t_norm, t_edge = (f"{tmp}_{s}" for s in ("cust", "ph", "norm", "edge"))
+    t_cust, t_ph, t_norm, t_edge, t_mem = (
+        f"{tmp}_{s}" for s in ("cust", "ph", "norm", "edge", "mem")
+    )
     created: list[str] = []
     try:
         # 1. the audience's customers, text trimmed of spaces (each profile deals with other
@@ -180,18 +187,17 @@ def build_members(
 
         # 5. one row per member
         hashed = [p.hashed for p in profs]
-        # sorted before hashing: the sort then moves short plaintext, not 64-char digests
+        # Sorted first, hashed after, in two statements: the sort then moves short plaintext,
+        # not 64-char digests, and the hashing scans a table, which DuckDB runs in parallel
+        # while keeping the rows in order (a projection straight over ORDER BY runs on one
+        # thread). Each field: the smallest customer id's valid value.
         plain = ", ".join(f"n.f{i}" for i in range(len(profs)))
         firsts = ", ".join(
-            f"arg_min(n.f{i}, n.cid) FILTER (WHERE n.f{i} IS NOT NULL) AS f{i}" for i in range(len(profs))
-        )
-        outs = ", ".join(
-            f"{'sha256(s.f' + str(i) + ')' if hashed[i] else 's.f' + str(i)} AS {quote_ident(fields[i])}"
+            f"arg_min(n.f{i}, n.cid) FILTER (WHERE n.f{i} IS NOT NULL) AS f{i}"
             for i in range(len(profs))
         )
         con.execute(
-            f"CREATE OR REPLACE TABLE {_quote_target(target)} AS"
-            f" SELECT s.member_key, s.customer_ids, {outs} FROM ("
+            f"CREATE TEMP TABLE {t_mem} AS SELECT * FROM ("
             f" SELECT sha256({tok}) AS member_key, [n.cid] AS customer_ids, {plain}"
             f" FROM {t_norm} AS n WHERE {tok} IS NOT NULL"
             f" AND n.cid NOT IN (SELECT cid FROM {t_label})"
@@ -199,12 +205,28 @@ def build_members(
             f" SELECT sha256(min({tok})) AS member_key, list_sort(list_distinct(list(n.cid)))"
             f" AS customer_ids, {firsts}"
             f" FROM {t_norm} AS n JOIN {t_label} AS l ON l.cid = n.cid GROUP BY l.lbl"
-            f" ORDER BY member_key) AS s"
+            f") ORDER BY member_key"
+        )
+        created.append(t_mem)
+        for t in (t_norm, t_label, t_edge):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        keep_order = "" if ordered and ordered[0] else " ORDER BY s.member_key"
+        outs = ", ".join(
+            f"{'sha256(s.f' + str(i) + ')' if hashed[i] else 's.f' + str(i)} AS {quote_ident(fields[i])}"
+            for i in range(len(profs))
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {_quote_target(target)} AS"
+            f" SELECT s.member_key, s.customer_ids, {outs} FROM {t_mem} AS s{keep_order}"
         )
         members = con.execute(f"SELECT count(*) FROM {_quote_target(target)}").fetchone()
         assert members is not None
         stats = MemberStats(
-            customers=n_customers, members=int(members[0]), unmatchable=n_unmatchable, invalid=invalid
+            customers=n_customers,
+            members=int(members[0]),
+            unmatchable=n_unmatchable,
+            invalid=invalid,
         )
         log.info(
             "identity: %d customers -> %d members (%d unmatchable) into %s",
@@ -214,9 +236,19 @@ def build_members(
             target,
         )
         return stats
+    except duckdb.Error as e:
+        # conversion and invalid-input errors can quote a row's value: never let one ride along
+        if isinstance(e, (duckdb.ConversionException, duckdb.InvalidInputException)):
+            raise FatalError(
+                f"identity: building members into {target} failed ({type(e).__name__})"
+            ) from None
+        raise FatalError(f"identity: building members into {target} failed: {e}") from e
     finally:
         for t in reversed(created):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            except duckdb.Error:  # e.g. an aborted transaction: the temp table dies with it
+                pass
 
 
 def _components(con: duckdb.DuckDBPyConnection, t_edge: str, tmp: str, created: list[str]) -> str:
@@ -290,4 +322,3 @@ def _input_columns(p: Profile) -> tuple[str, ...]:
 
 def _quote_target(target: str) -> str:
     return ".".join(quote_ident(part) for part in target.split("."))
-

@@ -43,7 +43,7 @@ def prepare_sql(col: str) -> str:
     no_ext = f"(CASE WHEN regexp_matches({x}, '[A-Za-z#;]') THEN regexp_replace({x}, '{EXTENSION_RE}', '') ELSE {x} END)"
     return (
         f"regexp_replace({no_ext}, '[^0-9]', '', 'g')"
-        f" AS {_q(col + '__d')}, starts_with(ltrim({_q(col)}, '\t'), '+') AS {_q(col + '__plus')}"
+        f" AS {_q(col + '__d')}, starts_with({x}, '+') AS {_q(col + '__plus')}"
     )
 
 
@@ -93,4 +93,3 @@ def e164_digits(key: str, region: str) -> str | None:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-

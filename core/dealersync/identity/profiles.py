@@ -111,7 +111,9 @@ def register_profile(profile: Profile, *, replace: bool = False) -> Profile:
     :class:`ConfigError` unless ``replace=True``.
     """
     if not isinstance(profile, Profile):
-        raise ConfigError(f"register_profile expects an identity Profile, got {type(profile).__name__}")
+        raise ConfigError(
+            f"register_profile expects an identity Profile, got {type(profile).__name__}"
+        )
     if not profile.name or not isinstance(profile.name, str):
         raise ConfigError("an identity profile needs a non-empty name")
     if not profile.columns:
@@ -202,7 +204,9 @@ def _meta_email(ctx: NormContext) -> str:
 
 
 def _google_email(ctx: NormContext) -> str:
-    y = ctx.helper("email_nospace", f"lower(regexp_replace({ctx.col('email')}, '[{WS}]+', '', 'g'))")
+    y = ctx.helper(
+        "email_nospace", f"lower(regexp_replace({ctx.col('email')}, '[{WS}]+', '', 'g'))"
+    )
     local, domain = f"split_part({y}, '@', 1)", f"split_part({y}, '@', 2)"
     gmail = (
         f"(CASE WHEN {domain} IN ('gmail.com', 'googlemail.com')"
