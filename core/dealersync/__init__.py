@@ -6,6 +6,7 @@ core. Test helpers for plugin authors live in :mod:`dealersync.testing`.
 
 from dealersync.audiences import AudienceSnapshot
 from dealersync.connectors import (
+    AudienceDestination,
     BatchLimits,
     Channel,
     Connector,
@@ -13,7 +14,9 @@ from dealersync.connectors import (
     ConnectorContext,
     Destination,
     ExtractFile,
+    MemberOutcome,
     RecordBatch,
+    RemoteAudience,
     SnapshotDestination,
     SnapshotResult,
     Source,
@@ -35,6 +38,7 @@ from dealersync.model import TABLES, Column, Table
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudienceDestination",
     "AudienceSnapshot",
     "AuthError",
     "BatchLimits",
@@ -49,11 +53,13 @@ __all__ = [
     "ExtractFile",
     "Fact",
     "FatalError",
+    "MemberOutcome",
     "MemberStats",
     "Profile",
     "PluginError",
     "RecordBatch",
     "RejectedRecords",
+    "RemoteAudience",
     "SnapshotDestination",
     "SnapshotResult",
     "Source",

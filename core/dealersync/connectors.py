@@ -151,3 +151,44 @@ class SnapshotDestination(Destination):
     @abstractmethod
     def write_snapshot(self, snapshot: AudienceSnapshot) -> SnapshotResult:
         """Write the full audience atomically; return how many rows were written and where."""
+
+
+@dataclass(frozen=True)
+class RemoteAudience:
+    """The platform's list an audience is synced into."""
+
+    id: str
+    name: str
+    size: int | None = None  # as the platform reports it, when it does
+
+
+@dataclass(frozen=True)
+class MemberOutcome:
+    """What the platform said about one member of a batch. ``code``/``reason`` never hold raw PII."""
+
+    member_key: str
+    accepted: bool
+    code: str | None = None
+    reason: str | None = None
+
+
+class AudienceDestination(Destination):
+    """A platform list kept in sync incrementally (ad and email APIs).
+
+    Core computes who to add and remove, splits them into batches within ``limits``, and commits
+    a batch to the sync state only after the platform accepted it. Each member is a dict with
+    ``member_key`` and the fields named in ``identifiers`` (normalized; hashed where the profile
+    says so). ``add`` and ``remove`` must be idempotent: re-sending a batch leaves each member once.
+    """
+
+    @abstractmethod
+    def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
+        """Find the platform list for this audience, creating it if needed (or take it from config)."""
+
+    @abstractmethod
+    def add(self, audience: RemoteAudience, members: list[dict[str, Any]]) -> list[MemberOutcome]:
+        """Add one batch; return one outcome per member, in any order."""
+
+    @abstractmethod
+    def remove(self, audience: RemoteAudience, members: list[dict[str, Any]]) -> list[MemberOutcome]:
+        """Remove one batch; return one outcome per member, in any order."""
