@@ -65,6 +65,10 @@ class AudienceSettings(_Strict):
     destinations: list[str] = Field(min_length=1, description="destination names from [destinations]")
     mode: Literal["mirror", "add", "replace"] = Field("mirror", description="how changes reach the platform")
     description: str = ""
+    holdout: float = Field(0.0, ge=0.0, lt=1.0, description="share of customers held out, e.g. 0.1")
+    holdout_salt: str | None = Field(None, description="changes who is held out; default: the audience name")
+    priority_group: str | None = Field(None, description="audiences competing for the same customers")
+    priority: int = Field(1, ge=1, description="rank in the priority group: 1 is the highest")
 
 
 class Settings(_Strict):
@@ -166,7 +170,15 @@ def _expected_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> str:
 
 
 def _check_references(s: Settings) -> None:
+    ranks: dict[tuple[str, int], str] = {}
     for name, aud in s.audiences.items():
+        if aud.priority_group is not None:
+            other = ranks.setdefault((aud.priority_group, aud.priority), name)
+            if other != name:
+                raise ConfigError(
+                    f"audiences.{name}.priority: found {aud.priority}, already the rank of audiences.{other} "
+                    f"in priority group '{aud.priority_group}'; expected a distinct rank"
+                )
         for i, seg in enumerate([aud.segment, *aud.exclude]):
             key = "segment" if i == 0 else "exclude"
             if seg not in s.segments:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -43,6 +43,19 @@ class ConnectorContext:
     as_of: dt.date
     out_dir: Path  # where file destinations write
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dealersync"))
+    suppression_sink: Callable[..., int] | None = field(default=None, repr=False)
+
+    def suppress(
+        self, *, reason: str, email: str | None = None, phone: str | None = None, customer_id: str | None = None
+    ) -> int:
+        """Put a person on the global suppression list (a platform reported an unsubscribe,
+        bounce or complaint). Stored hashed, with this connector's name as the source; from the
+        next selection on, no audience contains them. Returns how many entries were new."""
+        if self.suppression_sink is None:
+            raise RuntimeError("this context has no suppression list (not built by a dealersync run)")
+        return self.suppression_sink(
+            reason=reason, source=self.instance, email=email, phone=phone, customer_id=customer_id
+        )
 
     def resolve(self, path: str | Path) -> Path:
         """A config path made absolute against the config file's directory."""
@@ -135,6 +148,8 @@ class Destination(Connector):
     channel: ClassVar[Channel] = "ads"
     identifiers: ClassVar[Mapping[str, str]]
     limits: ClassVar[BatchLimits] = BatchLimits()
+    #: Below this many members the platform does not serve the audience: the sync warns.
+    min_members: ClassVar[int] = 0
 
 
 @dataclass(frozen=True)

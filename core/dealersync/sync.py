@@ -24,8 +24,10 @@ from dealersync.facts import FactRegistry, build_facts, default_facts
 from dealersync.identity import build_members
 from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
+from dealersync.policy import AudiencePolicy
 from dealersync.segments import CompiledSQL, compile_segment
 from dealersync.store import Warehouse
+from dealersync.suppressions import SuppressionList
 
 log = logging.getLogger("dealersync")
 
@@ -33,8 +35,9 @@ RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS _runs (
     run_id VARCHAR, started_at TIMESTAMP, seconds DOUBLE, as_of DATE,
     audience VARCHAR, destination VARCHAR, connector VARCHAR, mode VARCHAR, status VARCHAR,
-    segment_size BIGINT, excluded BIGINT, no_consent BIGINT, customers BIGINT, members BIGINT,
-    unmatchable BIGINT, written BIGINT, location VARCHAR, error VARCHAR
+    segment_size BIGINT, excluded BIGINT, suppressed BIGINT, outranked BIGINT, held_out BIGINT,
+    no_consent BIGINT, customers BIGINT, members BIGINT, unmatchable BIGINT, written BIGINT,
+    location VARCHAR, error VARCHAR, warnings VARCHAR[]
 )"""
 
 
@@ -49,6 +52,9 @@ class DeliveryResult:
     status: str = "planned"  # planned (dry run), ok, failed
     segment_size: int = 0  # customers in the audience's segment
     excluded: int = 0  # left out by the audience's exclude segments
+    suppressed: int = 0  # on the global suppression list
+    outranked: int = 0  # in a higher-ranked audience of the same priority group
+    held_out: int = 0  # in the audience's holdout (recorded in _holdouts)
     no_consent: int = 0  # left out by the destination channel's consent rule
     customers: int = 0  # customers remaining after exclusions and consent
     members: int = 0  # people as the platform sees them (customers sharing an identifier merged)
@@ -58,6 +64,7 @@ class DeliveryResult:
     error: str | None = None
     seconds: float = 0.0
     invalid: dict[str, int] = field(default_factory=dict)  # field -> values blanked as invalid
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +112,12 @@ class Runner:
             self._warehouse = None
 
     def _context(self, instance: str) -> ConnectorContext:
-        return ConnectorContext(instance, self.config.base_dir, self.as_of, self.out_dir, log)
+        return ConnectorContext(
+            instance, self.config.base_dir, self.as_of, self.out_dir, log, suppression_sink=self._suppress
+        )
+
+    def _suppress(self, **entry: Any) -> int:
+        return SuppressionList(self.warehouse.con).add(**entry)
 
     def _build(self, table: str, name: str, entry: ConnectorEntry, kind: str) -> Connector:
         where = f"{table}.{name}"
@@ -153,9 +165,10 @@ class Runner:
         """Deliver the named audiences (all by default). Sources must be loaded first."""
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
+        policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile)
         results = []
         for name in names:
-            results.extend(self._sync_audience(name, dry_run, run_id))
+            results.extend(self._sync_audience(policy, name, dry_run, run_id))
         return results
 
     def selected(self, audiences: Iterable[str] | None) -> list[str]:
@@ -166,25 +179,20 @@ class Runner:
                 raise ConfigError(f"--audience: unknown audience '{n}' (defined: {', '.join(known) or 'none'})")
         return names
 
-    def _sync_audience(self, name: str, dry_run: bool, run_id: str) -> list[DeliveryResult]:
-        con = self.warehouse.con
+    def _sync_audience(self, policy: AudiencePolicy, name: str, dry_run: bool, run_id: str) -> list[DeliveryResult]:
         aud = self.config.settings.audiences[name]
-        seg = self.compile(aud.segment)
-        excludes = [self.compile(e) for e in aud.exclude]
-        table = f"_audience_{name}"
-        sql = " EXCEPT ".join(f"({c.sql})" for c in [seg, *excludes])
-        params = [p for c in [seg, *excludes] for p in c.params]
         self.progress(f"selecting audience {name}")
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS {sql}', params)
-        seg_size = _count(con, f"SELECT count(*) FROM ({seg.sql})", seg.params)
-        kept = _count(con, f'SELECT count(*) FROM "{table}"')
+        sel = policy.select(name)
+        if not dry_run:
+            policy.record_holdout(run_id, self.as_of, name)
         results = []
         for dest_name in aud.destinations:
             started, started_at = time.monotonic(), dt.datetime.now()
             res = DeliveryResult(name, dest_name, self.config.settings.destinations[dest_name].connector, aud.mode)
-            res.segment_size, res.excluded = seg_size, seg_size - kept
+            res.segment_size, res.excluded, res.suppressed = sel.segment_size, sel.excluded, sel.suppressed
+            res.outranked, res.held_out = sel.outranked, sel.held_out
             try:
-                self._deliver(res, table, dry_run)
+                self._deliver(res, sel.table, dry_run)
             except DealersyncError as exc:
                 res.status, res.error = "failed", exc.message
                 log.error("audience %s to %s failed: %s", name, dest_name, exc.message)
@@ -211,6 +219,10 @@ class Runner:
             default_country=self.config.settings.identity.default_country,
         )
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
+        if res.members < dest.min_members:
+            res.warnings.append(
+                f"{res.members} members: {res.connector} audiences under {dest.min_members} people are not served"
+            )
         if dry_run:
             return
         if not isinstance(dest, SnapshotDestination):
@@ -234,10 +246,10 @@ class Runner:
 
     def _record(self, run_id: str, started_at: dt.datetime, r: DeliveryResult) -> None:
         self.warehouse.con.execute(
-            "INSERT INTO _runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO _runs VALUES ({', '.join(['?'] * 22)})",
             [run_id, started_at, r.seconds, self.as_of, r.audience, r.destination, r.connector, r.mode, r.status,
-             r.segment_size, r.excluded, r.no_consent, r.customers, r.members, r.unmatchable,
-             r.written, r.location, r.error],
+             r.segment_size, r.excluded, r.suppressed, r.outranked, r.held_out, r.no_consent, r.customers,
+             r.members, r.unmatchable, r.written, r.location, r.error, r.warnings],
         )
 
 

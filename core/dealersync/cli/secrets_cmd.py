@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from dealersync import secrets as store
@@ -21,9 +23,10 @@ def secrets() -> None:
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the secret from standard input instead of a prompt.")
 def set_secret(name: str, from_stdin: bool) -> None:
     """Store the secret NAME (prompted for, not echoed)."""
-    value = click.get_text_stream("stdin").readline().rstrip("\n") if from_stdin else click.prompt(
-        f"secret for {name}", hide_input=True
-    )
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\n")
+    else:
+        value = click.prompt(f"secret for {name}", hide_input=True)
     if not value:
         raise click.UsageError("the secret is empty; nothing stored")
     store.store(name, value)

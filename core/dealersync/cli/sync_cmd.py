@@ -48,7 +48,9 @@ def sync(
     finally:
         runner.close()
     out.print(_load_table(reports))
-    out.print(_result_table(results, runner.as_of, dry_run))
+    title = f"Audiences as of {runner.as_of}" + (" (dry run: nothing written)" if dry_run else "")
+    out.print(result_table(results, title))
+    print_warnings(err, results)
     if any(r.status == "failed" for r in results):
         sys.exit(1)
 
@@ -64,15 +66,22 @@ def _load_table(reports: list[LoadReport]) -> Table:
     return t
 
 
-def _result_table(results: list[DeliveryResult], as_of: dt.date, dry_run: bool) -> Table:
-    t = Table(title=f"Audiences as of {as_of}" + (" (dry run: nothing written)" if dry_run else ""), title_justify="left")
-    cols = ("audience", "destination", "segment", "excluded", "no consent", "members", "written", "unmatchable", "status")
+def result_table(results: list[DeliveryResult], title: str) -> Table:
+    """Per audience and destination: the segment, who each policy step dropped, and what was written."""
+    t = Table(title=title, title_justify="left")
+    cols = ("audience", "destination", "segment", "excluded", "suppressed", "outranked", "held out",
+            "no consent", "unmatchable", "members", "written", "status")
     for col in cols:
         t.add_column(col, justify="left" if col in ("audience", "destination", "status") else "right")
     for r in results:
         status = r.status if not r.error else f"{r.status}: {r.error}"
-        t.add_row(
-            r.audience, r.destination, f"{r.segment_size:,}", f"{r.excluded:,}", f"{r.no_consent:,}",
-            f"{r.members:,}", f"{r.written:,}", f"{r.unmatchable:,}", status,
-        )
+        counts = (r.segment_size, r.excluded, r.suppressed, r.outranked, r.held_out, r.no_consent,
+                  r.unmatchable, r.members, r.written)
+        t.add_row(r.audience, r.destination, *(f"{n:,}" for n in counts), status)
     return t
+
+
+def print_warnings(console: Console, results: list[DeliveryResult]) -> None:
+    for r in results:
+        for w in r.warnings:
+            console.print(f"[yellow]warning:[/yellow] {r.audience} -> {r.destination}: {w}")

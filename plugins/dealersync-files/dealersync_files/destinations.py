@@ -47,6 +47,7 @@ class MetaFile(CsvFileDestination):
 
     name = "meta-file"
     channel = "ads"
+    min_members = 100  # Meta does not serve custom audiences under 100 people
     identifiers = {
         "email": "meta.email",
         "phone": "meta.phone",
@@ -65,6 +66,7 @@ class GoogleFile(CsvFileDestination):
 
     name = "google-file"
     channel = "ads"
+    min_members = 100  # Customer Match lists need 100 active members to serve
     identifiers = {
         "email": "google.email",
         "phone": "google.phone",

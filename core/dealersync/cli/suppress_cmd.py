@@ -1,0 +1,69 @@
+"""``dealersync suppress``: keep people out of every audience, on every channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dealersync.cli.options import config_option
+from dealersync.config import load_config
+from dealersync.store import Warehouse
+from dealersync.suppressions import SuppressionList
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(suppress)
+
+
+def _identifiers(f):  # type: ignore[no-untyped-def]
+    f = click.option("--customer-id", help="A DMS customer id.")(f)
+    f = click.option("--phone", help="A phone number, in any format.")(f)
+    f = click.option("--email", help="An email address.")(f)
+    return config_option(f)
+
+
+def _open(config_path: Path) -> Warehouse:
+    s = load_config(config_path)
+    wh = s.settings.warehouse
+    return Warehouse(s.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads)
+
+
+@click.group()
+def suppress() -> None:
+    """Add, remove or count suppressions. Values are stored hashed, never printed."""
+
+
+@suppress.command()
+@_identifiers
+@click.option("--reason", required=True, help="Why: complaint, legal, unsubscribe, ...")
+def add(config_path: Path, email: str | None, phone: str | None, customer_id: str | None, reason: str) -> None:
+    """Suppress a person by email, phone and/or customer id."""
+    with _open(config_path) as wh:
+        n = SuppressionList(wh.con).add(email=email, phone=phone, customer_id=customer_id, reason=reason, source="cli")
+    click.echo(f"added {n} suppression entr{'y' if n == 1 else 'ies'}")
+
+
+@suppress.command()
+@_identifiers
+def remove(config_path: Path, email: str | None, phone: str | None, customer_id: str | None) -> None:
+    """Lift suppressions added with `suppress add` or by a destination."""
+    with _open(config_path) as wh:
+        n = SuppressionList(wh.con).remove(email=email, phone=phone, customer_id=customer_id)
+    click.echo(f"removed {n} suppression entr{'y' if n == 1 else 'ies'}")
+
+
+@suppress.command("list")
+@config_option
+def list_(config_path: Path) -> None:
+    """Count suppression entries by source, reason and kind."""
+    with _open(config_path) as wh:
+        counts = SuppressionList(wh.con).counts()
+    t = Table(title="Suppressions", title_justify="left")
+    for col in ("source", "reason", "kind", "entries"):
+        t.add_column(col, justify="right" if col == "entries" else "left")
+    for c in counts:
+        t.add_row(c.source, c.reason, c.kind, f"{c.entries:,}")
+    Console().print(t)

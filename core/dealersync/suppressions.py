@@ -1,0 +1,158 @@
+"""The global suppression list: people no audience may contain, on any channel.
+
+Entries come from three places and are matched the same way:
+
+* the ``suppressions`` table a source loads (``suppressions.csv``: email, phone or customer id);
+* ``dealersync suppress add`` / ``remove`` (source ``cli``);
+* :class:`SuppressionList` ``add``, the public API destinations call when a platform reports an
+  unsubscribe, bounce or complaint (source: the destination's name).
+
+Added entries are stored as SHA-256 of a match key, never as the raw email or phone. The match
+key is deliberately simple and symmetric, so the loaded list, added entries and customers agree:
+an email is trimmed and lowercased; a phone is its digits without leading zeros, and a North
+American number (10 digits, or 11 starting with 1) is its last 10 digits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import duckdb
+
+from dealersync.errors import ConfigError
+
+Kind = Literal["email", "phone", "customer_id"]
+
+DDL = """
+CREATE TABLE IF NOT EXISTS _suppressions (
+    kind VARCHAR NOT NULL, key_sha256 VARCHAR NOT NULL, reason VARCHAR, source VARCHAR,
+    since DATE, PRIMARY KEY (kind, key_sha256)
+)"""
+
+
+def email_key_sql(expr: str) -> str:
+    return f"nullif(lower(trim({expr})), '')"
+
+
+def phone_key_sql(expr: str) -> str:
+    digits = f"ltrim(regexp_replace(coalesce({expr}, ''), '[^0-9]', '', 'g'), '0')"
+    return (
+        f"(CASE WHEN length({digits}) = 11 AND {digits} LIKE '1%' THEN right({digits}, 10)"
+        f" WHEN length({digits}) >= 7 THEN {digits} END)"
+    )
+
+
+def _key_sql(kind: Kind, expr: str) -> str:
+    if kind == "email":
+        return email_key_sql(expr)
+    if kind == "phone":
+        return phone_key_sql(expr)
+    return f"nullif(trim({expr}), '')"
+
+
+@dataclass(frozen=True)
+class SuppressionCount:
+    source: str
+    reason: str
+    kind: str
+    entries: int
+
+
+class SuppressionList:
+    """Read and change the suppression list kept in the warehouse."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        con.execute(DDL)
+
+    def add(
+        self,
+        *,
+        reason: str,
+        source: str,
+        email: str | None = None,
+        phone: str | None = None,
+        customer_id: str | None = None,
+        since: dt.date | None = None,
+    ) -> int:
+        """Suppress a person by any of the identifiers given; return how many entries were new.
+
+        Raises :class:`ConfigError` when none of the identifiers is usable (the message never
+        repeats the value).
+        """
+        added = 0
+        for kind, value in _given(email=email, phone=phone, customer_id=customer_id):
+            key = self._key(kind, value)
+            before = self._size()
+            self._con.execute(
+                "INSERT INTO _suppressions VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [kind, key, reason, source, since or dt.date.today()],
+            )
+            added += self._size() - before
+        return added
+
+    def remove(self, *, email: str | None = None, phone: str | None = None, customer_id: str | None = None) -> int:
+        """Lift added suppressions for these identifiers; return how many entries were removed.
+
+        Entries loaded from a source's ``suppressions.csv`` are lifted by changing that file.
+        """
+        removed = 0
+        for kind, value in _given(email=email, phone=phone, customer_id=customer_id):
+            before = self._size()
+            self._con.execute(
+                "DELETE FROM _suppressions WHERE kind = ? AND key_sha256 = ?", [kind, self._key(kind, value)]
+            )
+            removed += before - self._size()
+        return removed
+
+    def counts(self) -> list[SuppressionCount]:
+        """Entries by source, reason and kind: what ``dealersync suppress list`` shows."""
+        rows = self._con.execute(
+            f"""SELECT source, reason, kind, count(*) FROM (
+                    SELECT source, coalesce(reason, '') AS reason, kind FROM _suppressions
+                    UNION ALL
+                    SELECT _source, coalesce(reason, ''), kind FROM suppressions,
+                        (SELECT unnest(['email', 'phone', 'customer_id']) AS kind) k
+                    WHERE (kind = 'email' AND {email_key_sql('email')} IS NOT NULL)
+                       OR (kind = 'phone' AND {phone_key_sql('phone')} IS NOT NULL)
+                       OR (kind = 'customer_id' AND nullif(trim(customer_id), '') IS NOT NULL)
+                ) GROUP BY ALL ORDER BY ALL"""
+        ).fetchall()
+        return [SuppressionCount(*r) for r in rows]
+
+    def suppressed_customers_sql(self) -> str:
+        """A SELECT of every customer_id the list suppresses (loaded and added entries)."""
+        loaded = " UNION ALL ".join(
+            f"SELECT '{kind}' AS kind, sha256({_key_sql(kind, col)}) AS key_sha256 FROM suppressions"
+            f" WHERE {_key_sql(kind, col)} IS NOT NULL"
+            for kind, col in (("email", "email"), ("phone", "phone"), ("customer_id", "customer_id"))
+        )
+        keys = f"(SELECT kind, key_sha256 FROM _suppressions UNION ALL {loaded})"
+        probes = " UNION ALL ".join(
+            f"SELECT customer_id, '{kind}' AS kind, sha256({_key_sql(kind, 'c.' + col)}) AS key_sha256"
+            f" FROM customers c WHERE {_key_sql(kind, 'c.' + col)} IS NOT NULL"
+            for kind, col in (
+                ("email", "email"), ("phone", "phone_mobile"), ("phone", "phone_home"), ("customer_id", "customer_id")
+            )
+        )
+        return f"SELECT DISTINCT p.customer_id FROM ({probes}) p JOIN {keys} k USING (kind, key_sha256)"
+
+    def _key(self, kind: Kind, value: str) -> str:
+        row = self._con.execute(f"SELECT sha256({_key_sql(kind, '?')})", [value]).fetchone()
+        if row is None or row[0] is None:
+            raise ConfigError(f"suppression: the {kind.replace('_', ' ')} given is not usable (empty or malformed)")
+        return str(row[0])
+
+    def _size(self) -> int:
+        row = self._con.execute("SELECT count(*) FROM _suppressions").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _given(**identifiers: str | None) -> Iterable[tuple[Kind, str]]:
+    given = [(k, v) for k, v in identifiers.items() if v is not None and str(v).strip()]
+    if not given:
+        raise ConfigError("suppression: give an email, a phone or a customer id")
+    return given  # type: ignore[return-value]
