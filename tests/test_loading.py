@@ -562,13 +562,13 @@ def test_line_numbers_with_multi_line_values_blank_lines_and_multi_line_rejects(
     ],
 )
 def test_scan_lines(tmp_path, data, expected):
-    from dealersync.loading import _scan_lines
+    from dealersync.loading.lines import scan_lines
 
     path = tmp_path / "f.csv"
     path.write_bytes(data)
-    assert _scan_lines(path) == expected
+    assert scan_lines(path) == expected
     for chunk in (1, 2, 3):  # seams between blocks
-        assert _scan_lines(path, chunk=chunk) == expected
+        assert scan_lines(path, chunk=chunk) == expected
 
 
 def test_header_only_file_bom_and_duplicate_header(wh, tmp_path):

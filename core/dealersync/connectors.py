@@ -187,6 +187,20 @@ class MemberOutcome:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class BatchInfo:
+    """Where a batch stands in its upload session (platforms such as Meta number the batches).
+
+    A session is one operation (add, remove or replace) of one run for one audience; a re-run
+    after an interruption starts a new session from ``seq`` 1.
+    """
+
+    session_id: int
+    seq: int = 1  # 1-based
+    last: bool = True
+    estimated_total: int = 0  # members in the whole session
+
+
 class AudienceDestination(Destination):
     """A platform list kept in sync incrementally (ad and email APIs).
 
@@ -194,16 +208,38 @@ class AudienceDestination(Destination):
     a batch to the sync state only after the platform accepted it. Each member is a dict with
     ``member_key`` and the fields named in ``identifiers`` (normalized; hashed where the profile
     says so). ``add`` and ``remove`` must be idempotent: re-sending a batch leaves each member once.
+    ``batch`` is ``None`` when the call is a session of its own (one batch).
+
+    ``state_fields`` are the fields core keeps per member to remove it later, after the source row
+    changed or vanished (default: every field). They must not hold raw PII: name hashed fields.
     """
+
+    state_fields: ClassVar[tuple[str, ...] | None] = None
+    supports_replace: ClassVar[bool] = False
 
     @abstractmethod
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
         """Find the platform list for this audience, creating it if needed (or take it from config)."""
 
     @abstractmethod
-    def add(self, audience: RemoteAudience, members: list[dict[str, Any]]) -> list[MemberOutcome]:
+    def add(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
         """Add one batch; return one outcome per member, in any order."""
 
     @abstractmethod
-    def remove(self, audience: RemoteAudience, members: list[dict[str, Any]]) -> list[MemberOutcome]:
-        """Remove one batch; return one outcome per member, in any order."""
+    def remove(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        """Remove one batch (members carry only ``state_fields``); one outcome per member."""
+
+    def replace(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        """Platform-side replace, batch by batch: after the ``last`` batch the list holds exactly
+        the members sent in the session. Only when ``supports_replace`` is true."""
+        raise NotImplementedError(f"{self.name} does not support replace")
+
+    def platform_counts(self) -> Mapping[str, int]:
+        """Counts the platform reported during this run (e.g. Meta ``num_received``), for run history."""
+        return {}

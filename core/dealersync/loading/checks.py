@@ -1,0 +1,193 @@
+"""Typed conversion and per-row checks of extract file rows, in SQL.
+
+Every cell is trimmed of surrounding spaces (an empty value is NULL) and converted to its
+column's canonical type; a non-empty value that does not convert, or an empty key, raises a flag
+on the row. Flagged rows are not loaded: each flag becomes one quarantine entry, so a row with
+several bad cells gets one entry per bad cell.
+
+Booleans accept true/false, t/f, Y/N, yes/no, 1/0 in any case. Dates are ISO 8601 unless the
+extract gives a ``date_format`` (strptime); timestamps are ISO 8601 unless it gives a
+``timestamp_format`` (a timestamp column also accepts a bare date in ``date_format``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from dealersync.connectors import ExtractFile
+from dealersync.loading.layout import Layout
+from dealersync.loading.sql import ident, literal
+from dealersync.model import DUCKDB_TYPES, Column
+
+#: Boolean spellings accepted in extract files (compared lowercase, trimmed).
+TRUE_WORDS = ("true", "t", "y", "yes", "1")
+FALSE_WORDS = ("false", "f", "n", "no", "0")
+
+
+def _conversion(col: Column, t: str, ef: ExtractFile) -> str:
+    """SQL converting the trimmed text expression ``t`` to the column's type (NULL if it fails)."""
+    date_format = ef.date_format
+    ts_format = ef.timestamp_format
+    if col.type == "text":
+        return t
+    if col.type == "integer":
+        return (
+            f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+') THEN TRY_CAST({t} AS BIGINT)"
+            f" WHEN regexp_full_match({t}, '[+-]?[0-9]+\\.0*')"
+            f" THEN TRY_CAST(split_part({t}, '.', 1) AS BIGINT) END"
+        )
+    if col.type == "decimal":
+        return (
+            f"TRY_CAST({t} AS DOUBLE)"  # non-finite values are rejected by the caller
+        )
+    if col.type == "date":
+        if date_format:
+            return f"CAST(TRY_STRPTIME({t}, {literal(date_format)}) AS DATE)"
+        return f"TRY_CAST({t} AS DATE)"
+    if col.type == "timestamp":
+        if ts_format:
+            ts = f"CAST(TRY_STRPTIME({t}, {literal(ts_format)}) AS TIMESTAMP)"
+        else:
+            ts = f"TRY_CAST({t} AS TIMESTAMP)"
+        if date_format:
+            date = f"CAST(TRY_STRPTIME({t}, {literal(date_format)}) AS TIMESTAMP)"
+            return f"coalesce({ts}, {date})"
+        return ts
+    if col.type == "boolean":
+        trues = ", ".join(literal(w) for w in TRUE_WORDS)
+        falses = ", ".join(literal(w) for w in FALSE_WORDS)
+        # The common spellings match as written; lower() only for the rest.
+        exact_t = ", ".join(literal(w) for w in _case_variants(TRUE_WORDS))
+        exact_f = ", ".join(literal(w) for w in _case_variants(FALSE_WORDS))
+        return (
+            f"CASE WHEN {t} IN ({exact_t}) THEN true WHEN {t} IN ({exact_f}) THEN false"
+            f" WHEN {t} IS NULL THEN NULL"
+            f" WHEN lower({t}) IN ({trues}) THEN true"
+            f" WHEN lower({t}) IN ({falses}) THEN false END"
+        )
+    raise ValueError(f"unknown column type {col.type!r}")  # pragma: no cover
+
+
+def _case_variants(words: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        for v in (w, w.upper(), w.title()):
+            if v not in out:
+                out.append(v)
+    return out
+
+
+def type_reason(col: Column, ef: ExtractFile | None) -> str:
+    """The quarantine reason for a value that is not of the column's type. Never the value."""
+    if col.type == "integer":
+        return "not a whole number"
+    if col.type == "decimal":
+        return "not a number"
+    if col.type == "date":
+        fmt = ef.date_format if ef and ef.date_format else "YYYY-MM-DD"
+        return f"not a date (expected {fmt})"
+    if col.type == "timestamp":
+        fmt = (
+            ef.timestamp_format if ef and ef.timestamp_format else "YYYY-MM-DD HH:MM:SS"
+        )
+        return f"not a timestamp (expected {fmt})"
+    if col.type == "boolean":
+        return "not a boolean (expected true/false/Y/N/1/0)"
+    return "not a text value"
+
+
+@dataclass
+class RowChecks:
+    """The converting, checking projection of a file's rows."""
+
+    #: SELECT over ``{read}``: the canonical columns, ``_source_id``, ``_ok`` and the flags
+    select_sql: str
+    #: (flag column, canonical column, reason), in column order
+    flags: list[tuple[str, str, str]]
+
+    def select_from(self, relation: str) -> str:
+        return self.select_sql.replace("{read}", relation)
+
+
+def row_checks(layout: Layout) -> RowChecks:
+    """Convert every mapped cell and flag bad values and missing keys, in one SELECT."""
+    table, ef = layout.table, layout.ef
+    # Three projections so each cell is trimmed once and converted once:
+    # inner: trimmed text (empty -> NULL); middle: converted value; outer: flags.
+    inner: list[str] = []
+    middle: list[str] = []
+    outer: list[str] = []
+    flags: list[tuple[str, str, str]] = []
+    for j, col in enumerate(table.columns):
+        pos = layout.positions[col.name]
+        if pos is None:
+            outer.append(f"CAST(NULL AS {DUCKDB_TYPES[col.type]}) AS {ident(col.name)}")
+            continue
+        c = f"c{pos}"
+        # Trim only values that need it (no new string for the usual clean value).
+        inner.append(
+            f"CASE WHEN starts_with({c}, ' ') OR ends_with({c}, ' ')"
+            f" THEN NULLIF(trim({c}), '') ELSE {c} END AS t{j}"
+        )
+        middle.append(f"{_conversion(col, f't{j}', ef)} AS v{j}")
+        if col.type == "decimal":
+            outer.append(f"CASE WHEN isfinite(v{j}) THEN v{j} END AS {ident(col.name)}")
+        else:
+            outer.append(f"v{j} AS {ident(col.name)}")
+        if col.type != "text":
+            middle.append(f"t{j} IS NOT NULL AS h{j}")
+            ok_value = (
+                f"isfinite(v{j})" if col.type == "decimal" else f"v{j} IS NOT NULL"
+            )
+            outer.append(f"(h{j} AND NOT coalesce({ok_value}, false)) AS _bad{j}")
+            flags.append((f"_bad{j}", col.name, type_reason(col, ef)))
+        if col.name in table.key:
+            middle.append(f"t{j} IS NULL AS m{j}")
+            outer.append(f"m{j} AS _miss{j}")
+            flags.append((f"_miss{j}", col.name, f"missing key {col.name}"))
+    if table.key:
+        ts = [f"t{table.column_names.index(k)}" for k in table.key]
+        sid = ts[0] if len(ts) == 1 else f"concat_ws(':', {', '.join(ts)})"
+    else:
+        sid = "CAST(NULL AS VARCHAR)"
+    middle.append(f"{sid} AS _sid")
+    outer.append("_sid AS _source_id")
+    ok = " OR ".join(f for f, _, _ in flags) or "false"
+    outer.append(f"NOT ({ok}) AS _ok")
+    select_sql = (
+        f"SELECT {', '.join(outer)} FROM (SELECT *, {', '.join(middle)}"
+        f" FROM (SELECT {', '.join(inner)} FROM {{read}}))"
+    )
+    return RowChecks(select_sql, flags)
+
+
+def quarantine_flagged_cells(
+    con: duckdb.DuckDBPyConnection,
+    checks: RowChecks,
+    *,
+    typed: str,
+    breakpoints: str,
+    quarantine: str,
+    file: str,
+) -> None:
+    """One quarantine entry per raised flag of the checked rows in ``typed``, in file order.
+
+    A row's line is its ``rowid`` plus the offset of the last breakpoint at or before it.
+    """
+    if not checks.flags:
+        return
+    flag_names = ", ".join(f for f, _, _ in checks.flags)
+    parts = [
+        f'SELECT _i, {literal(col)} AS "column", {literal(reason)} AS reason, {j} AS _o'
+        f" FROM bad WHERE {flag}"
+        for j, (flag, col, reason) in enumerate(checks.flags)
+    ]
+    con.execute(
+        f"INSERT INTO {ident(quarantine)} WITH bad AS MATERIALIZED"
+        f" (SELECT rowid AS _i, {flag_names} FROM {ident(typed)} WHERE NOT _ok)"
+        f' SELECT {literal(file)}, q._i + b.off, q."column", q.reason'
+        f" FROM ({' UNION ALL '.join(parts)}) q ASOF JOIN {ident(breakpoints)} b"
+        " ON q._i >= b.i_from ORDER BY q._i, q._o"
+    )

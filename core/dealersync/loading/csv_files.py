@@ -1,0 +1,118 @@
+"""Staging an extract file: read by DuckDB, converted and checked in SQL, with quarantine.
+
+The file is read by DuckDB's CSV reader (every column as text, ``store_rejects`` on), converted
+to the canonical types in SQL and checked in SQL (:mod:`dealersync.loading.checks`); Python
+never touches a row. What cannot be loaded goes to ``_quarantine`` with the file, the 1-based
+physical line (header = line 1; :mod:`dealersync.loading.lines`), the column and a reason;
+never the raw value.
+
+* structural errors (from DuckDB's rejects table; :mod:`dealersync.loading.rejects`):
+  ``expected 21 columns, found 20``, ``invalid UTF-8``, ``unterminated quote``,
+  ``invalid quoting`` (text after a closing quote), ``line too long``;
+* a non-empty value that is not of its column's type: ``not a date (expected YYYY-MM-DD)``,
+  ``not a timestamp (...)``, ``not a whole number``, ``not a number``,
+  ``not a boolean (expected true/false/Y/N/1/0)``. A row with several bad cells gets one
+  quarantine row per bad cell, and is not loaded;
+* an empty key: ``missing key customer_id``;
+* a repeated key (:mod:`dealersync.loading.duplicates`, over all the table's batches).
+
+Invalid UTF-8 in a file column that is not mapped to the model is not checked (the column is
+never read).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+
+from dealersync.connectors import ExtractFile
+from dealersync.errors import ConfigError
+from dealersync.loading.checks import quarantine_flagged_cells, row_checks
+from dealersync.loading.layout import read_layout
+from dealersync.loading.lines import place_rows
+from dealersync.loading.rejects import read_rejects
+from dealersync.loading.reports import FileReport
+from dealersync.loading.sql import error_summary, ident, literal
+from dealersync.loading.staging import Scratch, Staged, target_table
+
+log = logging.getLogger(__package__)
+
+
+def stage_file(scratch: Scratch, source: str, ef: ExtractFile) -> Staged:
+    """Read, convert and check one extract file into temp tables; nothing is loaded yet."""
+    con = scratch.con
+    table = target_table(ef.table)
+    n = scratch.number()
+    layout = read_layout(ef, table)
+    file = layout.file
+
+    # 1. DuckDB's CSV reader, every column as text, rejects stored; convert and check in SQL.
+    rej = scratch.name("TABLE", f"{n}_rej")
+    rej_scan = scratch.name("TABLE", f"{n}_rejscan")
+    typ = scratch.name("TABLE", f"{n}_typ")
+    checks = row_checks(layout)
+    read = layout.read_csv(
+        f"store_rejects=true, rejects_table={literal(rej)}, rejects_scan={literal(rej_scan)},"
+        " rejects_line_size_limit=0"  # the whole rejected text: its line count matters
+    )
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {ident(typ)} AS " + checks.select_from(read),
+            layout.read_params,
+        )
+    except duckdb.Error as e:
+        raise ConfigError(
+            f"{file}: could not be read as CSV ({error_summary(e)})"
+        ) from None
+
+    # 2. Where each row sits in the file.
+    rejects = read_rejects(con, rej, len(layout.header))
+    placement = place_rows(
+        scratch, layout, n=n, typed=typ, rejects=[(r.record, r.span) for r in rejects]
+    )
+    walk = placement.walk
+
+    # 3. Quarantine: structural rejects, bad cells, missing keys.
+    rows: list[tuple[Any, ...]] = [
+        (
+            file,
+            walk.reject_lines.get(r.record, r.record),
+            layout.column_label(idx),
+            reason,
+        )
+        for r in rejects
+        for idx, reason in r.problems
+    ]
+    if walk.tail_line is not None:
+        rows.append((file, walk.tail_line, None, "unterminated quote"))
+    qt = scratch.new_quarantine_table(n, rows)
+    quarantine_flagged_cells(
+        con,
+        checks,
+        typed=typ,
+        breakpoints=placement.breakpoints,
+        quarantine=qt,
+        file=file,
+    )
+
+    names = ", ".join(ident(c) for c in table.column_names)
+    good_sql = (
+        f"SELECT {names}, _source_id, _line, _ord, {n} AS _batch, {literal(file)} AS _file"
+        f" FROM {ident(placement.lined)} WHERE _ok"
+    )
+    report = FileReport(
+        source=source,
+        table=table.name,
+        file=file,
+        loaded=0,
+        extra_columns=layout.extra_columns,
+        missing_columns=layout.missing_columns,
+        approximate_lines=placement.approximate,
+    )
+    if placement.approximate:
+        log.warning(
+            "%s: line numbers in the quarantine may be approximate for this file", file
+        )
+    return Staged(n, table.name, file, good_sql, qt, report)

@@ -1,0 +1,210 @@
+"""Where each row of an extract file sits in the file: its 1-based physical line.
+
+DuckDB does not expose a line number per row (``file_row_number`` is not supported by its CSV
+reader), and the ``line`` of its rejects table counts *records* (a blank line counts as one; a
+quoted value spanning several lines counts once). The loader therefore combines three
+set-oriented facts: the rows DuckDB returns, in file order (read with ``parallel=false`` into a
+temp table whose ``rowid`` is that order: with the parallel CSV scanner, insertion order was
+observed NOT to survive the conversion projections on a 1M-row file); DuckDB's rejects, with
+their record number and the number of line breaks in the rejected text; and a bulk byte scan of
+the file (``bytes.count`` and a regex over 16 MB blocks) that gives the line count and the blank
+physical lines (for a file with lone CR line ends, a quote-blind DuckDB read of the file,
+single-threaded, gives them instead).
+
+If the line count is more than header + rows + rejected lines + blank lines, some values hold
+line breaks: a second single-threaded read (same rows, same order) counts them per row. A short
+walk over the *exceptions only* (rejects, blank lines, rows whose values contain line breaks;
+:mod:`dealersync.loading.line_walk`) yields breakpoints ``(row, offset)``; each row's line is
+``rowid + offset`` of the last breakpoint at or before it, applied in SQL (a constant when there
+is one breakpoint, else an ASOF join). The walk checks that it ends on the file's last line; if
+DuckDB's view and the file's ever disagree (not seen in testing), the lines of that file are
+flagged as approximate (``FileReport.approximate_lines``) and a warning is logged.
+
+Limitations, as observed with DuckDB 2.0: the single-threaded reader (needed for the order)
+silently drops a record whose quote is never closed (it runs to the end of the file); the walk
+sees the unread tail and quarantines ``unterminated quote`` at its first line (the line where
+the quote opens), column unknown, and the lines after it are not loaded. A stray quote inside an
+unquoted value (``ab"c``) is accepted as a literal character. The span of a rejected record is
+taken from the text DuckDB stores for it (``csv_line``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dealersync.loading.layout import Layout
+from dealersync.loading.line_walk import Walk, walk
+from dealersync.loading.sql import append_rows, error_summary, ident, literal
+from dealersync.loading.staging import Scratch
+
+log = logging.getLogger(__package__)
+
+#: A line break, as a regex (for DuckDB's regexp functions).
+LINE_BREAKS = r"\r\n|\r|\n"
+# Never in a text file: the quote-blind read sees whole lines.
+_RAW_DELIM = "\x1f\x1e\x1d\x1c"
+
+
+@dataclass
+class Placement:
+    """A file's rows placed on their lines."""
+
+    walk: Walk
+    breakpoints: str  # temp table (i_from, off): a row's line is rowid + off
+    lined: str  # temp view: the typed rows plus _ord (file order) and _line
+    approximate: bool
+
+
+def place_rows(
+    scratch: Scratch,
+    layout: Layout,
+    *,
+    n: int,
+    typed: str,
+    rejects: list[tuple[int, int]],
+) -> Placement:
+    """Place the rows of ``typed`` (read in file order) and the ``rejects`` (record number,
+    physical lines) on the file's physical lines."""
+    con = scratch.con
+    blanks, n_lines, raw_ok = _blank_lines(scratch, layout.path)
+    n_rows = con.execute(f"SELECT count(*) FROM {ident(typed)}").fetchall()[0][0]
+    multi: list[tuple[int, int]] = []
+    single_line = (
+        layout.header_lines + n_rows + sum(span for _, span in rejects) + len(blanks)
+    )
+    if n_lines is not None and n_lines != single_line:
+        # Some values hold line breaks: count them per row, in a second read that returns
+        # the same rows in the same order (rare: most extracts are one record per line).
+        multi = _multi_line_rows(scratch, layout)
+    placed = walk(
+        header_lines=layout.header_lines,
+        n_rows=n_rows,
+        rejects=rejects,
+        blanks=blanks,
+        multi=multi,
+        n_lines=n_lines,
+    )
+    bp = scratch.name("TABLE", f"{n}_bp")
+    con.execute(f"CREATE TEMP TABLE {ident(bp)} (i_from BIGINT, off BIGINT)")
+    append_rows(con, bp, placed.breakpoints)
+    lined = scratch.name("VIEW", f"{n}_lined")
+    if len(placed.breakpoints) == 1:  # the usual case: one constant offset
+        con.execute(
+            f"CREATE TEMP VIEW {ident(lined)} AS SELECT t.*, t.rowid AS _ord,"
+            f" t.rowid + {int(placed.breakpoints[0][1])} AS _line FROM {ident(typed)} t"
+        )
+    else:
+        con.execute(
+            f"CREATE TEMP VIEW {ident(lined)} AS SELECT t.*, t.rowid AS _ord,"
+            f" t.rowid + b.off AS _line FROM {ident(typed)} t ASOF JOIN {ident(bp)} b"
+            " ON t.rowid >= b.i_from"
+        )
+    return Placement(placed, bp, lined, placed.approximate or not raw_ok)
+
+
+def scan_lines(
+    path: Path, chunk: int = 16 * 1024 * 1024
+) -> tuple[int, list[int]] | None:
+    """The file's line count and its blank lines (1-based), by a bulk byte scan.
+
+    C-speed ``bytes.count`` and a regex over 16 MB blocks; no per-row Python. It answers for
+    files with ``\n`` or ``\r\n`` line ends; a file with a lone ``\r`` gets None and is left to
+    DuckDB's quote-blind read.
+    """
+    blank_re = re.compile(rb"^\r?\n", re.MULTILINE)
+    line_no = 1  # number of the line that starts at the beginning of the complete lines
+    carry = b""
+    blanks: list[int] = []
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(chunk):
+                buf = carry + block
+                cut = buf.rfind(b"\n") + 1
+                complete, carry = buf[:cut], buf[cut:]
+                if not complete:
+                    continue
+                if complete.count(b"\r") != complete.count(b"\r\n"):
+                    return None
+                pos, at = 0, line_no
+                for m in blank_re.finditer(complete):
+                    at += complete.count(b"\n", pos, m.start())
+                    pos = m.start()
+                    blanks.append(at)
+                line_no += complete.count(b"\n")
+    except OSError:
+        return None
+    if b"\r" in carry:
+        return None
+    return line_no - 1 + (1 if carry else 0), blanks
+
+
+def _blank_lines(scratch: Scratch, path: Path) -> tuple[list[int], int | None, bool]:
+    """Blank physical lines (1-based) and the number of lines.
+
+    Returns ``(blank lines, line count, ok)``; ``ok`` is False when the file could not be
+    read (line numbers are then approximate). The byte scan answers for most files; a file
+    with lone CR line ends falls back to a quote-blind DuckDB read.
+    """
+    quick = scan_lines(path)
+    if quick is not None:
+        return quick[1], quick[0], True
+    con = scratch.con
+    raw_read = (
+        "read_csv(?, columns={'raw': 'VARCHAR'}, header=false, auto_detect=false, delim=?,"
+        " quote='', escape='', encoding='latin-1'{parallel})"
+    )
+    params = [str(path), _RAW_DELIM]
+    try:
+        # Counting needs no order: a parallel read.
+        n_lines, n_blank = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE raw IS NULL OR raw = '')"
+            f" FROM {raw_read.replace('{parallel}', '')}",
+            params,
+        ).fetchall()[0]
+        if not n_blank:
+            return [], int(n_lines), True
+        # Where the blank lines are needs file order: a single-threaded read.
+        raw = scratch.name("TABLE", f"{scratch.number()}_raw")
+        con.execute(
+            f"CREATE TEMP TABLE {ident(raw)} AS SELECT (raw IS NULL OR raw = '') AS blank"
+            f" FROM {raw_read.replace('{parallel}', ', parallel=false')}",
+            params,
+        )
+    except duckdb.Error as e:
+        log.debug("%s: the line count could not be read (%s)", path, error_summary(e))
+        return [], None, False
+    blanks = [
+        int(r[0])
+        for r in con.execute(
+            f"SELECT rowid + 1 FROM {ident(raw)} WHERE blank ORDER BY rowid"
+        ).fetchall()
+    ]
+    con.execute(f"DROP TABLE {ident(raw)}")
+    return blanks, int(n_lines), True
+
+
+def _multi_line_rows(scratch: Scratch, layout: Layout) -> list[tuple[int, int]]:
+    """(row index, line breaks in its values) for the rows that span several lines."""
+    con = scratch.con
+    nl = scratch.name("TABLE", f"{scratch.number()}_nl")
+    file_cols = layout.file_columns
+    has_break = " OR ".join(
+        f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in file_cols
+    )
+    joined = "concat_ws(chr(31), " + ", ".join(file_cols) + ")"
+    con.execute(
+        f"CREATE TEMP TABLE {ident(nl)} AS SELECT CASE WHEN {has_break} THEN"
+        f" len(regexp_extract_all({joined}, {literal(LINE_BREAKS)})) ELSE 0 END AS n"
+        f" FROM {layout.read_csv('ignore_errors=true')}",
+        layout.read_params,
+    )
+    rows = con.execute(
+        f"SELECT rowid, n FROM {ident(nl)} WHERE n > 0 ORDER BY rowid"
+    ).fetchall()
+    con.execute(f"DROP TABLE {ident(nl)}")
+    return [(int(i), int(n)) for i, n in rows]

@@ -1,0 +1,120 @@
+"""Staging a record batch (an API source's records), validated per record in Python.
+
+Each record is validated against the table's pydantic model (the API edge); invalid records go
+to quarantine with ``file = "<source>:<table>:records"`` and ``line`` = the record's 1-based
+index among that table's records in this load. Valid records are inserted in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from dealersync.connectors import RecordBatch
+from dealersync.loading.checks import type_reason
+from dealersync.loading.reports import FileReport
+from dealersync.loading.sql import append_rows, ident
+from dealersync.loading.staging import Scratch, Staged, target_table
+from dealersync.model import DUCKDB_TYPES, Table
+
+BLANKS = " "  # what DuckDB's trim() removes; records are trimmed alike
+
+
+def stage_records(
+    scratch: Scratch, source: str, batch: RecordBatch, first_index: int
+) -> Staged:
+    """Validate a batch into temp tables; its records are numbered from ``first_index + 1``
+    (record numbers run across a table's batches)."""
+    con = scratch.con
+    table = target_table(batch.table)
+    n = scratch.number()
+    file = f"{source}:{table.name}:records"
+    model = table.record_model()
+    names = table.column_names
+    good: list[tuple[Any, ...]] = []
+    bad: list[tuple[Any, ...]] = []
+    for offset, record in enumerate(batch.records):
+        index = first_index + offset + 1
+        checked = validate_record(record, table, model)
+        if isinstance(checked, list):
+            bad.extend((file, index, col, reason) for col, reason in checked)
+            continue
+        sid = (
+            ":".join("" if checked[k] is None else str(checked[k]) for k in table.key)
+            if table.key
+            else None
+        )
+        good.append(tuple(checked[c] for c in names) + (sid, None, index, n, file))
+
+    rec = scratch.name("TABLE", f"{n}_rec")
+    cols = [f"{ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in table.columns]
+    cols += [
+        "_source_id VARCHAR",
+        "_line BIGINT",
+        "_ord BIGINT",
+        "_batch BIGINT",
+        "_file VARCHAR",
+    ]
+    con.execute(f"CREATE TEMP TABLE {ident(rec)} ({', '.join(cols)})")
+    if good:
+        append_rows(con, rec, good)
+    qt = scratch.new_quarantine_table(n, bad)
+    report = FileReport(source=source, table=table.name, file=file, loaded=0)
+    good_sql = (
+        f"SELECT {', '.join(ident(c) for c in names)}, _source_id, _line, _ord, _batch, _file"
+        f" FROM {ident(rec)}"
+    )
+    return Staged(n, table.name, file, good_sql, qt, report)
+
+
+def validate_record(
+    record: Mapping[str, Any], table: Table, model: Any
+) -> dict[str, Any] | list[tuple[str | None, str]]:
+    """The record's canonical values, or its problems as (column, reason) without values."""
+    if not isinstance(record, Mapping):
+        return [(None, "not a record (expected a mapping of column to value)")]
+    clean: dict[str, Any] = {}
+    problems: list[tuple[str | None, str]] = []
+    for name, value in record.items():
+        if isinstance(value, str):
+            value = value.strip(BLANKS)
+            if value == "":
+                value = None
+        if name not in table.column_names:
+            problems.append((str(name), "unknown column"))
+            continue
+        if value is None and name in table.key:
+            continue  # reported as missing below
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and table.column(name).type == "text"
+        ):
+            value = str(value)  # an API's numeric id is text in the model
+        clean[name] = value
+    for key in table.key:
+        if clean.get(key) is None:
+            problems.append((key, f"missing key {key}"))
+    if problems:
+        return problems
+    try:
+        obj = model.model_validate(clean)
+    except ValidationError as e:
+        seen: set[str | None] = set()
+        for err in e.errors(include_url=False, include_input=False):
+            loc = err.get("loc") or ()
+            col = str(loc[0]) if loc else None
+            if col in seen:
+                continue
+            seen.add(col)
+            if col in table.column_names:
+                if err.get("type") == "missing":
+                    problems.append((col, f"missing key {col}"))
+                else:
+                    problems.append((col, type_reason(table.column(col), None)))
+            else:
+                problems.append((col, "unknown column"))
+        return problems
+    return obj.model_dump()

@@ -1,0 +1,113 @@
+"""What a load did: per-file reports, the report category of each quarantine reason, the log."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__package__)
+
+
+@dataclass
+class FileReport:
+    """What loading one extract file (or one table's record stream) did."""
+
+    source: str
+    table: str
+    file: str
+    loaded: int
+    #: reason category ("bad date", "duplicate key", ...) -> quarantine entries
+    quarantined: dict[str, int] = field(default_factory=dict)
+    #: distinct quarantined rows (a row with two bad cells counts once here)
+    rows_quarantined: int = 0
+    #: file headers not mapped to the model: ignored
+    extra_columns: list[str] = field(default_factory=list)
+    #: canonical columns the file lacks: loaded as NULL
+    missing_columns: list[str] = field(default_factory=list)
+    #: True when the file's line numbers could not be established exactly
+    #: (see :mod:`dealersync.loading.lines`)
+    approximate_lines: bool = False
+
+    @property
+    def quarantined_total(self) -> int:
+        """Quarantine entries for this file (one per bad cell or bad row)."""
+        return sum(self.quarantined.values())
+
+
+@dataclass
+class LoadReport:
+    """What :func:`~dealersync.loading.load_source` did, file by file."""
+
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def total_loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def total_quarantined(self) -> int:
+        """Quarantine entries over all files."""
+        return sum(f.quarantined_total for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Distinct quarantined rows over all files."""
+        return sum(f.rows_quarantined for f in self.files)
+
+    def quarantined_by_reason(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for k, v in f.quarantined.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def for_table(self, table: str) -> list[FileReport]:
+        return [f for f in self.files if f.table == table]
+
+
+#: Quarantine reason prefix -> report category, first match wins.
+_CATEGORIES = (
+    ("not a date", "bad date"),
+    ("not a timestamp", "bad timestamp"),
+    ("not a whole number", "bad whole number"),
+    ("not a number", "bad number"),
+    ("not a boolean", "bad boolean"),
+    ("missing key", "missing key"),
+    ("duplicate of", "duplicate key"),
+    ("expected ", "wrong column count"),
+    ("invalid UTF-8", "invalid UTF-8"),
+    ("unterminated quote", "bad quoting"),
+    ("invalid quoting", "bad quoting"),
+    ("line too long", "line too long"),
+    ("unknown column", "unknown column"),
+    ("not a text value", "bad text"),
+)
+
+
+def category(reason: str) -> str:
+    """The report category of a quarantine reason."""
+    for prefix, cat in _CATEGORIES:
+        if reason.startswith(prefix):
+            return cat
+    return "invalid"
+
+
+def log_file_report(f: FileReport) -> None:
+    if f.quarantined:
+        details = ", ".join(f"{k}: {v}" for k, v in f.quarantined.items())
+        log.warning(
+            "%s: loaded %d rows into %s; quarantined %d rows (%s)",
+            f.file,
+            f.loaded,
+            f.table,
+            f.rows_quarantined,
+            details,
+        )
+    else:
+        log.info("%s: loaded %d rows into %s", f.file, f.loaded, f.table)
+    if f.extra_columns:
+        log.info(
+            "%s: ignored columns not in the model: %s",
+            f.file,
+            ", ".join(f.extra_columns),
+        )
