@@ -59,7 +59,7 @@ def _sync(tmp_path: Path, text: str) -> tuple[int, str]:
          "audiences.winback.exclude: unknown segment 'tyres' (defined: defectors, tires)"),
         ('"months_since_last_service"', '"months_since_last_servce"',
          "segments.defectors: unknown fact 'months_since_last_servce' "
-         "(closest: months_since_last_service)"),
+         "(closest: months_since_last_service, miles_since_last_service)"),
         ('destinations = ["meta"]', 'destinations = ["meta"]\nmode = "mirorr"',
          "audiences.winback.mode: found 'mirorr', expected one of 'mirror', 'add' or 'replace'"),
         ('connector = "meta-file"', 'connector = "meta-file"\nfilname = "x.csv"',

@@ -41,7 +41,7 @@ def test_demo_sync_writes_a_file_per_audience_and_destination(demo: Path) -> Non
     assert res.exit_code == 0, res.output + res.stderr
     assert "Audiences as of 2026-11-23" in res.output
     runs = _runs(demo)
-    config_pairs = {(a, d) for a in ("winback", "tire_offer", "loyalist_seed", "lost") for d in ("meta_upload", "google_upload")}
+    config_pairs = {(a, d) for a in ("winback", "tire_offer", "loyalist_seed", "lost", "declined_brakes", "lease_end") for d in ("meta_upload", "google_upload")}
     assert {(a, d) for a, d, *_ in runs} == config_pairs
     for audience, dest, status, members, written, location in runs:
         assert status == "ok" and members > 0 and written == members
@@ -94,4 +94,4 @@ def test_one_audience_and_as_of_override(demo: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["winback.google_upload.csv", "winback.meta_upload.csv"]
     bad = CliRunner().invoke(cli, ["sync", "--config", str(demo / "connectors.toml"), "--audience", "nope"])
     assert bad.exit_code == 2
-    assert bad.stderr.strip() == "error: --audience: unknown audience 'nope' (defined: winback, tire_offer, loyalist_seed, lost)"
+    assert bad.stderr.strip() == "error: --audience: unknown audience 'nope' (defined: winback, tire_offer, loyalist_seed, lost, declined_brakes, lease_end)"

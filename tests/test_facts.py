@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import duckdb
@@ -66,10 +67,11 @@ def con() -> Any:
             "C1",
             first_name="Ann",
             last_name="Loyal",
+            address_line1="12 Main Street, Apartment 4",
             email="ann@example.com",
             city="Austin",
             state="TX",
-            postal_code="78701",
+            postal_code="78701-1234",
             country="US",
             birth_year=1980,
             preferred_channel="email",
@@ -81,7 +83,15 @@ def con() -> Any:
             do_not_market=False,
             created_at=TS(2020, 1, 5, 10, 0),
         ),
-        customer("C2", first_name="Bob", state="TX", preferred_channel="sms", do_not_call=True),
+        customer(
+            "C2",
+            first_name="Bob",
+            state="TX",
+            preferred_channel="SMS ",
+            do_not_call=True,
+            address_line1="12 main st. #4",  # the same household as C1
+            postal_code="78701",
+        ),
         customer("C3", first_name="Cara", preferred_channel="phone"),
         customer("C4", first_name="Dan", do_not_market=True),
         customer("C5", first_name="Eve"),
@@ -91,7 +101,7 @@ def con() -> Any:
         con,
         "repair_orders",
         # C1: today (as_of), 2026-05-01 (warranty), 2025-06-01
-        ro("R1", "C1", D(2026, 11, 23), total=100.0),
+        ro("R1", "C1", D(2026, 11, 23), total=100.0, vehicle_id="V1", odometer=22_000),
         ro("R2", "C1", D(2026, 5, 1), pay="warranty", total=0.0),
         ro("R3", "C1", D(2025, 6, 1), total=250.0),
         # C2: exactly 12 calendar months ago
@@ -133,7 +143,16 @@ def con() -> Any:
             "deal_type": "lease",
             "lease_maturity_date": D(2027, 3, 1),
         },
-        {"deal_id": "D2", "customer_id": "C1", "deal_date": D(2021, 1, 1), "deal_type": "finance"},
+        {
+            "deal_id": "D2",
+            "customer_id": "C1",
+            "deal_date": D(2021, 1, 1),
+            "deal_type": "finance",
+            "term_months": 60,
+            "apr": 5.9,
+            "payoff_amount": 5_000.0,
+            "sale_price": 30_000.0,
+        },
         {
             "deal_id": "D3",
             "customer_id": "C2",
@@ -174,7 +193,19 @@ def con() -> Any:
     insert(
         con,
         "vehicles",
-        {"vehicle_id": "V1", "customer_id": "C1", "purchased_on": D(2024, 3, 1)},
+        {
+            "vehicle_id": "V1",
+            "customer_id": "C1",
+            "purchased_on": D(2024, 3, 1),
+            "vin": "1FTFW1E50PFA00001",
+            "year": 2024,
+            "make": "Ford",
+            "model": "F-150",
+            "fuel_type": "Gas",
+            "odometer": 10_000,
+            "odometer_date": D(2025, 3, 1),
+            "warranty_end": D(2027, 3, 1),
+        },
         {"vehicle_id": "V2", "customer_id": "C1", "disposed_on": D(2024, 3, 1)},
         {"vehicle_id": "V3", "customer_id": "C2", "disposed_on": D(2026, 12, 1)},  # still owned
         {"vehicle_id": "V4", "customer_id": "C2", "purchased_on": D(2026, 12, 1)},  # not yet
@@ -193,6 +224,14 @@ def con() -> Any:
         "events",
         *[dict(zip(("event_id", "customer_id", "occurred_at", "channel", "type"), e)) for e in ev],
     )
+    insert(
+        con,
+        "leads",
+        {"lead_id": "L1", "customer_id": "C1", "created_at": TS(2026, 1, 1, 9), "source": " Website",
+         "stage": "Sold"},
+        {"lead_id": "L0", "customer_id": "C1", "created_at": TS(2025, 1, 1, 9), "source": "chat"},
+        {"lead_id": "L5", "customer_id": "C5", "created_at": TS(2026, 2, 1, 9), "source": "chat"},
+    )  # fmt: skip
     yield con
     con.close()
 
@@ -203,6 +242,9 @@ def facts(con: Any) -> dict[str, dict[str, Any]]:
     return {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
 
 
+#: md5 of the normalized address and the 5-character postal code.
+_household = hashlib.md5(b"12 main st apt 4|78701").hexdigest()
+
 EXPECTED: dict[str, dict[str, Any]] = {
     "C1": {
         "first_name": "Ann",
@@ -210,7 +252,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "email": "ann@example.com",
         "city": "Austin",
         "state": "TX",
-        "postal_code": "78701",
+        "postal_code": "78701-1234",
         "country": "US",
         "birth_year": 1980,
         "preferred_channel": "email",
@@ -241,6 +283,35 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "email_opens_90d": 2,
         "email_clicks_90d": 1,
         "last_email_open_date": D(2026, 11, 23),
+        "ads_consent": True,
+        "email_consent": True,
+        "sms_consent": False,
+        "phone_consent": True,
+        "mail_consent": True,
+        "household_id": _household,
+        "household_size": 2,
+        "service_visits_24m": 3,
+        "customer_pay_12m": 100.0,
+        "last_declined_date": D(2026, 5, 1),
+        "miles_since_last_service": 0,  # V1's latest reading is today's RO
+        "vehicle_makes": ["ford"],
+        "vehicle_models": ["f-150"],
+        "vehicle_fuel_types": ["gas"],
+        "newest_vehicle_year": 2024,
+        "max_estimated_mileage": 22_000,
+        "warranty_end_date": D(2027, 3, 1),
+        "deals_count": 2,
+        "finance_term_months": 60,
+        "finance_apr": 5.9,
+        "finance_payoff_amount": 5_000.0,
+        "finance_end_date": D(2026, 1, 1),
+        "finance_months_remaining": 0,
+        "estimated_equity": round(30_000 * 0.85 ** ((AS_OF - D(2021, 1, 1)).days / 365.25) - 5_000, 2),
+        "last_email_click_date": D(2026, 10, 1),
+        "last_lead_date": D(2026, 1, 1),
+        "lead_source": "website",
+        "lead_stage": "sold",
+        "lifecycle_stage": "owner",
     },
     "C2": {
         "first_service_date": D(2025, 11, 23),
@@ -259,6 +330,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "email_opens_90d": 0,
         "last_email_open_date": D(2026, 1, 1),
         "do_not_call": True,
+        "preferred_channel": "sms",
+        "household_id": _household,
+        "household_size": 2,
+        "phone_consent": False,
+        "vehicle_makes": [],
+        "miles_since_last_service": None,
+        "finance_months_remaining": None,
     },
     "C3": {
         "last_service_date": D(2025, 11, 24),
@@ -301,6 +379,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "email_opens_90d": 0,
         "email_clicks_90d": 0,
         "last_email_open_date": None,
+        "household_id": None,
+        "household_size": 1,
+        "lifecycle_stage": "lead",
+        "lead_source": "chat",
+        "lead_stage": None,
     },
     "C6": {
         "last_service_date": D(2024, 11, 24),
@@ -320,7 +403,9 @@ def test_every_default_fact_for_every_customer(con: Any) -> None:
     got = facts(con)
     assert list(got) == ["C1", "C2", "C3", "C4", "C5", "C6"]
     # C1 is specified in full: every default fact is checked at least once.
-    assert set(EXPECTED["C1"]) | {"customer_id"} == {f.name for f in default_facts()}
+    assert set(EXPECTED["C1"]) | {"customer_id"} == {
+        f.name for f in default_facts() if f.grain == "customer"
+    }
     for cid, expected in EXPECTED.items():
         for name, value in expected.items():
             assert got[cid][name] == value, (cid, name)
@@ -330,8 +415,51 @@ def test_columns_follow_registry_order_and_types(con: Any) -> None:
     reg = FactRegistry.default()
     build_facts(con, reg, as_of=AS_OF)
     described = con.execute("DESCRIBE customer_facts").fetchall()
-    assert [(r[0], r[1]) for r in described] == [(f.name, FACT_TYPES[f.type]) for f in reg]
+    assert [(r[0], r[1]) for r in described] == [
+        (f.name, FACT_TYPES[f.type]) for f in reg.of_grain("customer")
+    ]
+    described = con.execute("DESCRIBE vehicle_facts").fetchall()
+    assert [(r[0], r[1]) for r in described] == [
+        ("vehicle_id", "VARCHAR"),
+        ("customer_id", "VARCHAR"),
+        *[(f.name, FACT_TYPES[f.type]) for f in reg.of_grain("vehicle")],
+    ]
     assert facts_as_of(con) == AS_OF
+
+
+def test_vehicle_facts(con: Any) -> None:
+    insert(
+        con,
+        "vehicles",
+        {"vehicle_id": "V5", "customer_id": "C5", "odometer": 20_000, "odometer_date": D(2025, 11, 23)},
+        {"vehicle_id": "V6", "customer_id": "C6", "purchased_on": D(2020, 1, 1)},
+    )  # fmt: skip
+    insert(
+        con,
+        "repair_orders",
+        ro("R50", "C5", D(2026, 5, 22), vehicle_id="V5", odometer=23_000),  # 180 days later
+    )
+    build_facts(con, FactRegistry.default(), as_of=AS_OF)
+    cur = con.execute("SELECT * FROM vehicle_facts ORDER BY vehicle_id")
+    names = [d[0] for d in cur.description]
+    got = {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
+    assert sorted(got) == ["V1", "V2", "V3", "V5", "V6"]  # V4 is bought after as_of
+    v1 = got["V1"]
+    assert (v1["make"], v1["model"], v1["fuel_type"], v1["year"], v1["owned"]) == (
+        "ford", "f-150", "gas", 2024, True
+    )  # fmt: skip
+    assert (v1["odometer"], v1["odometer_date"], v1["estimated_mileage"]) == (
+        22_000, AS_OF, 22_000
+    )  # fmt: skip
+    assert (v1["vehicle_last_service_date"], v1["vehicle_months_since_service"]) == (AS_OF, 0)
+    assert got["V2"]["owned"] is False
+    # V5: 3,000 miles in 180 days, 185 days more since: 23,000 + 185 * 3,000 / 180
+    assert got["V5"]["estimated_mileage"] == round(23_000 + 185 * 3_000 / 180)
+    assert got["V5"]["vehicle_miles_since_service"] == round(185 * 3_000 / 180)
+    assert got["V5"]["vehicle_months_since_service"] == 6
+    # V6: no reading at all
+    assert got["V6"]["estimated_mileage"] is None and got["V6"]["vehicle_miles_since_service"] is None
+    assert facts(con)["C5"]["miles_since_last_service"] == 3_083
 
 
 def test_months_since_last_service_calendar_boundaries(con: Any) -> None:

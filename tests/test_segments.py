@@ -94,6 +94,7 @@ def con() -> Any:
             "total": 0.0,
         },
     )
+    insert(con, "ro_lines", {"ro_id": "R1", "line_no": 1, "op_code": "TIRE4"})
     build_facts(con, REG, as_of=AS_OF)
     yield con
     con.close()
@@ -328,7 +329,7 @@ def test_unknown_fact_message_exact() -> None:
             cond("categories_purchased", "=", "tires"),
             (
                 "segments.bad: fact 'categories_purchased' (text_list) with op '=': op not available for"
-                " text_list facts; expected one of is_null"
+                " text_list facts; expected one of is_null, contains"
             ),
         ),
     ],
@@ -354,7 +355,7 @@ def test_unknown_and_empty_segments() -> None:
     assert err.value.message == "segments.b.exclude: unknown segment 'zilch' (known: a, b, c)"
     with pytest.raises(
         ConfigError,
-        match=r"^segments\.c: nothing selects members; expected a 'rule' or an 'include'",
+        match=r"^segments\.c: nothing selects members; expected a 'rule', a 'template' or an",
     ):
         compile_segment("c", d, REG, as_of=AS_OF)
     with pytest.raises(ConfigError, match=r"^segments\.zz: unknown segment \(known: a, b, c\)"):
@@ -434,3 +435,185 @@ def test_transpiles_to_postgres_and_others() -> None:
         assert other.sql.count("?") == len(other.params) == len(duck.params)
     # only placeholders, identifiers and keywords: no literal strings, numbers or dates
     assert not re.search(r"'|\d{4}-\d\d", duck.sql)
+
+
+def count(records: str, **kw: Any) -> dict[str, Any]:
+    return {"count": records, **kw}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        # between_days [a, b]: as_of - b <= fact <= as_of - a; negative days are ahead
+        (cond("last_service_date", "between_days", [364, 365]), {"S2", "S3"}),
+        (cond("last_service_date", "between_days", [0, 0]), {"S1"}),
+        (cond("last_service_date", "between_days", [-30, -1]), set()),
+        (cond("created_at", "between_days", [1, 1]), {"S2"}),
+        # next_days N: as_of <= fact <= as_of + N
+        (cond("last_service_date", "next_days", 30), {"S1"}),
+        (cond("categories_purchased", "contains", "tires"), {"S1"}),
+        ({"not": cond("categories_purchased", "contains", "tires")}, ALL - {"S1"}),
+        (count("service_visits"), ALL - {"S5"}),
+        (count("service_visits", op=">=", value=2), {"S1"}),
+        (count("service_visits", op="=", value=0), {"S5"}),  # no records at all
+        (count("service_visits", op="<", value=2), ALL - {"S1"}),
+        (count("service_visits", op="!=", value=1), {"S1", "S5"}),
+        (count("service_visits", within_days=365), {"S1", "S2", "S3"}),
+        (count("service_visits", within_days=365, op=">", value=1), {"S1"}),
+        (count("service_visits", where={"pay_type": "warranty"}), {"S6"}),
+        (
+            count("service_visits", where={"pay_type": ["customer", "x"]}, between_days=[1, 364]),
+            {"S1", "S3"},  # R2 (326 days) and R4 (364); R1 is today
+        ),
+        (count("service_lines", where={"category": "tires", "status": "performed"}), {"S1"}),
+        ({"not": count("service_visits", within_days=365)}, {"S4", "S5", "S6"}),
+    ],
+    ids=str,
+)
+def test_counts_and_day_ops(con: Any, rule: dict[str, Any], expected: set[str]) -> None:
+    assert members(con, rule) == expected
+
+
+def test_segment_references(con: Any) -> None:
+    defs = {
+        **DEFS,
+        "top": {"rule": {"all": [{"segment": "recent"}, {"not": {"segment": "texans"}}]}},
+    }
+    assert members(con, **{"top": defs.pop("top")}, **defs) == {"S3"}
+    d = segs(
+        a={"rule": {"any": [cond("state", "=", "TX"), {"segment": "b"}]}},
+        b={"include": ["texans"], "exclude": ["a"]},
+        texans=DEFS["texans"],
+        c={"rule": {"segment": "nope"}},
+    )
+    with pytest.raises(ConfigError) as err:
+        compile_segment("a", d, REG, as_of=AS_OF)
+    assert err.value.message == (
+        "segments.a: include/exclude cycle: segments.a -> segments.b -> segments.a"
+    )
+    with pytest.raises(ConfigError) as err:
+        compile_segment("c", d, REG, as_of=AS_OF)
+    assert err.value.message == "segments.c.rule.segment: unknown segment 'nope' (known: a, b, c, texans)"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            count("service_line"),
+            "segments.bad: unknown related records 'service_line' (closest: service_lines,"
+            " service_visits)",
+        ),
+        (
+            count("service_visits", where={"paytype": "customer"}),
+            "segments.bad: count 'service_visits' where 'paytype': unknown field (known: odometer,"
+            " pay_type, total, vehicle_id)",
+        ),
+        (
+            count("service_visits", where={"total": "100"}),
+            "segments.bad: count 'service_visits' where 'total': expected a number, found '100' (str)",
+        ),
+        (
+            count("service_visits", where={"pay_type": []}),
+            "segments.bad: count 'service_visits' where 'pay_type': expected a non-empty list,"
+            " found [] (list)",
+        ),
+        (
+            count("service_visits", between_days=[30, 1]),
+            "segments.bad: count 'service_visits' between_days: expected [a, b], whole numbers of"
+            " days with a <= b, found (30, 1) (tuple)",
+        ),
+        (
+            cond("categories_purchased", "contains", ["tires"]),
+            "segments.bad: fact 'categories_purchased' (text_list) with op 'contains': expected a"
+            " string, found ['tires'] (list)",
+        ),
+        (
+            cond("last_service_date", "next_days", -1),
+            "segments.bad: fact 'last_service_date' (date) with op 'next_days': expected a whole"
+            " number of days >= 0, found -1 (int)",
+        ),
+        (
+            cond("state", "contains", "TX"),
+            "segments.bad: fact 'state' (text) with op 'contains': op not available for text"
+            " facts; expected one of =, !=, <, <=, >, >=, in, not_in, is_null",
+        ),
+    ],
+)
+def test_count_and_op_errors(rule: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        compile_segment("bad", segs(bad={"rule": rule}), REG, as_of=AS_OF)
+    assert err.value.message == message
+
+
+def test_count_shape_errors_are_pydantic_errors() -> None:
+    for bad in (
+        {"rule": count("events", within_days=3, between_days=[1, 2])},
+        {"rule": count("events", op="in")},
+        {"rule": count("events", value=-1)},
+        {"template": "service_status", "rule": cond("state", "=", "TX")},
+        {"params": {"status": "lost"}},
+    ):
+        with pytest.raises(pydantic.ValidationError):
+            SegmentDef.model_validate(bad)
+
+
+CLI_CONFIG = """
+as_of = "2026-11-23"
+[warehouse]
+path = "wh.duckdb"
+[sources.dms]
+connector = "dms-csv"
+path = "dms"
+[segments.at_risk]
+description = "Lapsing."
+template = "service_status"
+params = { status = "at_risk" }
+[segments.tx]
+rule = { fact = "state", op = "=", value = "TX" }
+exclude = ["at_risk"]
+"""
+
+
+def test_cli_list_show_preview(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+    from dealersync.cli import cli
+    from dealersync.testing import write_extract
+
+    write_extract(
+        tmp_path / "dms",
+        {
+            "customers": [
+                {"customer_id": "C1", "state": "TX"},
+                {"customer_id": "C2", "state": "TX"},
+                {"customer_id": "C3", "state": "CA"},
+            ],
+            "repair_orders": [
+                {"ro_id": "R1", "customer_id": "C1", "opened_on": "2025-11-23", "pay_type": "customer"},
+                {"ro_id": "R3", "customer_id": "C3", "opened_on": "2025-06-01", "pay_type": "customer"},
+            ],
+        },
+    )
+    (tmp_path / "c.toml").write_text(CLI_CONFIG)
+    cfg = ["--config", str(tmp_path / "c.toml")]
+    run = CliRunner().invoke
+    res = run(cli, ["segments", "list", *cfg])
+    assert res.exit_code == 0, res.output
+    assert "at_risk" in res.output and 'template service_status (status = "at_risk")' in res.output
+    assert "rule; exclude at_risk" in res.output
+    res = run(cli, ["segments", "list", "--facts", "--templates"])
+    assert res.exit_code == 0, res.output
+    assert "months_since_last_service" in res.output and "lost_months = 24" in res.output
+    res = run(cli, ["segments", "show", "tx", *cfg])
+    assert res.exit_code == 0, res.output
+    assert "EXCEPT" in res.output and "'TX'" in res.output  # the params, printed apart from the SQL
+    res = run(cli, ["segments", "show", "at_risk", *cfg, "--dialect", "postgres"])
+    assert res.exit_code == 0 and "rule built by the template" in res.output and "%s" in res.output
+    res = run(cli, ["segments", "preview", "at_risk", *cfg])
+    assert res.exit_code == 0, res.output
+    assert "segment at_risk as of 2026-11-23: 2 customers" in res.output  # C1 12, C3 17 months
+    assert res.output.split("customers", 1)[1].split() == ["C1", "C3"]
+    res = run(cli, ["segments", "preview", "tx", *cfg, "--as-of", "2026-11-22"])
+    assert "1 customers" in res.output and "C1" in res.output  # C1 is 11 months: loyal again
+    res = run(cli, ["segments", "show", "nope", *cfg])
+    assert res.exit_code == 2 and "segments.nope: unknown segment" in res.stderr

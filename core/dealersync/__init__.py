@@ -7,6 +7,7 @@ core. Test helpers for plugin authors live in :mod:`dealersync.testing`.
 from dealersync.audiences import AudienceSnapshot
 from dealersync.connectors import (
     AudienceDestination,
+    BatchInfo,
     BatchLimits,
     Channel,
     Connector,
@@ -31,7 +32,9 @@ from dealersync.errors import (
     TransientError,
 )
 from dealersync.facts import Fact
+from dealersync.segments import SegmentTemplate
 from dealersync.hookspecs import hookimpl
+from dealersync.http import HttpSession
 from dealersync.identity import MemberStats, Profile, get_profile, register_profile
 from dealersync.model import TABLES, Column, Table
 
@@ -41,6 +44,7 @@ __all__ = [
     "AudienceDestination",
     "AudienceSnapshot",
     "AuthError",
+    "BatchInfo",
     "BatchLimits",
     "Channel",
     "Column",
@@ -53,6 +57,7 @@ __all__ = [
     "ExtractFile",
     "Fact",
     "FatalError",
+    "HttpSession",
     "MemberOutcome",
     "MemberStats",
     "Profile",
@@ -60,6 +65,7 @@ __all__ = [
     "RecordBatch",
     "RejectedRecords",
     "RemoteAudience",
+    "SegmentTemplate",
     "SnapshotDestination",
     "SnapshotResult",
     "Source",

@@ -41,6 +41,17 @@ def dealersync_register_features() -> list[Any]:  # type: ignore[empty-body]
 
 
 @hookspec
+def dealersync_register_segment_templates() -> list[Any]:  # type: ignore[empty-body]
+    """Return :class:`dealersync.SegmentTemplate` objects: named rules with parameters.
+
+    Dealers use one as ``[segments.X] template = "<name>"``, ``params = {...}``. A template's
+    ``params`` model gives every parameter a default and a ``Field(description=...)``; its
+    ``build`` returns a rule tree (``dealersync.segments.templates.rule({...})``), compiled like
+    a hand-written rule. Names must not clash with the core library or another plugin's.
+    """
+
+
+@hookspec
 def dealersync_sync_finished(result: Any) -> None:
     """Called once after each (audience, destination) delivery with its ``DeliveryResult``.
 

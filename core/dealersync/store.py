@@ -15,6 +15,7 @@ bookkeeping tables if missing:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -125,3 +126,19 @@ class Warehouse:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[str, str]]) -> None:
+    """Create ``table`` with ``columns``, or add the ones an older version did not have.
+
+    Bookkeeping tables only grow (a column is never renamed or dropped), so a warehouse written
+    by an earlier version keeps its history and gains the new columns as NULL.
+    """
+    cols = ", ".join(f'"{n}" {t}' for n, t in columns)
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+    ).fetchall()}
+    for name, typ in columns:
+        if name not in have:
+            con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {typ}')

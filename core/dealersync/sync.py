@@ -7,6 +7,7 @@ destinations receive an :class:`~dealersync.audiences.AudienceSnapshot`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -18,7 +19,15 @@ from typing import Any
 from dealersync import secrets
 from dealersync.audiences import AudienceSnapshot, consent_filter_sql
 from dealersync.config import Config, ConnectorEntry, validate
-from dealersync.connectors import Connector, ConnectorContext, Destination, SnapshotDestination, Source
+from dealersync.connectors import (
+    AudienceDestination,
+    Connector,
+    ConnectorContext,
+    Destination,
+    SnapshotDestination,
+    Source,
+)
+from dealersync.delivery import IncrementalDelivery
 from dealersync.errors import ConfigError, DealersyncError
 from dealersync.facts import FactRegistry, build_facts, default_facts
 from dealersync.identity import build_members
@@ -26,19 +35,24 @@ from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
 from dealersync.segments import CompiledSQL, compile_segment
-from dealersync.store import Warehouse
+from dealersync.store import Warehouse, ensure_table
 from dealersync.suppressions import SuppressionList
 
 log = logging.getLogger("dealersync")
 
-RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS _runs (
-    run_id VARCHAR, started_at TIMESTAMP, seconds DOUBLE, as_of DATE,
-    audience VARCHAR, destination VARCHAR, connector VARCHAR, mode VARCHAR, status VARCHAR,
-    segment_size BIGINT, excluded BIGINT, suppressed BIGINT, outranked BIGINT, held_out BIGINT,
-    no_consent BIGINT, customers BIGINT, members BIGINT, unmatchable BIGINT, written BIGINT,
-    location VARCHAR, error VARCHAR, warnings VARCHAR[]
-)"""
+#: The run history, one row per (audience, destination) delivery; never holds an identifier.
+RUNS_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (c.split()[0], c.split()[1])
+    for c in """
+    run_id VARCHAR, started_at TIMESTAMP, seconds DOUBLE, as_of DATE, audience VARCHAR,
+    destination VARCHAR, connector VARCHAR, mode VARCHAR, status VARCHAR, segment_size BIGINT,
+    excluded BIGINT, suppressed BIGINT, outranked BIGINT, held_out BIGINT, no_consent BIGINT,
+    customers BIGINT, members BIGINT, unmatchable BIGINT, written BIGINT, location VARCHAR,
+    error VARCHAR, warnings VARCHAR[], planned BIGINT, added BIGINT, removed BIGINT,
+    rejected BIGINT, unchanged BIGINT, gave_up BIGINT, full_resync BOOLEAN,
+    platform_counts VARCHAR, rejections VARCHAR
+    """.split(",")
+)
 
 
 @dataclass
@@ -59,7 +73,17 @@ class DeliveryResult:
     customers: int = 0  # customers remaining after exclusions and consent
     members: int = 0  # people as the platform sees them (customers sharing an identifier merged)
     unmatchable: int = 0  # customers with no valid email or phone for this destination
-    written: int = 0
+    written: int = 0  # snapshot destinations: rows in the file
+    planned: int = 0  # API destinations: adds + removes the plan called for
+    added: int = 0
+    removed: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    gave_up: int = 0  # rejected too often or for good: not sent again
+    full_resync: bool = False
+    platform_counts: dict[str, int] = field(default_factory=dict)
+    rejections: dict[str, int] = field(default_factory=dict)  # code -> members
+    samples: list[dict[str, Any]] = field(default_factory=list)  # dry run: a few hashed payloads
     location: str = ""
     error: str | None = None
     seconds: float = 0.0
@@ -103,7 +127,7 @@ class Runner:
             self._warehouse = Warehouse(
                 self.config.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads
             )
-            self._warehouse.con.execute(RUNS_DDL)
+            ensure_table(self._warehouse.con, "_runs", RUNS_COLUMNS)
         return self._warehouse
 
     def close(self) -> None:
@@ -161,14 +185,16 @@ class Runner:
         build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
         return reports
 
-    def sync(self, audiences: Iterable[str] | None = None, *, dry_run: bool = False) -> list[DeliveryResult]:
+    def sync(
+        self, audiences: Iterable[str] | None = None, *, dry_run: bool = False, full_resync: bool = False
+    ) -> list[DeliveryResult]:
         """Deliver the named audiences (all by default). Sources must be loaded first."""
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile)
         results = []
         for name in names:
-            results.extend(self._sync_audience(policy, name, dry_run, run_id))
+            results.extend(self._sync_audience(policy, name, dry_run, run_id, full_resync))
         return results
 
     def selected(self, audiences: Iterable[str] | None) -> list[str]:
@@ -179,7 +205,9 @@ class Runner:
                 raise ConfigError(f"--audience: unknown audience '{n}' (defined: {', '.join(known) or 'none'})")
         return names
 
-    def _sync_audience(self, policy: AudiencePolicy, name: str, dry_run: bool, run_id: str) -> list[DeliveryResult]:
+    def _sync_audience(
+        self, policy: AudiencePolicy, name: str, dry_run: bool, run_id: str, full_resync: bool
+    ) -> list[DeliveryResult]:
         aud = self.config.settings.audiences[name]
         self.progress(f"selecting audience {name}")
         sel = policy.select(name)
@@ -190,7 +218,7 @@ class Runner:
             started, started_at = time.monotonic(), dt.datetime.now()
             res = DeliveryResult(name, dest_name, self.config.settings.destinations[dest_name].connector, aud.mode)
             res.segment_size, res.excluded, res.suppressed = sel.segment_size, sel.excluded, sel.suppressed
-            res.outranked, res.held_out = sel.outranked, sel.held_out
+            res.outranked, res.held_out, res.full_resync = sel.outranked, sel.held_out, full_resync
             try:
                 self._deliver(res, sel.table, dry_run)
             except DealersyncError as exc:
@@ -217,19 +245,21 @@ class Runner:
             dest.identifiers,
             target=members,
             default_country=self.config.settings.identity.default_country,
+            as_of=self.as_of,
         )
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
             res.warnings.append(
                 f"{res.members} members: {res.connector} audiences under {dest.min_members} people are not served"
             )
+        if isinstance(dest, AudienceDestination):
+            self._deliver_incremental(res, dest, members, dry_run)
+            return
         if dry_run:
             return
         if not isinstance(dest, SnapshotDestination):
-            raise ConfigError(
-                f"destinations.{res.destination}: connector '{res.connector}' does not take snapshots; "
-                "incremental API destinations are not supported by this version"
-            )
+            raise ConfigError(f"destinations.{res.destination}: connector '{res.connector}' is neither a snapshot nor an audience destination")
+        res.mode = "snapshot"  # a file is always the whole audience, whatever the audience's mode
         dest.check()
         self.progress(f"writing {res.audience} to {res.destination}")
         snapshot = AudienceSnapshot(
@@ -237,6 +267,26 @@ class Runner:
         )
         out = dest.write_snapshot(snapshot)
         res.written, res.location, res.status = out.written, out.location, "ok"
+
+    def _deliver_incremental(self, res: DeliveryResult, dest: AudienceDestination, members: str, dry_run: bool) -> None:
+        aud = self.config.settings.audiences[res.audience]
+        delivery = IncrementalDelivery(
+            self.warehouse.con, dest, audience=res.audience, destination=res.destination,
+            members=members, description=aud.description,
+        )
+        if not dry_run:
+            dest.check()
+            self.progress(f"sending {res.audience} to {res.destination}")
+        out = delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run)
+        res.planned = out.planned_adds + out.planned_removes
+        res.added, res.removed, res.rejected, res.unchanged, res.gave_up = (
+            out.added, out.removed, out.rejected, out.unchanged, out.gave_up
+        )
+        res.rejections, res.samples, res.location = out.rejections, out.samples, out.remote_id
+        res.warnings.extend(out.warnings)
+        if not dry_run:
+            res.platform_counts = dict(dest.platform_counts())
+            res.status = "ok"
 
     def _notify(self, res: DeliveryResult) -> None:
         try:
@@ -246,10 +296,12 @@ class Runner:
 
     def _record(self, run_id: str, started_at: dt.datetime, r: DeliveryResult) -> None:
         self.warehouse.con.execute(
-            f"INSERT INTO _runs VALUES ({', '.join(['?'] * 22)})",
+            f"INSERT INTO _runs ({', '.join(n for n, _ in RUNS_COLUMNS)}) VALUES ({', '.join(['?'] * len(RUNS_COLUMNS))})",
             [run_id, started_at, r.seconds, self.as_of, r.audience, r.destination, r.connector, r.mode, r.status,
              r.segment_size, r.excluded, r.suppressed, r.outranked, r.held_out, r.no_consent, r.customers,
-             r.members, r.unmatchable, r.written, r.location, r.error, r.warnings],
+             r.members, r.unmatchable, r.written, r.location, r.error, r.warnings,
+             r.planned, r.added, r.removed, r.rejected, r.unchanged, r.gave_up, r.full_resync,
+             json.dumps(r.platform_counts, sort_keys=True), json.dumps(r.rejections, sort_keys=True)],
         )
 
 

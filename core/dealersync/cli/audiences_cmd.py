@@ -12,6 +12,9 @@ from rich.console import Console
 from dealersync.cli.options import as_of_option, config_option
 from dealersync.cli.sync_cmd import print_warnings, result_table
 from dealersync.config import load_config
+from dealersync.connectors import RemoteAudience
+from dealersync.delivery import SyncState
+from dealersync.errors import ConfigError
 from dealersync.plugins import load_plugins
 from dealersync.sync import Runner
 
@@ -46,3 +49,30 @@ def preview(name: str, config_path: Path, as_of: dt.date | None) -> None:
         result_table(results, f"Audience {name} as of {runner.as_of} (preview: nothing written)")
     )
     print_warnings(err, results)
+
+
+@audiences.command()
+@click.argument("name")
+@click.option("--country", required=True, help="ISO country the lookalike targets, e.g. US.")
+@click.option("--ratio", type=click.FloatRange(0.01, 0.20), default=0.01, show_default=True, help="Share of the country's population.")
+@click.option("--destination", "dest_name", help="Which of the audience's destinations (default: the one that supports lookalikes).")
+@config_option
+def lookalike(name: str, country: str, ratio: float, dest_name: str | None, config_path: Path) -> None:
+    """Create a lookalike audience on the platform from a synced audience (the seed)."""
+    config = load_config(config_path)
+    runner = Runner(config, load_plugins())
+    try:
+        [audience] = [config.settings.audiences[n] for n in runner.selected([name])]
+        candidates = [d for d in audience.destinations if dest_name in (None, d)]
+        dests = [(d, runner.destination(d)) for d in candidates]
+        able = [(d, dest) for d, dest in dests if hasattr(dest, "create_lookalike")]
+        if not able:
+            raise ConfigError(f"audiences.{name}: none of its destinations ({', '.join(candidates)}) can create lookalikes")
+        d, dest = able[0]
+        remote_id = SyncState(runner.warehouse.con, name, d).remote_id()
+        if remote_id is None:
+            raise ConfigError(f"audiences.{name}: not synced to {d} yet; run `dealersync sync --audience {name}` first")
+        made = dest.create_lookalike(RemoteAudience(remote_id, name), country=country.upper(), ratio=ratio)
+    finally:
+        runner.close()
+    click.echo(f"created lookalike '{made.name}' ({made.id}) from {name} on {d}: {country.upper()}, ratio {ratio}")

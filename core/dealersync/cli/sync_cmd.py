@@ -26,9 +26,20 @@ def register(cli: click.Group) -> None:
 @click.option("--audience", "audiences", multiple=True, metavar="NAME", help="Sync only this audience (repeatable).")
 @as_of_option
 @click.option("--dry-run", is_flag=True, help="Compute the plan; write no output file, no state, no destination.")
+@click.option(
+    "--full-resync",
+    is_flag=True,
+    help="Send every current member to API destinations again, whatever the sync state says "
+    "(removals are planned as usual: members this tool added that left the audience).",
+)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory for file destinations.")
 def sync(
-    config_path: Path, audiences: tuple[str, ...], as_of: dt.date | None, dry_run: bool, out_dir: Path | None
+    config_path: Path,
+    audiences: tuple[str, ...],
+    as_of: dt.date | None,
+    dry_run: bool,
+    full_resync: bool,
+    out_dir: Path | None,
 ) -> None:
     """Load every source, then deliver each audience to its destinations.
 
@@ -44,13 +55,15 @@ def sync(
         with err.status("starting") as status:
             runner.progress = lambda msg: status.update(msg)
             reports = runner.load()
-            results = runner.sync(names, dry_run=dry_run)
+            results = runner.sync(names, dry_run=dry_run, full_resync=full_resync)
     finally:
         runner.close()
     out.print(_load_table(reports))
     title = f"Audiences as of {runner.as_of}" + (" (dry run: nothing written)" if dry_run else "")
     out.print(result_table(results, title))
     print_warnings(err, results)
+    if dry_run:
+        print_samples(out, results)
     if any(r.status == "failed" for r in results):
         sys.exit(1)
 
@@ -70,15 +83,34 @@ def result_table(results: list[DeliveryResult], title: str) -> Table:
     """Per audience and destination: the segment, who each policy step dropped, and what was written."""
     t = Table(title=title, title_justify="left")
     cols = ("audience", "destination", "segment", "excluded", "suppressed", "outranked", "held out",
-            "no consent", "unmatchable", "members", "written", "status")
+            "no consent", "unmatchable", "members", "sent", "status")
     for col in cols:
         t.add_column(col, justify="left" if col in ("audience", "destination", "status") else "right")
     for r in results:
         status = r.status if not r.error else f"{r.status}: {r.error}"
         counts = (r.segment_size, r.excluded, r.suppressed, r.outranked, r.held_out, r.no_consent,
-                  r.unmatchable, r.members, r.written)
-        t.add_row(r.audience, r.destination, *(f"{n:,}" for n in counts), status)
+                  r.unmatchable, r.members)
+        t.add_row(r.audience, r.destination, *(f"{n:,}" for n in counts), _sent(r), status)
     return t
+
+
+def _sent(r: DeliveryResult) -> str:
+    """File destinations: rows written. API destinations: the difference sent (or planned)."""
+    if r.location and not (r.added or r.removed or r.planned or r.unchanged or r.rejected):
+        return f"{r.written:,} rows"
+    if r.status == "planned" and (r.planned or r.unchanged):
+        return f"plan {r.planned:,} ({r.unchanged:,} unchanged)"
+    if r.status == "planned":
+        return "-"
+    text = f"+{r.added:,} -{r.removed:,} ={r.unchanged:,}"
+    return text + (f" ({r.rejected:,} rejected)" if r.rejected else "")
+
+
+def print_samples(console: Console, results: list[DeliveryResult]) -> None:
+    """A few planned payloads per API destination (hashed fields only; plain ones hidden)."""
+    for r in results:
+        for sample in r.samples:
+            console.print(f"sample {r.audience} -> {r.destination}: {sample}")
 
 
 def print_warnings(console: Console, results: list[DeliveryResult]) -> None:

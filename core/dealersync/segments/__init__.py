@@ -1,7 +1,8 @@
-"""Segments: rule trees over ``customer_facts``, compiled to SQL through sqlglot.
+"""Segments: rule trees and templates over ``customer_facts``, compiled to SQL through sqlglot.
 
-See :mod:`dealersync.segments.rules` for the config shape and
-:mod:`dealersync.segments.compiler` for the SQL it becomes.
+See :mod:`dealersync.segments.rules` for the config shape, :mod:`dealersync.segments.templates`
+and :mod:`dealersync.segments.library` for templates, and :mod:`dealersync.segments.compiler`
+for the SQL it all becomes.
 """
 
 from dealersync.segments.compiler import OP_TYPES, CompiledSQL, check_segments, compile_segment
@@ -10,9 +11,17 @@ from dealersync.segments.rules import (
     AllRule,
     AnyRule,
     Condition,
+    Count,
     NotRule,
     Rule,
     SegmentDef,
+    SegmentRef,
+)
+from dealersync.segments.templates import (
+    SegmentTemplate,
+    TemplateRegistry,
+    core_templates,
+    template_registry,
 )
 
 __all__ = [
@@ -22,9 +31,15 @@ __all__ = [
     "AnyRule",
     "CompiledSQL",
     "Condition",
+    "Count",
     "NotRule",
     "Rule",
     "SegmentDef",
+    "SegmentRef",
+    "SegmentTemplate",
+    "TemplateRegistry",
     "check_segments",
     "compile_segment",
+    "core_templates",
+    "template_registry",
 ]

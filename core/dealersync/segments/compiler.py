@@ -4,13 +4,16 @@ The query is built as a sqlglot expression tree, so it renders for DuckDB (the w
 dialect sqlglot writes (Postgres, BigQuery, Snowflake). Every value from a config, and every date
 derived from ``as_of``, is a bound parameter: the SQL text holds only placeholders, identifiers
 the fact registry vouches for, and constants of the compiler. Values are type-checked against the
-fact registry first; every error names the segment (``segments.NAME: ...``).
+fact registry first; every error names the segment (``segments.NAME: ...``). A ``count`` rule
+becomes a semi-join on the related-record table (an anti-join when zero records satisfy it), a
+``segment`` reference an ``IN`` over that segment's query.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +23,17 @@ from sqlglot import exp
 
 from dealersync.errors import ConfigError
 from dealersync.facts import FACT_TYPES, FACTS_TABLE, Fact, FactRegistry
-from dealersync.segments.rules import AllRule, AnyRule, Condition, NotRule, SegmentDef
+from dealersync.facts.registry import Relation
+from dealersync.segments.rules import (
+    AllRule,
+    AnyRule,
+    Condition,
+    Count,
+    NotRule,
+    SegmentDef,
+    SegmentRef,
+)
+from dealersync.segments.templates import TemplateRegistry, core_templates
 
 _DATE_TYPES = ("date", "timestamp")
 _NUMBER_TYPES = ("integer", "decimal")
@@ -39,6 +52,9 @@ OP_TYPES: dict[str, tuple[str, ...]] = {
     "is_null": tuple(FACT_TYPES),
     "within_days": _DATE_TYPES,
     "before_days": _DATE_TYPES,
+    "between_days": _DATE_TYPES,
+    "next_days": _DATE_TYPES,
+    "contains": ("text_list",),
 }
 
 
@@ -72,14 +88,28 @@ class _Params:
 
 _PARAM_RE = re.compile(r"dsparam\d{6}x")
 
+_PY_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
 
 class _Compiler:
     def __init__(
-        self, segments: Mapping[str, SegmentDef], registry: FactRegistry, as_of: dt.date
+        self,
+        segments: Mapping[str, SegmentDef],
+        registry: FactRegistry,
+        as_of: dt.date,
+        templates: TemplateRegistry,
     ) -> None:
         self.segments = segments
         self.registry = registry
         self.as_of = as_of
+        self.templates = templates
         self.params = _Params()
         self.used: list[str] = []
 
@@ -98,14 +128,15 @@ class _Compiler:
         if name not in self.used:
             self.used.append(name)
         stack = (*stack, name)
-        if seg.rule is None and not seg.include:
+        rule = self.definition_rule(name, seg)
+        if rule is None and not seg.include:
             raise ConfigError(
-                f"segments.{name}: nothing selects members; expected a 'rule' or an 'include'"
-                " list, found neither"
+                f"segments.{name}: nothing selects members; expected a 'rule', a 'template' or an"
+                " 'include' list, found none"
             )
         parts: list[exp.Query] = []
-        if seg.rule is not None:
-            where = self.rule(name, seg.rule, negated=False)
+        if rule is not None:
+            where = self.rule(name, rule, negated=False, stack=stack)
             parts.append(
                 exp.select(exp.column("customer_id")).from_(exp.to_table(FACTS_TABLE)).where(where)
             )
@@ -118,6 +149,16 @@ class _Compiler:
             )
         return query
 
+    def definition_rule(self, name: str, seg: SegmentDef) -> Any:
+        """The segment's rule: its own, or the one its template builds from its params."""
+        if seg.template is None:
+            return seg.rule
+        try:
+            template = self.templates.get(seg.template)
+        except ConfigError as exc:
+            raise ConfigError(f"segments.{name}.template: {exc.message}") from None
+        return template.rule(seg.params, f"segments.{name}")
+
     def _ref(self, name: str, key: str, ref: Any) -> str:
         if not isinstance(ref, str) or ref not in self.segments:
             known = ", ".join(sorted(self.segments)) or "none"
@@ -126,16 +167,82 @@ class _Compiler:
 
     # -- rules ------------------------------------------------------------------------------
 
-    def rule(self, seg: str, rule: Any, *, negated: bool) -> exp.Expression:
+    def rule(
+        self, seg: str, rule: Any, *, negated: bool, stack: tuple[str, ...]
+    ) -> exp.Expression:
         if isinstance(rule, AllRule):
-            return _conj(exp.and_, [self.rule(seg, r, negated=negated) for r in rule.all])
+            parts = [self.rule(seg, r, negated=negated, stack=stack) for r in rule.all]
+            return _conj(exp.and_, parts)
         if isinstance(rule, AnyRule):
-            return _conj(exp.or_, [self.rule(seg, r, negated=negated) for r in rule.any])
+            parts = [self.rule(seg, r, negated=negated, stack=stack) for r in rule.any]
+            return _conj(exp.or_, parts)
         if isinstance(rule, NotRule):
-            return exp.Not(this=exp.Paren(this=self.rule(seg, rule.not_, negated=True)))
+            inner = self.rule(seg, rule.not_, negated=True, stack=stack)
+            return exp.Not(this=exp.Paren(this=inner))
         if isinstance(rule, Condition):
             return self.condition(seg, rule, negated=negated)
+        if isinstance(rule, Count):
+            return self.count(seg, rule)
+        if isinstance(rule, SegmentRef):
+            query = self.segment(self._ref(seg, "rule.segment", rule.segment), stack)
+            return exp.In(this=exp.column("customer_id"), query=query.subquery())
         raise ConfigError(f"segments.{seg}: unsupported rule {type(rule).__name__}")
+
+    def count(self, seg: str, rule: Count) -> exp.Expression:
+        """``customer_id IN (SELECT customer_id ... GROUP BY ... HAVING count(*) op n)``.
+
+        When zero records satisfy the comparison (``= 0``, ``< 2``), customers without any
+        record belong too, so it is the complement: ``NOT IN`` those whose count fails it.
+        """
+        try:
+            rel = self.registry.relation(rule.count)
+        except ConfigError as exc:
+            raise ConfigError(f"segments.{seg}: {exc.message}") from None
+        where = f"segments.{seg}: count {rel.name!r}"
+        conds: list[exp.Expression] = [exp.column("customer_id").is_(exp.null()).not_()]
+        for key, value in rule.where.items():
+            conds.append(self.record_condition(f"{where} where {key!r}", rel, key, value))
+        date = exp.column(rel.date_field, quoted=True)
+        if rule.within_days is not None:
+            conds.append(self.window(date, self.as_of - dt.timedelta(days=rule.within_days),
+                                     self.as_of))
+        if rule.between_days is not None:
+            first, last = _span(f"{where} between_days", rule.between_days)
+            conds.append(self.window(date, self.as_of - dt.timedelta(days=last),
+                                     self.as_of - dt.timedelta(days=first)))
+        compare = _COMPARISONS.get(rule.op, exp.NEQ)
+        passes = compare(this=exp.Count(this=exp.Star()), expression=self.params.bind(rule.value))
+        zero_passes = _PY_COMPARE[rule.op](0, rule.value)
+        having = exp.Not(this=exp.Paren(this=passes)) if zero_passes else passes
+        query = (
+            exp.select(exp.column("customer_id"))
+            .from_(exp.to_table(rel.table))
+            .where(exp.and_(*conds))
+            .group_by(exp.column("customer_id"))
+            .having(having)
+        )
+        member = exp.In(this=exp.column("customer_id"), query=query.subquery())
+        return exp.Not(this=member) if zero_passes else member
+
+    def record_condition(self, where: str, rel: Relation, key: str, value: Any) -> exp.Expression:
+        """``field = value`` (a list: ``field IN (...)``) on a related record's field."""
+        if key not in rel.fields:
+            known = ", ".join(sorted(rel.fields))
+            raise ConfigError(f"{where}: unknown field (known: {known})")
+        fact = Fact(key, rel.fields[key], key, "")
+        col = exp.column(key, quoted=True)
+        if isinstance(value, list):
+            items = [self.scalar(where, fact, v) for v in _list(where, value)]
+            return exp.In(this=col, expressions=items)
+        return exp.EQ(this=col, expression=self.scalar(where, fact, value))
+
+    def window(self, col: exp.Expression, low: dt.date, high: dt.date) -> exp.Expression:
+        """``low <= col <= high``, as bound dates."""
+        return exp.Between(
+            this=col,
+            low=exp.cast(self.params.bind(low), "DATE"),
+            high=exp.cast(self.params.bind(high), "DATE"),
+        )
 
     def condition(self, seg: str, cond: Condition, *, negated: bool) -> exp.Expression:
         try:
@@ -261,6 +368,21 @@ def _days(where: str, value: Any) -> int:
     return value
 
 
+def _span(where: str, value: Any) -> tuple[int, int]:
+    """``[a, b]`` days before as_of (negative: after), ``a <= b``."""
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and value[0] <= value[1]
+    )
+    if not ok:
+        raise ConfigError(
+            f"{where}: expected [a, b], whole numbers of days with a <= b, found {_describe(value)}"
+        )
+    return value[0], value[1]
+
+
 def _list(where: str, value: Any) -> list[Any]:
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(f"{where}: expected a non-empty list, found {_describe(value)}")
@@ -314,21 +436,47 @@ def _is_null(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) ->
 
 def _within_days(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.Expression:
     days = _days(where, value)
-    low = c.day_bound(fact, c.as_of - dt.timedelta(days=days))
-    if fact.type == "timestamp":  # the whole as_of day is inside
-        high: exp.Expression = exp.LT(
-            this=_col(fact), expression=c.day_bound(fact, c.as_of + dt.timedelta(days=1))
-        )
-    else:
-        high = exp.LTE(this=_col(fact), expression=c.day_bound(fact, c.as_of))
-    pred = exp.and_(exp.GTE(this=_col(fact), expression=low), high)
-    return _two_valued(exp.Paren(this=pred), negated)
+    return _day_range(c, fact, c.as_of - dt.timedelta(days=days), c.as_of, negated)
 
 
 def _before_days(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.Expression:
     days = _days(where, value)
     bound = c.day_bound(fact, c.as_of - dt.timedelta(days=days))
     return _two_valued(exp.LT(this=_col(fact), expression=bound), negated)
+
+
+def _between_days(
+    c: _Compiler, where: str, fact: Fact, value: Any, negated: bool
+) -> exp.Expression:
+    first, last = _span(where, value)
+    return _day_range(c, fact, c.as_of - dt.timedelta(days=last),
+                      c.as_of - dt.timedelta(days=first), negated)
+
+
+def _next_days(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.Expression:
+    days = _days(where, value)
+    return _day_range(c, fact, c.as_of, c.as_of + dt.timedelta(days=days), negated)
+
+
+def _day_range(
+    c: _Compiler, fact: Fact, low: dt.date, high: dt.date, negated: bool
+) -> exp.Expression:
+    """``low <= fact`` through the whole day ``high`` (a timestamp fact: before ``high + 1``)."""
+    if fact.type == "timestamp":
+        top: exp.Expression = exp.LT(
+            this=_col(fact), expression=c.day_bound(fact, high + dt.timedelta(days=1))
+        )
+    else:
+        top = exp.LTE(this=_col(fact), expression=c.day_bound(fact, high))
+    pred = exp.and_(exp.GTE(this=_col(fact), expression=c.day_bound(fact, low)), top)
+    return _two_valued(exp.Paren(this=pred), negated)
+
+
+def _contains(c: _Compiler, where: str, fact: Fact, value: Any, negated: bool) -> exp.Expression:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, found {_describe(value)}")
+    call = exp.func("list_contains", _col(fact), c.params.bind(value))
+    return _two_valued(call, negated)
 
 
 _OPS: dict[str, Callable[..., exp.Expression]] = {
@@ -339,6 +487,9 @@ _OPS: dict[str, Callable[..., exp.Expression]] = {
     "is_null": _is_null,
     "within_days": _within_days,
     "before_days": _before_days,
+    "between_days": _between_days,
+    "next_days": _next_days,
+    "contains": _contains,
 }
 assert set(_OPS) == set(OP_TYPES)
 
@@ -365,27 +516,35 @@ def compile_segment(
     *,
     as_of: dt.date,
     dialect: str = "duckdb",
+    templates: TemplateRegistry | None = None,
 ) -> CompiledSQL:
     """The membership query of ``segments[name]``: one column ``customer_id``.
 
     Includes become ``UNION``, excludes ``EXCEPT`` (recursively); relative dates are resolved
-    against ``as_of`` and bound. Raises :class:`ConfigError` for unknown facts or segments, values
-    that do not suit a fact's type, and include/exclude cycles.
+    against ``as_of`` and bound. ``templates`` resolves ``template = ...`` segments (default: the
+    core library; :func:`~dealersync.segments.template_registry` adds the plugins'). Raises
+    :class:`ConfigError` for unknown facts, segments or templates, bad template params, values
+    that do not suit a fact's type, and include/exclude/reference cycles.
     """
     if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
         raise ConfigError(f"as_of: expected a date, found {_describe(as_of)}")
     if name not in segments:
         known = ", ".join(sorted(segments)) or "none"
         raise ConfigError(f"segments.{name}: unknown segment (known: {known})")
-    c = _Compiler(segments, registry, as_of)
+    c = _Compiler(segments, registry, as_of, templates or core_templates())
     tree = c.segment(name, ())
     sql, params = _render(tree, c.params, dialect)
     return CompiledSQL(sql=sql, params=params, dialect=dialect, segments=tuple(c.used))
 
 
 def check_segments(
-    segments: Mapping[str, SegmentDef], registry: FactRegistry, *, as_of: dt.date
+    segments: Mapping[str, SegmentDef],
+    registry: FactRegistry,
+    *,
+    as_of: dt.date,
+    templates: TemplateRegistry | None = None,
 ) -> None:
     """Compile every segment once so a config error surfaces at load time, not mid-run."""
+    templates = templates or core_templates()
     for name in segments:
-        compile_segment(name, segments, registry, as_of=as_of)
+        compile_segment(name, segments, registry, as_of=as_of, templates=templates)

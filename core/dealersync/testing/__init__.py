@@ -1,4 +1,10 @@
-"""Helpers for testing dealersync and its plugins (plugin authors use these too)."""
+"""Helpers for testing dealersync and its plugins (plugin authors use these too).
+
+The conformance kit: :class:`SourceConformance` and :class:`DestinationConformance` (subclass one
+in a ``Test...`` class, name the connector and a sample config), :class:`FakePlatform` (a
+stateful fake of a platform's API on ``responses``) and :func:`strict_http`. The fixtures they
+use come from :mod:`dealersync.testing.pytest_plugin`, which pytest loads by itself.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from dealersync.model import TABLES
+from dealersync.testing.conformance import ConnectorConformance
+from dealersync.testing.destination_kit import DestinationConformance
+from dealersync.testing.fakes import FakePlatform
+from dealersync.testing.faults import SimulatedCrash, crash_at
+from dealersync.testing.mocks import every_request_answered, strict_http
+from dealersync.testing.people import SamplePeople, sample_people
+from dealersync.testing.source_kit import SourceConformance
+
+__all__ = [
+    "ConnectorConformance",
+    "DestinationConformance",
+    "FakePlatform",
+    "SamplePeople",
+    "SimulatedCrash",
+    "SourceConformance",
+    "build_distribution",
+    "crash_at",
+    "every_request_answered",
+    "install_offline",
+    "run_sync",
+    "sample_people",
+    "strict_http",
+    "write_extract",
+]
 
 
 def write_extract(directory: Path, tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> Path:
@@ -62,18 +92,21 @@ def build_distribution(root: Path, dist: str, module: str, entry_point: str, cod
     return src
 
 
-def install_offline(src: Path, target: Path) -> None:
-    """``pip install`` a distribution into ``target`` without network, index or build isolation."""
+def install_offline(src: Path | Iterable[Path], target: Path) -> None:
+    """``pip install`` distributions into ``target`` without network, index or build isolation."""
+    sources = [src] if isinstance(src, Path) else list(src)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-index",
-         "--no-deps", "--target", str(target), str(src)],
+         "--no-deps", "--target", str(target), *map(str, sources)],
         check=True,
         capture_output=True,
         text=True,
     )
 
 
-def run_sync(config_path: Path, *, dry_run: bool = False, extra_plugins: Iterable[Any] = ()) -> list[Any]:
+def run_sync(
+    config_path: Path, *, dry_run: bool = False, extra_plugins: Iterable[Any] = (), full_resync: bool = False
+) -> list[Any]:
     """Run the main job (load, facts, deliver) for a ``connectors.toml``; return its DeliveryResults."""
     from dealersync.config import load_config
     from dealersync.plugins import load_plugins
@@ -84,6 +117,6 @@ def run_sync(config_path: Path, *, dry_run: bool = False, extra_plugins: Iterabl
         names = runner.selected(None)
         runner.validate_all(names)
         runner.load()
-        return runner.sync(names, dry_run=dry_run)
+        return runner.sync(names, dry_run=dry_run, full_resync=full_resync)
     finally:
         runner.close()

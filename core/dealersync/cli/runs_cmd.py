@@ -1,0 +1,58 @@
+"""``dealersync runs``: what each sync did, from the run history in the warehouse."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dealersync.cli.options import config_option
+from dealersync.config import load_config
+from dealersync.store import Warehouse, ensure_table
+from dealersync.sync import RUNS_COLUMNS
+
+COLUMNS = tuple(name for name, _ in RUNS_COLUMNS)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(runs)
+
+
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many deliveries.")
+@click.option("--audience", help="Only this audience.")
+def runs(config_path: Path, as_json: bool, limit: int, audience: str | None) -> None:
+    """Recent deliveries, newest first: counts, platform-reported counts, status, errors."""
+    cfg = load_config(config_path)
+    wh = cfg.settings.warehouse
+    with Warehouse(cfg.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads) as store:
+        ensure_table(store.con, "_runs", RUNS_COLUMNS)
+        where = "WHERE audience = ?" if audience else ""
+        rows = store.con.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM _runs {where} ORDER BY started_at DESC LIMIT {limit}",
+            [audience] if audience else [],
+        ).fetchall()
+    records = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    for rec in records:
+        rec["started_at"] = rec["started_at"].isoformat(timespec="seconds")
+        rec["as_of"] = rec["as_of"].isoformat()
+        for key in ("platform_counts", "rejections"):
+            rec[key] = json.loads(rec[key] or "{}")
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    t = Table(title="Runs", title_justify="left")
+    for col in ("started", "audience", "destination", "mode", "members", "sent", "platform", "status"):
+        t.add_column(col)
+    for r in records:
+        sent = f"{r['written']:,} rows" if r["written"] else f"+{r['added']:,} -{r['removed']:,} ({r['rejected']:,} rejected)"
+        platform = ", ".join(f"{k} {v:,}" for k, v in r["platform_counts"].items())
+        status = r["status"] + (f": {r['error']}" if r["error"] else "")
+        t.add_row(r["started_at"], r["audience"], r["destination"], r["mode"], f"{r['members']:,}", sent, platform, status)
+    Console(width=None if sys.stdout.isatty() else 160).print(t)

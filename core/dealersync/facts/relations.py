@@ -1,0 +1,165 @@
+"""Related records: per-customer record sets a segment can count (``count = "service_lines"``).
+
+:func:`~dealersync.facts.build_facts` materializes each as a warehouse table, cut at ``as_of``
+(records dated later are left out), with ``customer_id``, a ``date`` and typed fields. The customer
+aggregates of ``customer_facts`` are computed from the same tables, so a fact and a count never
+disagree about what a visit, a line or an event is.
+
+Each ``*_SQL`` statement takes the bound parameter ``$as_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dealersync.facts.registry import VEHICLE_FACTS_TABLE, Fact, Relation
+
+#: A repair order counts as a service visit unless its pay type is internal.
+SERVICE_VISITS_SQL = """
+SELECT r.customer_id, r.vehicle_id, r.ro_id, COALESCE(r.opened_on, r.closed_on) AS date,
+       lower(trim(r.pay_type)) AS pay_type, r.total, r.odometer
+FROM repair_orders AS r
+WHERE r.customer_id IS NOT NULL
+  AND COALESCE(r.opened_on, r.closed_on) <= $as_of
+  AND lower(trim(COALESCE(r.pay_type, ''))) <> 'internal'"""
+
+#: Lines of those visits; the category comes from the op-code catalog (NULL if unknown), a line
+#: without a status counts as performed.
+SERVICE_LINES_SQL = """
+SELECT r.customer_id, r.vehicle_id, r.ro_id, r.date, o.category,
+       upper(trim(l.op_code)) AS op_code,
+       COALESCE(lower(trim(l.status)), 'performed') AS status,
+       COALESCE(l.labor_amount, 0) + COALESCE(l.parts_amount, 0) AS amount
+FROM ro_lines AS l
+JOIN rel_service_visits AS r ON r.ro_id = l.ro_id
+LEFT JOIN _opcodes AS o ON o.op_code = upper(trim(l.op_code))"""
+
+#: Open declined work: per customer and category, the latest declined/recommended date when it
+#: is after the latest performed date of that category (same day counts as performed).
+DECLINED_WORK_SQL = """
+SELECT customer_id, category, declined AS date, performed AS last_performed_date
+FROM (
+    SELECT customer_id, category,
+           max(date) FILTER (WHERE status IN ('declined', 'recommended')) AS declined,
+           max(date) FILTER (WHERE status = 'performed') AS performed
+    FROM rel_service_lines
+    WHERE category IS NOT NULL
+    GROUP BY customer_id, category)
+WHERE declined > COALESCE(performed, DATE '0001-01-01')"""
+
+#: A deal relates to its buyer and to its co-buyer (once if they are the same customer).
+DEALS_SQL = """
+SELECT d.customer_id, d.deal_id, d.vehicle_id, d.deal_date AS date, 'buyer' AS role,
+       lower(trim(d.deal_type)) AS deal_type, lower(trim(d.new_used)) AS new_used,
+       d.term_months, d.apr, d.lease_maturity_date, d.payoff_amount, d.sale_price
+FROM deals AS d
+WHERE d.customer_id IS NOT NULL AND d.deal_date <= $as_of
+UNION ALL
+SELECT d.co_buyer_customer_id, d.deal_id, d.vehicle_id, d.deal_date, 'co_buyer',
+       lower(trim(d.deal_type)), lower(trim(d.new_used)),
+       d.term_months, d.apr, d.lease_maturity_date, d.payoff_amount, d.sale_price
+FROM deals AS d
+WHERE d.co_buyer_customer_id IS NOT NULL AND d.deal_date <= $as_of
+  AND d.co_buyer_customer_id IS DISTINCT FROM d.customer_id"""
+
+EVENTS_SQL = """
+SELECT e.customer_id, e.event_id, CAST(e.occurred_at AS DATE) AS date,
+       lower(trim(e.channel)) AS channel, lower(trim(e.type)) AS type, e.campaign
+FROM events AS e
+WHERE e.customer_id IS NOT NULL AND CAST(e.occurred_at AS DATE) <= $as_of"""
+
+LEADS_SQL = """
+SELECT l.customer_id, l.lead_id, CAST(l.created_at AS DATE) AS date, l.created_at,
+       lower(trim(l.source)) AS source, lower(trim(l.stage)) AS stage, l.vehicle_of_interest
+FROM leads AS l
+WHERE l.customer_id IS NOT NULL AND CAST(l.created_at AS DATE) <= $as_of"""
+
+#: (table, SQL) in build order: later ones read earlier ones.
+TABLE_SQL: tuple[tuple[str, str], ...] = (
+    ("rel_service_visits", SERVICE_VISITS_SQL),
+    ("rel_service_lines", SERVICE_LINES_SQL),
+    ("rel_declined_work", DECLINED_WORK_SQL),
+    ("rel_deals", DEALS_SQL),
+    ("rel_events", EVENTS_SQL),
+    ("rel_leads", LEADS_SQL),
+)
+
+RELATIONS: dict[str, Relation] = {
+    r.name: r
+    for r in (
+        Relation(
+            "service_visits",
+            "rel_service_visits",
+            "Repair orders up to as_of, internal ROs excluded; date = open date, else close date.",
+            {"pay_type": "text", "total": "decimal", "odometer": "integer", "vehicle_id": "text"},
+        ),
+        Relation(
+            "service_lines",
+            "rel_service_lines",
+            "Lines of those repair orders; date = the RO's date.",
+            {
+                "category": "text",
+                "op_code": "text",
+                "status": "text",
+                "amount": "decimal",
+                "vehicle_id": "text",
+            },
+            field_docs={
+                "category": "service category of the op code (op-code catalog); empty if unknown",
+                "status": "performed, declined or recommended (no status: performed)",
+                "op_code": "upper case, trimmed",
+                "amount": "labor + parts",
+            },
+        ),
+        Relation(
+            "declined_work",
+            "rel_declined_work",
+            "Open declined work: one record per customer and category whose latest declined or"
+            " recommended line is later than its latest performed line; date = that decline.",
+            {"category": "text", "last_performed_date": "date"},
+        ),
+        Relation(
+            "deals",
+            "rel_deals",
+            "Deals up to as_of, once for the buyer and once for a co-buyer; date = deal date.",
+            {
+                "role": "text",
+                "deal_type": "text",
+                "new_used": "text",
+                "term_months": "integer",
+                "apr": "decimal",
+                "lease_maturity_date": "date",
+                "sale_price": "decimal",
+            },
+            field_docs={"role": "buyer or co_buyer", "deal_type": "cash, finance or lease"},
+        ),
+        Relation(
+            "events",
+            "rel_events",
+            "Engagement events up to as_of; date = the event's day.",
+            {"channel": "text", "type": "text", "campaign": "text"},
+            field_docs={
+                "channel": "email, sms, web, event (lower case)",
+                "type": "sent, open, click, unsubscribe, bounce, complaint, visit, clinic",
+            },
+        ),
+        Relation(
+            "leads",
+            "rel_leads",
+            "Sales leads up to as_of; date = the lead's creation day.",
+            {"source": "text", "stage": "text"},
+            field_docs={"source": "lower case", "stage": "lower case"},
+        ),
+    )
+}
+
+
+def vehicle_relation(vehicle_facts: Sequence[Fact]) -> Relation:
+    """The ``vehicles`` record set: rows of ``vehicle_facts``, its fields the vehicle facts."""
+    return Relation(
+        "vehicles",
+        VEHICLE_FACTS_TABLE,
+        "The customer's vehicles (owned or not: test owned = true); date = purchase date.",
+        {f.name: f.type for f in vehicle_facts if f.name != "customer_id"},
+        date_field="purchased_on",
+    )

@@ -1,0 +1,444 @@
+"""Google Customer Match through the Google Data Manager API.
+
+The Google Ads API stopped taking new Customer Match users on 2026-04-01, so members go through
+the Data Manager API: ``POST /v1/audienceMembers:ingest`` and ``POST /v1/audienceMembers:remove``
+with SHA-256 hex identifiers (core normalizes and hashes them with the ``google.*`` profiles).
+
+Auth is OAuth 2.0 with a refresh token: an access token is fetched from the token endpoint before
+the first request and again, once, when the API answers 401. The user list is taken from config
+(the Data Manager list-creation path is not verified): create the Customer Match list in Google
+Ads and paste its id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import requests
+from pydantic import Field, SecretStr, field_validator
+
+from dealersync import (
+    AudienceDestination,
+    AuthError,
+    BatchInfo,
+    BatchLimits,
+    ConfigError,
+    ConnectorConfig,
+    ConnectorContext,
+    FatalError,
+    HttpSession,
+    MemberOutcome,
+    RemoteAudience,
+    TransientError,
+)
+
+from dealersync_google.ratelimit import RateLimitedSession, SlidingWindowLimiter
+
+ConsentStatus = Literal["CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"]
+
+DEFAULT_BASE_URL = "https://datamanager.googleapis.com"
+DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
+SCOPE = "https://www.googleapis.com/auth/datamanager"
+
+#: Rounds of "drop the members Google named, send the rest" for one batch before giving up.
+MAX_REJECTION_ROUNDS = 10
+
+_MEMBER_INDEX = re.compile(r"audience_?members\[(\d+)\]", re.IGNORECASE)
+_REASON = re.compile(r"^[A-Z][A-Z0-9_]{0,80}$")
+
+CREATE_LIST_HELP = (
+    "create a Customer Match list in Google Ads (Tools > Shared library > Audience manager >"
+    " + > Customer list, \"Upload emails, phones and/or mailing addresses\"; a list can start"
+    " empty), open it, copy its id (the number after 'userListId=' in the address bar or in the"
+    " list's details) and set user_list_id = \"<id>\" (or user_lists = { <audience> = \"<id>\" })"
+)
+
+
+def _customer_id(value: str | None, key: str) -> str | None:
+    """A Google Ads customer id without hyphens (``123-456-7890`` -> ``1234567890``)."""
+    if value is None:
+        return None
+    digits = re.sub(r"[\s-]", "", str(value))
+    if not re.fullmatch(r"\d{10}", digits):
+        raise ValueError(f"{key} must be a 10-digit Google Ads customer id such as 123-456-7890")
+    return digits
+
+
+class GoogleConfig(ConnectorConfig):
+    operating_account_id: str = Field(
+        description="Google Ads customer id (10 digits) of the account that owns the Customer Match"
+        " list; hyphens are accepted and removed (123-456-7890).",
+    )
+    login_account_id: str | None = Field(
+        None,
+        description="Manager (MCC) customer id the credential signs in through, when it is not a"
+        " user of the operating account itself; hyphens removed.",
+    )
+    user_list_id: str | None = Field(
+        None,
+        description="Id of the Customer Match user list (the Data Manager productDestinationId)"
+        " audiences go to. Create the list in Google Ads and paste its id.",
+    )
+    user_lists: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-audience user list ids ({ audience_name = \"list id\" }) when several"
+        " audiences use this destination; an audience not named here uses user_list_id.",
+    )
+    ad_user_data: ConsentStatus = Field(
+        "CONSENT_STATUS_UNSPECIFIED",
+        description="Consent sent for every member: may their data be sent to Google for"
+        " advertising. Default CONSENT_STATUS_UNSPECIFIED (asserts nothing; fine outside the EEA)."
+        " Set CONSENT_GRANTED only if you hold that consent (required for EEA users).",
+    )
+    ad_personalization: ConsentStatus = Field(
+        "CONSENT_STATUS_UNSPECIFIED",
+        description="Consent sent for every member: may Google personalize ads for them. Default"
+        " CONSENT_STATUS_UNSPECIFIED; CONSENT_GRANTED only if you hold that consent.",
+    )
+    client_id: str = Field(description="OAuth 2.0 client id of your Google Cloud project.")
+    client_secret: SecretStr = Field(
+        description="OAuth 2.0 client secret: { keyring = \"NAME\" } or { env = \"VAR\" }."
+    )
+    refresh_token: SecretStr = Field(
+        description="OAuth 2.0 refresh token with the datamanager scope, kept in keyring:"
+        " { keyring = \"NAME\" } (store it with `dealersync secrets set NAME`) or { env = \"VAR\" }.",
+    )
+    base_url: str = Field(DEFAULT_BASE_URL, description="Data Manager API root (change for a proxy or a test server).")
+    oauth_url: str = Field(
+        DEFAULT_TOKEN_URL,
+        description="OAuth 2.0 token endpoint the refresh token is exchanged at (Google: https://oauth2.googleapis.com/token).",
+    )
+    requests_per_minute: int = Field(
+        300, ge=1, description="Client-side cap on API requests per minute (Google's quota: 300 a project)."
+    )
+
+    @field_validator("operating_account_id")
+    @classmethod
+    def _operating(cls, v: str) -> str:
+        return _customer_id(v, "operating_account_id")  # type: ignore[return-value]
+
+    @field_validator("login_account_id")
+    @classmethod
+    def _login(cls, v: str | None) -> str | None:
+        return _customer_id(v, "login_account_id")
+
+    @field_validator("user_list_id")
+    @classmethod
+    def _list(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d+", v.strip()):
+            raise ValueError("user_list_id must be the list's numeric id from Google Ads")
+        return v.strip() if v is not None else None
+
+    @field_validator("user_lists")
+    @classmethod
+    def _lists(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = sorted(name for name, list_id in v.items() if not re.fullmatch(r"\d+", str(list_id).strip()))
+        if bad:
+            raise ValueError(f"user_lists ids must be numeric; check {', '.join(bad)}")
+        return {name: str(list_id).strip() for name, list_id in v.items()}
+
+
+class _Unauthenticated(AuthError):
+    """HTTP 401 from the API: the access token expired or was revoked (refresh and retry once)."""
+
+
+class _MemberViolations(FatalError):
+    """HTTP 400 naming members of the request by index: those members are refused."""
+
+    def __init__(self, message: str, violations: dict[int, str]) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
+def _error_body(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
+def _reason_code(value: Any) -> str | None:
+    """A Google enum reason (``INVALID_SHA256_FORMAT``); anything else is dropped (no echoes)."""
+    return value if isinstance(value, str) and _REASON.match(value) else None
+
+
+_HINTS = {
+    "INVALID_USER_LIST_ID": "check user_list_id: it must be a Customer Match list of the operating account",
+    "NOT_FOUND": "check user_list_id and operating_account_id",
+    "INVALID_DESTINATION": "check operating_account_id, login_account_id and user_list_id",
+    "TERMS_AND_CONDITIONS_NOT_SIGNED": "accept the Customer Match terms in Google Ads (Audience manager)",
+    "INVALID_USER_LIST_TYPE": "the list must be a Customer Match (customer list) user list",
+}
+
+
+def _classify_api(response: requests.Response) -> Any:
+    """Data Manager errors as dealersync error kinds (core http handles the rest)."""
+    code = response.status_code
+    if code < 400:
+        return None
+    err = _error_body(response)
+    status = err.get("status") if isinstance(err.get("status"), str) else ""
+    where = f"Google Data Manager: POST {response.request.path_url.split('?')[0] if response.request else ''}"
+    if code == 401 or status == "UNAUTHENTICATED":
+        return _Unauthenticated(f"{where}: the access token was refused (HTTP {code})")
+    if code == 429 or status == "RESOURCE_EXHAUSTED":
+        return TransientError  # core writes the message and reads Retry-After
+    if code == 403 or status == "PERMISSION_DENIED":
+        return AuthError(
+            f"{where}: permission denied (HTTP {code}). The Google account behind the refresh token"
+            " must be a user of the operating account (or of login_account_id, a manager of it) with"
+            " access to the user list, and the token must carry the"
+            f" {SCOPE} scope; re-authorize and store the new refresh token with"
+            " `dealersync secrets set NAME`"
+        )
+    if code >= 500 or code == 408:
+        return TransientError
+    violations: dict[int, str] = {}
+    reasons: list[str] = []
+    for detail in err.get("details") or []:
+        if not isinstance(detail, dict):
+            continue
+        reason = _reason_code(detail.get("reason"))
+        if reason and reason != "INVALID_ARGUMENT":
+            reasons.append(reason)
+        for v in detail.get("fieldViolations") or []:
+            if not isinstance(v, dict):
+                continue
+            vr = _reason_code(v.get("reason")) or "INVALID_ARGUMENT"
+            found = _MEMBER_INDEX.search(str(v.get("field", "")))
+            if found:
+                violations.setdefault(int(found.group(1)), vr)
+            else:
+                reasons.append(vr)
+    if violations and not reasons:
+        return _MemberViolations(f"{where}: Google refused {len(violations)} member(s)", violations)
+    why = ", ".join(dict.fromkeys(reasons)) or status or f"HTTP {code}"
+    hints = "; ".join(_HINTS[r] for r in dict.fromkeys(reasons) if r in _HINTS)
+    return FatalError(f"{where}: Google refused the request ({why}){'; ' + hints if hints else ''}")
+
+
+def _classify_token(response: requests.Response) -> Any:
+    """OAuth token endpoint errors: ``{"error": "invalid_grant", ...}`` and friends."""
+    code = response.status_code
+    if code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):  # a Google API style error, e.g. from a proxy
+        error = error.get("status")
+    if code in (408, 429) or code >= 500:
+        return TransientError
+    fix = "store it again with `dealersync secrets set NAME` (NAME: the keyring entry the config names)"
+    if error == "invalid_grant":
+        return AuthError(
+            "Google OAuth: the refresh token was refused (invalid_grant: expired, revoked, or issued"
+            " to another client). Re-authorize the Google account for the"
+            f" {SCOPE} scope to get a new refresh token and store it with"
+            " `dealersync secrets set NAME` (NAME: the keyring entry in refresh_token)"
+        )
+    if error in ("invalid_client", "unauthorized_client"):
+        return AuthError(
+            f"Google OAuth: the client was refused ({error}); check client_id, and the client"
+            f" secret: {fix}"
+        )
+    return AuthError(f"Google OAuth: the token request was refused (HTTP {code}); check client_id, client_secret and refresh_token, and {fix}")
+
+
+class GoogleCustomerMatch(AudienceDestination):
+    """Customer Match user lists through the Google Data Manager API."""
+
+    name = "google"
+    channel = "ads"
+    identifiers: ClassVar[Mapping[str, str]] = {
+        "email": "google.email",
+        "phone": "google.phone",
+        "given_name": "google.given_name",
+        "family_name": "google.family_name",
+        "region_code": "google.country",
+        "postal_code": "google.postal_code",
+    }
+    # Google: at most 10,000 audience members a request and 10 identifiers a member (a member
+    # here sends at most 3: email, phone, address).
+    limits = BatchLimits(rows=10_000, identifiers_per_member=10)
+    min_members = 100  # a Customer Match list needs 100 active members to serve
+    # hashed email, phone and names, plain region and postal code: no raw PII
+    state_fields = ("email", "phone", "given_name", "family_name", "region_code", "postal_code")
+    supports_replace = False
+    Config = GoogleConfig
+
+    def __init__(self, config: GoogleConfig, context: ConnectorContext) -> None:  # type: ignore[override]
+        super().__init__(config, context)
+        self.cfg = config
+        limiter = SlidingWindowLimiter(config.requests_per_minute, 60.0)
+        self.limiter = limiter
+        self.http = HttpSession(
+            "Google Data Manager",
+            base_url=config.base_url,
+            headers={"Content-Type": "application/json"},
+            classifier=_classify_api,
+            credential_hint="re-authorize and store the new refresh token with `dealersync secrets set NAME`",
+            session=RateLimitedSession(limiter),
+        )
+        self.oauth = HttpSession("Google OAuth", classifier=_classify_token)
+        self._access_token: str | None = None
+        self._counts = {"requests": 0, "members_ingested": 0, "members_removed": 0, "members_rejected": 0}
+
+    # ---------------------------------------------------------------------------- auth
+    def _refresh(self) -> str:
+        response = self.oauth.post(
+            self.cfg.oauth_url,
+            data={
+                "grant_type": "refresh_token",
+                "client_id": self.cfg.client_id,
+                "client_secret": self.cfg.client_secret.get_secret_value(),
+                "refresh_token": self.cfg.refresh_token.get_secret_value(),
+            },
+        )
+        try:
+            token = response.json().get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise AuthError("Google OAuth: the token endpoint answered without an access_token") from None
+        self._access_token = token
+        return token
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with a fresh-enough access token: refreshed before first use and once on a 401."""
+        for attempt in (1, 2):
+            token = self._access_token or self._refresh()
+            try:
+                response = self.http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+            except _Unauthenticated:
+                self._access_token = None
+                if attempt == 2:
+                    raise AuthError(
+                        "Google Data Manager: a freshly refreshed access token was refused (HTTP 401)."
+                        " Re-authorize the Google account for the"
+                        f" {SCOPE} scope and store the new refresh token with"
+                        " `dealersync secrets set NAME`"
+                    ) from None
+                continue
+            self._counts["requests"] += 1
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {}
+            return payload if isinstance(payload, dict) else {}
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------------ contract
+    def check(self) -> None:
+        """The refresh token, client id and secret are accepted (an access token is issued)."""
+        self._refresh()
+
+    def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
+        list_id = self.cfg.user_lists.get(name) or self.cfg.user_list_id
+        if not list_id:
+            raise ConfigError(
+                f"destinations.{self.context.instance}.user_list_id: missing; the Data Manager API"
+                f" does not create lists here: {CREATE_LIST_HELP}"
+            )
+        return RemoteAudience(id=list_id, name=name)
+
+    def add(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        return self._send("audienceMembers:ingest", "members_ingested", audience, members)
+
+    def remove(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        return self._send("audienceMembers:remove", "members_removed", audience, members)
+
+    def platform_counts(self) -> Mapping[str, int]:
+        return dict(self._counts)
+
+    # ------------------------------------------------------------------------ requests
+    def _destination(self, list_id: str) -> dict[str, Any]:
+        dest: dict[str, Any] = {
+            "operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": self.cfg.operating_account_id},
+            "productDestinationId": list_id,
+        }
+        if self.cfg.login_account_id:
+            dest["loginAccount"] = {"accountType": "GOOGLE_ADS", "accountId": self.cfg.login_account_id}
+        return dest
+
+    def _body(self, list_id: str, members: list[dict[str, Any]], op: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "destinations": [self._destination(list_id)],
+            "audienceMembers": [{"userData": {"userIdentifiers": user_identifiers(m)}} for m in members],
+            "encoding": "HEX",
+        }
+        if op == "audienceMembers:ingest":
+            body["consent"] = {"adUserData": self.cfg.ad_user_data, "adPersonalization": self.cfg.ad_personalization}
+            body["termsOfService"] = {"customerMatchTermsOfServiceStatus": "ACCEPTED"}
+        return body
+
+    def _send(
+        self, op: str, counter: str, audience: RemoteAudience, members: list[dict[str, Any]]
+    ) -> list[MemberOutcome]:
+        outcomes: list[MemberOutcome] = []
+        pending = []
+        for m in members:
+            if user_identifiers(m):
+                pending.append(m)
+            else:
+                outcomes.append(
+                    MemberOutcome(str(m["member_key"]), False, "no_identifiers",
+                                  "no email, phone or complete address to send")
+                )
+        rounds = 0
+        while pending:
+            try:
+                self._post(f"/v1/{op}", self._body(audience.id, pending, op))
+            except _MemberViolations as exc:
+                rounds += 1
+                bad = {i: r for i, r in exc.violations.items() if 0 <= i < len(pending)}
+                if not bad or rounds > MAX_REJECTION_ROUNDS:
+                    raise FatalError(
+                        f"{exc.message}; still refusing members after {rounds} rounds of removing"
+                        " the ones it named"
+                    ) from None
+                for i, reason in sorted(bad.items()):
+                    outcomes.append(
+                        MemberOutcome(str(pending[i]["member_key"]), False, reason,
+                                      f"Google refused this member's identifiers ({reason})")
+                    )
+                self._counts["members_rejected"] += len(bad)
+                pending = [m for i, m in enumerate(pending) if i not in bad]
+                continue
+            self._counts[counter] += len(pending)
+            outcomes += [MemberOutcome(str(m["member_key"]), True) for m in pending]
+            break
+        return outcomes
+
+
+def user_identifiers(member: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A member's Data Manager ``userIdentifiers``: email, phone, and the address only when its
+    four parts (hashed given and family name, plain region and postal code) are all there."""
+    ids: list[dict[str, Any]] = []
+    if member.get("email"):
+        ids.append({"emailAddress": member["email"]})
+    if member.get("phone"):
+        ids.append({"phoneNumber": member["phone"]})
+    parts = ("given_name", "family_name", "region_code", "postal_code")
+    if all(member.get(p) for p in parts):
+        ids.append(
+            {
+                "address": {
+                    "givenName": member["given_name"],
+                    "familyName": member["family_name"],
+                    "regionCode": member["region_code"],
+                    "postalCode": member["postal_code"],
+                }
+            }
+        )
+    return ids

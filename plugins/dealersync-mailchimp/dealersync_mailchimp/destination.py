@@ -1,0 +1,527 @@
+"""The ``mailchimp`` destination: a dealersync audience as a tag on one Mailchimp audience (list).
+
+Mailchimp has one list of contacts per audience; dealersync's audience is a **tag** on that list
+(a tag is a static segment in the API). Adding a member means: make sure the contact exists on
+the list (batch upsert, ``POST /lists/{list_id}``), then put the tag on it
+(``POST /lists/{list_id}/segments/{segment_id}`` with ``members_to_add``). Removing a member
+takes the tag off (``DELETE /lists/{list_id}/segments/{segment_id}/members/{subscriber_hash}``);
+the contact itself is never unsubscribed, archived or deleted.
+
+Consent: core only hands an email destination customers with email consent, and this connector
+never changes the status of a contact that already exists. New contacts get ``status_for_new``
+(``pending``, double opt-in, by default). A contact Mailchimp holds as unsubscribed or cleaned,
+or refuses for compliance, is recorded on dealersync's global suppression list and reported
+rejected with a ``suppressed:*`` code; it is never resubscribed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar, Literal, TypeVar
+
+import requests
+from pydantic import Field, SecretStr, field_validator
+
+from dealersync import (
+    AudienceDestination,
+    AuthError,
+    BatchInfo,
+    BatchLimits,
+    ConfigError,
+    ConnectorConfig,
+    ConnectorContext,
+    DealersyncError,
+    FatalError,
+    HttpSession,
+    MemberOutcome,
+    RemoteAudience,
+    TransientError,
+)
+
+log = logging.getLogger("dealersync.mailchimp")
+
+#: Mailchimp's documented maximum for the batch upsert and for static-segment member changes.
+MAX_MEMBERS = 500
+#: Mailchimp allows 10 simultaneous connections per user; more are answered 429.
+MAX_CONNECTIONS = 10
+
+AUTH_MESSAGE = (
+    "the Mailchimp API key was refused; create a new key (Mailchimp: Profile > Extras > API keys)"
+    " and store it with `dealersync secrets set NAME`"
+)
+CREDENTIAL_HINT = (
+    "create a new key (Mailchimp: Profile > Extras > API keys) and store it with"
+    " `dealersync secrets set NAME`"
+)
+
+_HASH = re.compile(r"^[0-9a-f]{32}$")
+_SAFE_TITLE = re.compile(r"^[A-Za-z][A-Za-z ]{0,39}$")
+
+# Rejection codes (MemberOutcome.code). ``suppressed:*`` must never be retried: the person is on
+# the global suppression list from now on and Mailchimp will refuse them again anyway.
+SUPPRESSED_UNSUBSCRIBED = "suppressed:unsubscribe"
+SUPPRESSED_CLEANED = "suppressed:cleaned"
+SUPPRESSED_COMPLIANCE = "suppressed:compliance"
+INVALID_EMAIL = "invalid:email"
+THROTTLED_ADDRESS = "throttled:address"
+ARCHIVED = "mailchimp:archived"
+TAG_FAILED = "mailchimp:tag_failed"
+NOT_FOUND = "mailchimp:not_found"
+NO_HASH = "invalid:subscriber_hash"
+
+#: Statuses of an existing contact that may carry the tag as they are.
+_TAGGABLE = frozenset({"subscribed", "pending", "transactional"})
+
+
+class MailchimpNotFound(FatalError):
+    """Mailchimp answered 404 (a list, segment or member that does not exist)."""
+
+
+# ------------------------------------------------------------------------------------- config
+
+
+class MailchimpConfig(ConnectorConfig):
+    api_key: SecretStr = Field(
+        description="Mailchimp API key; it ends with the data center (e.g. '...-us21'), which picks "
+        "the API host. Write it as { keyring = \"NAME\" } or { env = \"VAR\" }, never inline.",
+    )
+    list_id: str = Field(
+        description="the Mailchimp audience (list) id: Audience > Settings > Audience name and "
+        "defaults > Audience ID",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+    )
+    tag: str | None = Field(
+        None,
+        description="the tag (static segment) marking this dealersync audience on the list; "
+        "default: the dealersync audience's name. Found or created on first sync.",
+        min_length=1,
+        max_length=100,
+    )
+    status_for_new: Literal["pending", "subscribed"] = Field(
+        "pending",
+        description="status given to contacts NEW to the list: 'pending' (default) sends "
+        "Mailchimp's double opt-in confirmation; 'subscribed' only when the dealer holds "
+        "documented opt-in consent. Existing contacts' status is never changed.",
+    )
+    merge_fields: dict[Literal["first_name", "last_name"], str] = Field(
+        default_factory=dict,
+        description="names sent as merge fields for new contacts, e.g. "
+        "{ first_name = \"FNAME\", last_name = \"LNAME\" }; default: none (email only)",
+    )
+    base_url: str | None = Field(
+        None,
+        description="API base URL instead of https://<dc>.api.mailchimp.com/3.0 (proxies, tests)",
+        pattern=r"^https?://\S+$",
+    )
+    concurrency: int = Field(
+        MAX_CONNECTIONS,
+        ge=1,
+        le=MAX_CONNECTIONS,
+        description="simultaneous connections for per-member calls (Mailchimp allows 10 per user; "
+        "lower it when other tools use the same account)",
+    )
+
+    @field_validator("merge_fields")
+    @classmethod
+    def _merge_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for tag in value.values():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,9}", tag):
+                raise ValueError("merge field tags are 1-10 upper-case letters, digits or _, e.g. FNAME")
+        return value
+
+
+def data_center_url(api_key: SecretStr, where: str) -> str:
+    """``https://<dc>.api.mailchimp.com/3.0`` from the key's suffix; the key is never echoed."""
+    key = api_key.get_secret_value()
+    dc = key.rsplit("-", 1)[-1] if "-" in key else ""
+    if not re.fullmatch(r"[a-z]{1,6}[0-9]{1,4}", dc):
+        raise ConfigError(
+            f"{where}.api_key: a Mailchimp API key ends with its data center (e.g. '-us21') and this"
+            " one does not; copy the whole key from Mailchimp (Profile > Extras > API keys), or set"
+            " base_url"
+        )
+    return f"https://{dc}.api.mailchimp.com/3.0"
+
+
+# --------------------------------------------------------------------------------- classifier
+
+
+def _problem(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def classify(response: requests.Response) -> DealersyncError | type[DealersyncError] | None:
+    """Mailchimp's error answers as dealersync error kinds (never echoing a body or a key).
+
+    401 -> AuthError; 403 with no JSON body (Mailchimp under heavy throttling) -> TransientError,
+    403 otherwise -> AuthError; 429 or a ``Too Many Requests`` title -> TransientError (core
+    honours Retry-After); 404 -> MailchimpNotFound; 5xx -> TransientError (core default). The
+    batch upsert's per-row ``errors[]`` come with 200 and are not errors here.
+    """
+    code = response.status_code
+    if code < 400:
+        return None
+    problem = _problem(response)
+    title = str((problem or {}).get("title") or "")
+    if code == 401:
+        return AuthError(f"{AUTH_MESSAGE} (HTTP 401)")
+    if code == 429 or title.replace(" ", "").lower() == "toomanyrequests":
+        return TransientError  # standard message; retry_after from the Retry-After header
+    if code == 403:
+        if problem is None:
+            return TransientError
+        return AuthError(f"{AUTH_MESSAGE} (HTTP 403: the key is not allowed to do this)")
+    if code == 404:
+        return MailchimpNotFound("Mailchimp: HTTP 404, not found")
+    if code >= 500:
+        return None  # core: transient
+    safe = f" {title}" if _SAFE_TITLE.match(title) else ""
+    return FatalError(f"Mailchimp: HTTP {code}{safe}")
+
+
+# ------------------------------------------------------------------------------ upsert errors
+
+
+def row_verdict(row: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """What one ``errors[]`` row of the batch upsert means: ``(kind, code, reason)``.
+
+    kind is ``exists`` (the contact is already on the list: check its status), ``suppress``
+    (code is the suppression reason: unsubscribe, cleaned, compliance) or ``reject``.
+    Reasons are fixed texts: Mailchimp's own ``error`` text names the address and is never kept.
+    """
+    text = str(row.get("error") or "").lower()
+    error_code = str(row.get("error_code") or "")
+    if error_code == "ERROR_CONTACT_EXISTS" or "already a list member" in text:
+        return "exists", None, None
+    if "compliance state" in text:
+        return "suppress", "compliance", "Mailchimp holds the contact in a compliance state"
+    if "unsubscribed" in text or "resubscribe" in text:
+        return "suppress", "unsubscribe", "the contact unsubscribed in Mailchimp"
+    if "cleaned" in text or "bounced" in text:
+        return "suppress", "cleaned", "Mailchimp cleaned the address (bounces)"
+    if "permanently deleted" in text or "forgotten" in text or "re-import" in text:
+        return "suppress", "compliance", "the contact was permanently deleted in Mailchimp"
+    if "signed up to a lot of lists" in text or "too many recent signup" in text:
+        return "reject", THROTTLED_ADDRESS, "Mailchimp throttles sign-ups for this address; retried next run"
+    if "fake" in text or "invalid" in text or "valid email" in text:
+        return "reject", INVALID_EMAIL, "Mailchimp refused the address as invalid"
+    safe = re.sub(r"[^A-Z0-9_]", "", error_code.upper())[:40] or "ERROR"
+    return "reject", f"mailchimp:{safe}", f"Mailchimp refused the contact ({safe})"
+
+
+_SUPPRESSED_CODE = {
+    "unsubscribe": SUPPRESSED_UNSUBSCRIBED,
+    "cleaned": SUPPRESSED_CLEANED,
+    "compliance": SUPPRESSED_COMPLIANCE,
+}
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# -------------------------------------------------------------------------------- destination
+
+
+class MailchimpDestination(AudienceDestination):
+    """A dealersync audience as a tag on one Mailchimp audience (list). Channel: email."""
+
+    name = "mailchimp"
+    channel = "email"
+    identifiers: ClassVar[Mapping[str, str]] = {
+        "email": "mailchimp.email",
+        "subscriber_hash": "mailchimp.subscriber_hash",
+        "first_name": "mailchimp.first_name",
+        "last_name": "mailchimp.last_name",
+    }
+    limits = BatchLimits(rows=MAX_MEMBERS)
+    #: The sync state keeps Mailchimp's member id (MD5 of the lowercase email), never the address.
+    state_fields = ("subscriber_hash",)
+    supports_replace = False
+    Config = MailchimpConfig
+
+    def __init__(self, config: MailchimpConfig, context: ConnectorContext) -> None:  # type: ignore[override]
+        super().__init__(config, context)
+        where = f"destinations.{context.instance}"
+        base = config.base_url or data_center_url(config.api_key, where)
+        session = requests.Session()
+        session.auth = ("dealersync", config.api_key.get_secret_value())
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=config.concurrency)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self.http = HttpSession(
+            "Mailchimp",
+            base_url=base,
+            headers={"Accept": "application/json", "User-Agent": "dealersync-mailchimp"},
+            classifier=classify,
+            credential_hint=CREDENTIAL_HINT,
+            session=session,
+        )
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def cfg(self) -> MailchimpConfig:
+        return self.config  # type: ignore[return-value]
+
+    @property
+    def _list(self) -> str:
+        return f"lists/{self.cfg.list_id}"
+
+    # ------------------------------------------------------------------------------ contract
+    def check(self) -> None:
+        """The key is accepted and the list exists."""
+        try:
+            self.http.get(self._list, params={"fields": "id,name"})
+        except MailchimpNotFound:
+            raise ConfigError(
+                f"destinations.{self.context.instance}.list_id: Mailchimp has no audience"
+                f" {self.cfg.list_id!r} for this API key (Audience > Settings > Audience name and"
+                " defaults shows the id)"
+            ) from None
+
+    def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
+        """Find the tag (static segment) on the list, creating it when missing."""
+        tag = self.cfg.tag or name
+        found = self._find_segment(tag)
+        if found is None:
+            try:
+                found = self._json(
+                    self.http.post(f"{self._list}/segments", json={"name": tag, "static_segment": []})
+                )
+            except MailchimpNotFound:
+                self.check()  # a missing list becomes a ConfigError naming list_id
+                raise
+            log.info("mailchimp: created tag for audience %s on list %s", name, self.cfg.list_id)
+        return RemoteAudience(id=str(found["id"]), name=str(found.get("name") or tag), size=found.get("member_count"))
+
+    def add(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        outcomes: dict[str, MemberOutcome] = {}
+        by_email: dict[str, dict[str, Any]] = {}
+        for m in members:
+            email = m.get("email")
+            if not email or not m.get("subscriber_hash"):
+                outcomes[m["member_key"]] = MemberOutcome(m["member_key"], False, INVALID_EMAIL, "no valid email address")
+            else:
+                by_email[str(email).lower()] = m
+        accepted: list[dict[str, Any]] = []
+        for chunk in _chunks(list(by_email.values()), MAX_MEMBERS):
+            accepted += self._upsert(chunk, outcomes)
+        for chunk in _chunks(accepted, MAX_MEMBERS):
+            self._tag(audience, chunk, outcomes)
+        for m in members:
+            outcomes.setdefault(m["member_key"], MemberOutcome(m["member_key"], True))
+        return [outcomes[m["member_key"]] for m in members]
+
+    def remove(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        """Take the tag off, one member at a time by subscriber hash (the state holds no email).
+
+        A 404 means the member is not tagged (or not on the list): already removed, accepted.
+        """
+
+        def untag(m: dict[str, Any]) -> MemberOutcome:
+            h = str(m.get("subscriber_hash") or "")
+            if not _HASH.match(h):
+                return MemberOutcome(m["member_key"], False, NO_HASH, "the sync state holds no subscriber hash")
+            try:
+                self.http.delete(f"{self._list}/segments/{audience.id}/members/{h}")
+            except MailchimpNotFound:
+                self._count("already_untagged")
+                return MemberOutcome(m["member_key"], True)
+            self._count("untagged")
+            return MemberOutcome(m["member_key"], True)
+
+        return self._parallel(untag, members)
+
+    def platform_counts(self) -> Mapping[str, int]:
+        return dict(self._counts)
+
+    # ----------------------------------------------------------------------------- internals
+    def _upsert(self, chunk: list[dict[str, Any]], outcomes: dict[str, MemberOutcome]) -> list[dict[str, Any]]:
+        """Create the contacts new to the list; return the members that may be tagged."""
+        body = {
+            "members": [self._member_item(m) for m in chunk],
+            # false: an existing contact's status is never changed (no resubscribe, no re-opt-in)
+            "update_existing": False,
+        }
+        answer = self._json(self.http.post(self._list, params={"skip_merge_validation": "true"}, json=body))
+        self._count("created", _int(answer.get("total_created")))
+        self._count("updated", _int(answer.get("total_updated")))
+        self._count("upsert_errors", _int(answer.get("error_count")))
+        by_email = {str(m["email"]).lower(): m for m in chunk}
+        refused: set[str] = set()
+        existing: list[dict[str, Any]] = []
+        unknown_rows = 0
+        for row in answer.get("errors") or []:
+            m = by_email.get(str(row.get("email_address") or "").strip().lower())
+            if m is None:
+                unknown_rows += 1
+                continue
+            kind, code, reason = row_verdict(row)
+            if kind == "exists":
+                existing.append(m)
+                continue
+            refused.add(m["member_key"])
+            if kind == "suppress":
+                outcomes[m["member_key"]] = self._suppress(m, str(code), str(reason))
+            else:
+                outcomes[m["member_key"]] = MemberOutcome(m["member_key"], False, code, reason)
+        if unknown_rows:
+            log.warning("mailchimp: %d error rows named no member of the batch", unknown_rows)
+        self._count("already_on_list", len(existing))
+        statuses = dict(zip([m["member_key"] for m in existing], self._parallel(self._status, existing), strict=True))
+        for m in existing:
+            status = statuses[m["member_key"]]
+            if status in _TAGGABLE:
+                continue
+            refused.add(m["member_key"])
+            if status == "unsubscribed":
+                outcomes[m["member_key"]] = self._suppress(m, "unsubscribe", "the contact unsubscribed in Mailchimp")
+            elif status == "cleaned":
+                outcomes[m["member_key"]] = self._suppress(m, "cleaned", "Mailchimp cleaned the address (bounces)")
+            elif status == "archived":
+                outcomes[m["member_key"]] = MemberOutcome(
+                    m["member_key"], False, ARCHIVED, "the contact is archived in Mailchimp; unarchive it to tag it"
+                )
+            elif status is None:
+                outcomes[m["member_key"]] = MemberOutcome(
+                    m["member_key"], False, NOT_FOUND, "Mailchimp reported the contact as existing, then not found"
+                )
+            else:
+                safe = re.sub(r"[^a-z_]", "", status)[:20]
+                outcomes[m["member_key"]] = MemberOutcome(
+                    m["member_key"], False, f"mailchimp:status_{safe}", f"the contact's status is {safe}"
+                )
+        return [m for m in chunk if m["member_key"] not in refused]
+
+    def _member_item(self, m: Mapping[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {"email_address": m["email"], "status": self.cfg.status_for_new}
+        merge = {tag: m[f] for f, tag in self.cfg.merge_fields.items() if m.get(f)}
+        if merge:
+            item["merge_fields"] = merge
+        return item
+
+    def _status(self, m: dict[str, Any]) -> str | None:
+        """An existing contact's status (``None`` when Mailchimp does not find it)."""
+        try:
+            answer = self._json(
+                self.http.get(f"{self._list}/members/{m['subscriber_hash']}", params={"fields": "status"})
+            )
+        except MailchimpNotFound:
+            return None
+        return str(answer.get("status") or "").lower() or None
+
+    def _tag(self, audience: RemoteAudience, chunk: list[dict[str, Any]], outcomes: dict[str, MemberOutcome]) -> None:
+        emails = [m["email"] for m in chunk]
+        answer = self._json(
+            self.http.post(f"{self._list}/segments/{audience.id}", json={"members_to_add": emails, "members_to_remove": []})
+        )
+        self._count("tagged", _int(answer.get("total_added")))
+        by_email = {str(m["email"]).lower(): m for m in chunk}
+        for err in answer.get("errors") or []:
+            for address in err.get("email_addresses") or []:
+                m = by_email.get(str(address).strip().lower())
+                if m is not None:
+                    outcomes[m["member_key"]] = MemberOutcome(
+                        m["member_key"], False, TAG_FAILED, "Mailchimp did not tag the contact"
+                    )
+                    self._count("tag_errors")
+
+    def _suppress(self, m: Mapping[str, Any], reason: str, text: str) -> MemberOutcome:
+        """Record a platform-side unsubscribe/clean/compliance refusal on the suppression list."""
+        self.context.suppress(reason=reason, email=str(m["email"]))
+        self._count("suppressed")
+        return MemberOutcome(m["member_key"], False, _SUPPRESSED_CODE[reason], text)
+
+    def _find_segment(self, tag: str) -> dict[str, Any] | None:
+        wanted = tag.casefold()
+        offset, page = 0, 1000
+        while True:
+            try:
+                answer = self._json(
+                    self.http.get(
+                        f"{self._list}/segments",
+                        params={
+                            "type": "static",
+                            "count": page,
+                            "offset": offset,
+                            "fields": "segments.id,segments.name,segments.member_count,total_items",
+                        },
+                    )
+                )
+            except MailchimpNotFound:
+                self.check()
+                raise
+            segments = answer.get("segments") or []
+            for seg in segments:
+                if str(seg.get("name", "")).casefold() == wanted:
+                    return seg
+            offset += len(segments)
+            if not segments or offset >= _int(answer.get("total_items")):
+                return None
+
+    def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``fn`` over ``items`` on at most ``concurrency`` connections, results in order.
+
+        After a failure no new call starts; the first error is raised once the others finished.
+        """
+        if len(items) <= 1 or self.cfg.concurrency == 1:
+            return [fn(i) for i in items]
+        failed = threading.Event()
+
+        def run(item: T) -> R | None:
+            if failed.is_set():
+                return None
+            try:
+                return fn(item)
+            except BaseException:
+                failed.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=self.cfg.concurrency, thread_name_prefix="mailchimp") as pool:
+            futures = [pool.submit(run, i) for i in items]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return [f.result() for f in futures]  # type: ignore[misc]
+
+    def _count(self, name: str, n: int = 1) -> None:
+        if n:
+            with self._lock:
+                self._counts[name] += n
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise FatalError(f"Mailchimp: HTTP {response.status_code}, the answer is not JSON") from None
+        if not isinstance(body, dict):
+            raise FatalError(f"Mailchimp: HTTP {response.status_code}, unexpected answer")
+        return body
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

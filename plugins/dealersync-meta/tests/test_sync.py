@@ -1,0 +1,237 @@
+"""Whole syncs through ``run_sync`` into the Meta fake: what the remote audience holds afterwards."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from dealersync.testing import SimulatedCrash, crash_at
+from meta_fake import LOST, FakeMeta, Fault, meta_error
+from meta_world import TOKEN_ENV, World, assert_remote_is, customers, remote, sha
+
+N = 600
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch: pytest.MonkeyPatch, dealersync_waits: list[float]) -> None:
+    from meta_fake import TOKEN
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path / "dealer", customers(N), batch_rows=100)
+
+
+# ------------------------------------------------------------------------------ scenarios
+@pytest.mark.slow
+def test_first_sync_then_one_percent_changed(world: World) -> None:
+    fake = FakeMeta()
+    first = world.run(fake)
+    assert first.status == "ok", first.error
+    assert (first.added, first.removed, first.rejected, first.members) == (N, 0, 0, N)
+    assert first.platform_counts == {"add_received": N, "num_received": N, "num_invalid_entries": 0}
+    assert fake.request_sizes == [100] * 6
+    sessions = {sid for _op, sid, _seq in fake.applied}
+    assert len(sessions) == 1 and [seq for *_x, seq in fake.applied] == [1, 2, 3, 4, 5, 6]
+    assert_remote_is(fake, world)
+
+    # 1% changed: 2 emails changed, 2 customers gone, 2 new customers
+    world.people[10]["email"] = "new.address.10@example.org"
+    world.people[11]["email"] = "new.address.11@example.org"
+    del world.people[20:22]
+    world.people += customers(2, seed=99, start=9000)
+    second = world.run(fake)
+    assert second.status == "ok", second.error
+    assert (second.added, second.removed, second.unchanged) == (4, 4, N - 4)
+    assert_remote_is(fake, world)
+    assert sha("person.10@example.org") not in {v for m in remote(fake) for k, v in m if k == "email"}
+
+    third = world.run(fake)  # nothing changed: nothing sent
+    assert (third.added, third.removed, third.planned) == (0, 0, 0)
+
+
+def test_email_change_replaces_the_member(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(120), batch_rows=50)
+    fake = FakeMeta()
+    world.run(fake)
+    world.people[5]["email"] = "Changed.Five@Example.org"
+    res = world.run(fake)
+    assert (res.added, res.removed) == (1, 1)
+    held = remote(fake)
+    assert sum(1 for m in held if ("email", sha("changed.five@example.org")) in m) == 1
+    assert not any(("email", sha("person.5@example.org")) in m for m in held)
+    assert_remote_is(fake, world)
+
+
+def test_removals_in_mirror_mode(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(300), batch_rows=40)
+    fake = FakeMeta()
+    world.run(fake)
+    world.people = world.people[:120]
+    res = world.run(fake)
+    assert (res.removed, res.added) == (180, 0)
+    assert sorted(fake.request_sizes[-5:]) == [20, 40, 40, 40, 40]
+    assert_remote_is(fake, world)
+
+
+def test_mode_switch_add_then_mirror(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(150), batch_rows=50, mode="add")
+    fake = FakeMeta()
+    world.run(fake)
+    by_hand = {"email": sha("walk-in@example.org")}  # someone added in Ads Manager
+    fake.add_members(fake.only_list(), [by_hand])
+    gone = world.people[100:]
+    world.people = world.people[:100]
+    res = world.run(fake)
+    assert (res.added, res.removed) == (0, 0)  # add mode never removes
+    assert len(fake.members(fake.only_list())) == 151
+    world.mode = "mirror"
+    res = world.run(fake)
+    assert res.status == "ok" and (res.added, res.removed) == (0, 50)
+    held = remote(fake)
+    assert frozenset(by_hand.items()) in held  # mirror removes only what this tool added
+    del held[frozenset(by_hand.items())]
+    assert held == world.expected()
+    assert not any(("email", sha(p["email"].lower())) in m for p in gone for m in held)
+
+
+def test_full_resync_repairs_a_cleared_audience(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(150), batch_rows=50)
+    fake = FakeMeta()
+    world.run(fake)
+    fake.lists[fake.only_list()] = []  # cleared by hand in Ads Manager
+    assert world.run(fake).planned == 0  # the state says all is well
+    res = world.run(fake, full_resync=True)
+    assert res.status == "ok" and res.added == 150
+    assert_remote_is(fake, world)
+
+
+def test_replace_mode(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(230), batch_rows=50, mode="replace")
+    fake = FakeMeta()
+    aid = fake.new_list("all", subtype="CUSTOM")
+    fake.add_members(aid, [{"email": sha("stale@example.org")}])
+    res = world.run(fake)
+    assert res.status == "ok" and res.added == 230
+    assert [op for op, *_ in fake.applied] == ["replace"] * 5
+    assert_remote_is(fake, world)  # the stale member is gone
+    world.people = world.people[:200]
+    world.run(fake)
+    assert_remote_is(fake, world)
+
+
+# -------------------------------------------------------------------------- kill and resume
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_crash_before_commit_at_every_add_batch(tmp_path: Path, k: int) -> None:
+    world = World(tmp_path, customers(250, seed=k), batch_rows=50)
+    fake = FakeMeta()
+    with pytest.raises(SimulatedCrash), crash_at("before_commit", k):
+        world.run(fake)
+    assert len(fake.applied) == k
+    res = world.run(fake)
+    assert res.status == "ok", res.error
+    assert res.added == 250 - 50 * (k - 1)  # the uncommitted batch is sent again
+    assert_remote_is(fake, world)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_crash_before_commit_at_every_remove_batch(tmp_path: Path, k: int) -> None:
+    world = World(tmp_path, customers(200, seed=k), batch_rows=40)
+    fake = FakeMeta()
+    world.run(fake)
+    world.people = world.people[:80] + customers(30, seed=k, start=5000)
+    with pytest.raises(SimulatedCrash), crash_at("before_commit", k):
+        world.run(fake)
+    res = world.run(fake)
+    assert res.status == "ok", res.error
+    assert_remote_is(fake, world)
+
+
+def test_crash_in_replace_then_rerun(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(120), batch_rows=50, mode="replace")
+    fake = FakeMeta()
+    with pytest.raises(SimulatedCrash), crash_at("before_commit", 0):
+        world.run(fake)
+    world.people = world.people[:100]
+    res = world.run(fake)
+    assert res.status == "ok"
+    assert_remote_is(fake, world)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_applied_but_answer_lost(tmp_path: Path, k: int) -> None:
+    """Meta applied batch k, the answer never came back, through every retry: the run fails
+    transiently; the next run sends the batch again and the audience holds each member once."""
+    world = World(tmp_path, customers(250, seed=k), batch_rows=50)
+    fake = FakeMeta()
+    fake.faults.append(Fault("add", LOST, nth=k, times=5))
+    res = world.run(fake)
+    assert res.status == "failed" and "could not connect" in res.error
+    assert res.added == 50 * (k - 1)
+    assert len(remote(fake)) == 50 * k  # applied, not committed
+    res = world.run(fake)
+    assert res.status == "ok" and res.added == 250 - 50 * (k - 1)
+    assert_remote_is(fake, world)
+
+
+# ----------------------------------------------------------------------------------- faults
+FAULTS = {
+    "429-retry-after": (429, {"error": {"code": 17, "message": "slow down"}}, {"Retry-After": "3"}),
+    "500": (500, {"error": {"code": 2, "message": "Service temporarily unavailable", "is_transient": True}}, {}),
+    "80003": (*meta_error(80003, "There have been too many calls to this ad-account."), {}),
+    "613": (*meta_error(613, "Calls to this api have exceeded the rate limit.", 1487742), {}),
+    "2650": (*meta_error(2650, "Failed to update the custom audience"), {}),
+    "timeout": "timeout",
+    "lost-once": LOST,
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_transient_faults_end_with_the_right_audience(tmp_path: Path, name: str, dealersync_waits: list[float]) -> None:
+    world = World(tmp_path, customers(150), batch_rows=50)
+    fake = FakeMeta()
+    fake.faults.append(Fault("add", FAULTS[name], nth=2, times=3))
+    res = world.run(fake)
+    assert res.status == "ok", res.error
+    assert res.added == 150 and dealersync_waits
+    if name == "429-retry-after":
+        assert dealersync_waits == [3.0, 3.0, 3.0]
+    assert_remote_is(fake, world)
+
+
+def test_blocked_audience_fails_clearly(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(150), batch_rows=50)
+    fake = FakeMeta()
+    fake.audiences[fake.new_list("all", subtype="CUSTOM")]["blocked"] = True
+    res = world.run(fake)
+    assert res.status == "failed" and "flagged" in res.error and res.added == 0
+
+
+def test_invalid_rows_are_counted_honestly(tmp_path: Path) -> None:
+    world = World(tmp_path, customers(150), batch_rows=50)
+    fake = FakeMeta()
+    fake.reject_values = {sha("person.3@example.org"), sha("person.77@example.org")}
+    res = world.run(fake)
+    assert res.status == "ok"
+    assert res.added == 150 and res.rejected == 0  # Meta does not say which rows
+    assert res.platform_counts["num_invalid_entries"] == 2 and res.platform_counts["num_received"] == 150
+    assert len(remote(fake)) == 148
+
+
+def test_revoked_token_fails_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(tmp_path, customers(150), batch_rows=50)
+    fake = FakeMeta()
+    world.run(fake)
+    monkeypatch.setenv(TOKEN_ENV, "EAAB-revoked-token-1234567890")
+    world.people = copy.deepcopy(world.people[:100])
+    res = world.run(fake)
+    assert res.status == "failed" and res.removed == 0
+    assert "dealersync secrets set" in res.error and "system-user token" in res.error
+    assert "revoked-token" not in res.error
