@@ -23,6 +23,7 @@ import duckdb
 from dealersync.config import AudienceSettings
 from dealersync.segments import CompiledSQL
 from dealersync.suppressions import SuppressionList
+from dealersync.timing import Timings
 
 HOLDOUTS_DDL = """
 CREATE TABLE IF NOT EXISTS _holdouts (
@@ -60,25 +61,32 @@ class AudiencePolicy:
         con: duckdb.DuckDBPyConnection,
         audiences: Mapping[str, AudienceSettings],
         compile: Callable[[str], CompiledSQL],
+        timings: Timings | None = None,
     ) -> None:
+        self._timings = timings or Timings()
         self._con = con
         self._audiences = audiences
         self._compile = compile
         self._eligible: dict[str, str] = {}
         self._suppressed = "_suppressed"
-        self._table(self._suppressed, SuppressionList(con).suppressed_customers_sql())
+        with self._timings.step("policy"):
+            self._table(self._suppressed, SuppressionList(con).suppressed_customers_sql())
         con.execute(HOLDOUTS_DDL)
 
     def eligible(self, name: str) -> str:
         """Temp table: the audience's segment minus its excludes and the suppressed (cached per run)."""
         if name not in self._eligible:
             aud = self._audiences[name]
-            parts = [self._compile(s) for s in [aud.segment, *aud.exclude]]
-            self._table(f"_kept_{name}", " EXCEPT ".join(f"({c.sql})" for c in parts), [p for c in parts for p in c.params])
-            self._table(
-                f"_eligible_{name}",
-                f'SELECT customer_id FROM "_kept_{name}" EXCEPT SELECT customer_id FROM "{self._suppressed}"',
-            )
+            with self._timings.step("segments") as step:
+                parts = [self._compile(s) for s in [aud.segment, *aud.exclude]]
+                sql = " EXCEPT ".join(f"({c.sql})" for c in parts)
+                self._table(f"_kept_{name}", sql, [p for c in parts for p in c.params])
+                step.rows += self._size(f"_kept_{name}")
+            with self._timings.step("policy"):
+                self._table(
+                    f"_eligible_{name}",
+                    f'SELECT customer_id FROM "_kept_{name}" EXCEPT SELECT customer_id FROM "{self._suppressed}"',
+                )
             self._eligible[name] = f"_eligible_{name}"
         return self._eligible[name]
 
@@ -88,7 +96,15 @@ class AudiencePolicy:
         seg = self._compile(aud.segment)
         eligible = self.eligible(name)
         sel = Selection(name, f"_audience_{name}")
-        sel.segment_size = self._count(f"SELECT count(*) FROM ({seg.sql})", seg.params)
+        with self._timings.step("segments"):
+            sel.segment_size = self._count(f"SELECT count(*) FROM ({seg.sql})", seg.params)
+        with self._timings.step("policy") as step:
+            self._apply_policy(name, sel, eligible)
+            step.rows += sel.customers
+        return sel
+
+    def _apply_policy(self, name: str, sel: Selection, eligible: str) -> None:
+        aud = self._audiences[name]
         kept, n_eligible = self._size(f"_kept_{name}"), self._size(eligible)
         sel.excluded, sel.suppressed = sel.segment_size - kept, kept - n_eligible
         outranking = "".join(f' EXCEPT SELECT customer_id FROM "{self.eligible(h)}"' for h in self._higher_ranked(name))
@@ -100,7 +116,6 @@ class AudiencePolicy:
             self._con.execute(f'DELETE FROM "{sel.table}" WHERE customer_id IN (SELECT customer_id FROM "_holdout_{name}")')
             sel.held_out = self._size(f"_holdout_{name}")
         sel.customers = self._size(sel.table)
-        return sel
 
     def record_holdout(self, run_id: str, as_of: dt.date, name: str) -> None:
         aud = self._audiences[name]

@@ -37,6 +37,7 @@ from dealersync.policy import AudiencePolicy
 from dealersync.segments import CompiledSQL, compile_segment
 from dealersync.store import Warehouse, ensure_table
 from dealersync.suppressions import SuppressionList
+from dealersync.timing import Timings
 
 log = logging.getLogger("dealersync")
 
@@ -118,6 +119,7 @@ class Runner:
         for fact in [*default_facts(), *registry.hook_results("dealersync_register_features")]:
             self.facts.register(fact)
         self._warehouse: Warehouse | None = None
+        self.timings = Timings()
 
     # ----------------------------------------------------------------------------- plumbing
     @property
@@ -180,9 +182,13 @@ class Runner:
             src.check()
             self.progress(f"loading source {name}")
             batches = (b for stream in src.streams() for b in src.read(stream, None))
-            reports.append(load_source(self.warehouse, name, batches))
+            with self.timings.step("load") as step:
+                reports.append(load_source(self.warehouse, name, batches))
+                step.rows += reports[-1].total_loaded
         self.progress("building customer facts")
-        build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
+        with self.timings.step("facts") as step:
+            build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
+            step.rows += _count(self.warehouse.con, "SELECT count(*) FROM customers")
         return reports
 
     def sync(
@@ -191,7 +197,7 @@ class Runner:
         """Deliver the named audiences (all by default). Sources must be loaded first."""
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
-        policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile)
+        policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
         results = []
         for name in names:
             results.extend(self._sync_audience(policy, name, dry_run, run_id, full_resync))
@@ -239,14 +245,16 @@ class Runner:
         res.no_consent = _count(con, f'SELECT count(*) FROM "{audience_table}"') - res.customers
         self.progress(f"building members of {res.audience} for {res.destination}")
         members = f"_members_{res.audience}_{res.destination}"
-        stats = build_members(
-            con,
-            consented,
-            dest.identifiers,
-            target=members,
-            default_country=self.config.settings.identity.default_country,
-            as_of=self.as_of,
-        )
+        with self.timings.step("identity") as step:
+            stats = build_members(
+                con,
+                consented,
+                dest.identifiers,
+                target=members,
+                default_country=self.config.settings.identity.default_country,
+                as_of=self.as_of,
+            )
+            step.rows += stats.customers
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
             res.warnings.append(
@@ -265,7 +273,9 @@ class Runner:
         snapshot = AudienceSnapshot(
             con, members, audience=res.audience, destination=res.destination, fields=list(dest.identifiers)
         )
-        out = dest.write_snapshot(snapshot)
+        with self.timings.step("deliver") as step:
+            out = dest.write_snapshot(snapshot)
+            step.rows += out.written
         res.written, res.location, res.status = out.written, out.location, "ok"
 
     def _deliver_incremental(self, res: DeliveryResult, dest: AudienceDestination, members: str, dry_run: bool) -> None:
@@ -277,7 +287,7 @@ class Runner:
         if not dry_run:
             dest.check()
             self.progress(f"sending {res.audience} to {res.destination}")
-        out = delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run)
+        out = delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run, timings=self.timings)
         res.planned = out.planned_adds + out.planned_removes
         res.added, res.removed, res.rejected, res.unchanged, res.gave_up = (
             out.added, out.removed, out.rejected, out.unchanged, out.gave_up

@@ -15,6 +15,7 @@ from dealersync.config import load_config
 from dealersync.loading import LoadReport
 from dealersync.plugins import load_plugins
 from dealersync.sync import DeliveryResult, Runner
+from dealersync.timing import Timings
 
 
 def register(cli: click.Group) -> None:
@@ -32,6 +33,7 @@ def register(cli: click.Group) -> None:
     help="Send every current member to API destinations again, whatever the sync state says "
     "(removals are planned as usual: members this tool added that left the audience).",
 )
+@click.option("--timings", "show_timings", is_flag=True, help="Print wall time, rows and peak memory per step.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory for file destinations.")
 def sync(
     config_path: Path,
@@ -39,6 +41,7 @@ def sync(
     as_of: dt.date | None,
     dry_run: bool,
     full_resync: bool,
+    show_timings: bool,
     out_dir: Path | None,
 ) -> None:
     """Load every source, then deliver each audience to its destinations.
@@ -62,6 +65,8 @@ def sync(
     title = f"Audiences as of {runner.as_of}" + (" (dry run: nothing written)" if dry_run else "")
     out.print(result_table(results, title))
     print_warnings(err, results)
+    if show_timings:
+        out.print(_timings_table(runner.timings))
     if dry_run:
         print_samples(out, results)
     if any(r.status == "failed" for r in results):
@@ -117,3 +122,13 @@ def print_warnings(console: Console, results: list[DeliveryResult]) -> None:
     for r in results:
         for w in r.warnings:
             console.print(f"[yellow]warning:[/yellow] {r.audience} -> {r.destination}: {w}")
+
+
+def _timings_table(timings: Timings) -> Table:
+    t = Table(title="Timings", title_justify="left")
+    for col in ("step", "seconds", "rows", "rows/s", "peak RSS MiB"):
+        t.add_column(col, justify="left" if col == "step" else "right")
+    for name, s in timings.ordered():
+        rate = f"{s.rows / s.seconds:,.0f}" if s.seconds and s.rows else ""
+        t.add_row(name, f"{s.seconds:.2f}", f"{s.rows:,}", rate, f"{s.peak_rss / 2**20:,.0f}")
+    return t

@@ -22,6 +22,7 @@ from dealersync.delivery.plan import Plan, make_plan, payload_sql
 from dealersync.delivery.state import SyncState
 from dealersync.errors import ConfigError
 from dealersync.identity import get_profile
+from dealersync.timing import Timings
 
 #: How many runs a rejected member is sent again before the engine gives up on it.
 RETRY_CAP = 3
@@ -77,11 +78,16 @@ class IncrementalDelivery:
             mirror=mode == "mirror", full_resync=full_resync, retry_cap=RETRY_CAP,
         )
 
-    def run(self, mode: str, *, full_resync: bool = False, dry_run: bool = False) -> IncrementalOutcome:
+    def run(
+        self, mode: str, *, full_resync: bool = False, dry_run: bool = False, timings: Timings | None = None
+    ) -> IncrementalOutcome:
+        timings = timings or Timings()
         out = IncrementalOutcome()
         if mode == "replace" and not self.dest.supports_replace:
             raise ConfigError(f"{self.dest.name} cannot replace a whole audience; use mode = \"mirror\"")
-        plan = self.plan(mode, full_resync)
+        with timings.step("diff") as step:
+            plan = self.plan(mode, full_resync)
+            step.rows += plan.adds + plan.removes + plan.unchanged
         out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (
             plan.adds, plan.removes, plan.unchanged, plan.gave_up
         )
@@ -94,11 +100,13 @@ class IncrementalDelivery:
             out.warnings.append("the platform list changed since the last run: every member is sent again")
             plan = self.plan(mode, full_resync)
             out.planned_adds, out.planned_removes, out.unchanged = plan.adds, plan.removes, plan.unchanged
-        if mode == "replace":
-            self._replace(remote, out)
-        else:
-            self._remove(remote, plan, out)
-            self._add(remote, plan, out)
+        with timings.step("deliver") as step:
+            if mode == "replace":
+                self._replace(remote, out)
+            else:
+                self._remove(remote, plan, out)
+                self._add(remote, plan, out)
+            step.rows += out.added + out.removed + out.rejected
         self.state.forget_departed_rejections(f"_cur_{self.state.pair[0]}_{self.state.pair[1]}")
         return out
 
