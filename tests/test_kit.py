@@ -12,7 +12,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from dealersync.testing import install_offline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kit"
@@ -35,7 +34,7 @@ def run_pytest(paths: list[Path], site: Path, cwd: Path, *args: str) -> tuple[su
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
          *args, *map(str, paths)],
-        cwd=cwd, env=env, capture_output=True, text=True,
+        cwd=cwd, check=False, env=env, capture_output=True, text=True,
     )
     outcomes: dict[str, dict[str, str]] = defaultdict(dict)
     for case in ET.parse(report).getroot().iter("testcase"):
@@ -90,8 +89,41 @@ def test_undiscoverable_connector_says_to_install(tmp_path: Path) -> None:
     )
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test), "-k", "discoverable"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path, check=False, capture_output=True, text=True,
     )
     assert proc.returncode == 1
     assert "unknown source connector 'lonely-src'" in proc.stdout
     assert "pip install -e ." in proc.stdout
+
+
+def test_strict_http_fails_on_unmocked_and_unused_mocks() -> None:
+    import requests
+    import responses
+    from dealersync import HttpSession, TransientError
+    from dealersync.testing import FakePlatform, strict_http
+
+    def mocks(rsps: responses.RequestsMock) -> None:
+        rsps.add("GET", "https://api.acme.test/used", json={})
+        rsps.add("GET", "https://api.acme.test/unused", json={})
+
+    unused = r"Not all requests have been executed \[\(.GET., .https://api.acme.test/unused.\)\]"
+    with pytest.raises(AssertionError, match=unused), strict_http(mocks):
+        requests.get("https://api.acme.test/used", timeout=1)
+
+    session = HttpSession("Acme", sleep=lambda _s: None, max_attempts=2)
+    stray = r"requests nothing mocks: \['GET https://api.acme.test/stray'\]"
+    # core http sees a connection failure, retries, raises TransientError; the kit still tells
+    with pytest.raises(AssertionError, match=stray), strict_http(), pytest.raises(TransientError):
+        session.get("https://api.acme.test/stray")
+
+    class Fake(FakePlatform):
+        base_url = "https://api.acme.test"
+
+        def register(self, rsps: responses.RequestsMock) -> None:
+            self.route(rsps, "GET", "/lists/{list_id}", lambda request, body, list_id: (200, self.members(list_id)))
+            self.route(rsps, "DELETE", "/lists/{list_id}", lambda request, body, list_id: (204, None))
+
+    fake = Fake()
+    fake.add_members("L1", [{"email": "a"}, {"email": "a"}, {"email": "b"}])
+    with strict_http(platform=fake):  # the unused DELETE route is not an error
+        assert requests.get("https://api.acme.test/lists/L1?x=1", timeout=1).json() == [{"email": "a"}, {"email": "b"}]

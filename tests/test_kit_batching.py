@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from dealersync import BatchLimits
 from dealersync.batching import encoded_size, split_batches, trim_identifiers
 

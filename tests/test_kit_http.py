@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import requests
 import responses
-
 from dealersync import AuthError, FatalError, RejectedRecords, TransientError
 from dealersync.http import DEFAULT_TIMEOUT, HttpSession, retry_after
 

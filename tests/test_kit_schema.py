@@ -10,11 +10,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from pydantic import Field, SecretStr
-
 from dealersync import ConnectorConfig, Destination, hookimpl
 from dealersync.cli.schema_cmd import connectors_schema
 from dealersync.plugins import load_plugins
+from pydantic import Field, SecretStr
 
 ROOT = Path(__file__).parents[1]
 

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-
 from dealersync import ConfigError
 from dealersync.cli import cli
 from dealersync.scaffold import new_plugin
@@ -65,7 +64,7 @@ def test_cli(tmp_path: Path) -> None:
 class ExampleCrm(BaseHTTPRequestHandler):
     """The scaffolded source's example API, served on localhost for the sync run."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._send(401, {"error": "bad token"})
@@ -103,7 +102,7 @@ def example_api() -> Iterator[str]:
 
 def _run(args: list[str], cwd: Path, site: Path, **env: str) -> subprocess.CompletedProcess[str]:
     pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True,
+    return subprocess.run(args, cwd=cwd, check=False, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": pythonpath, **env})
 
 

@@ -20,6 +20,7 @@ T13 Lee   a lead (third_party) who opened an email 39 days ago
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 import types
 from typing import Any
 
@@ -30,8 +31,12 @@ from dealersync.errors import ConfigError
 from dealersync.facts import FactRegistry, build_facts
 from dealersync.model import TABLES, create_table_sql
 from dealersync.plugins import load_plugins
-from dealersync.segments import SegmentDef, compile_segment, core_templates, template_registry
-from dealersync.segments.templates import rule
+from dealersync.segments import (
+    SegmentDef,
+    compile_segment,
+    core_templates,
+    template_registry,
+)
 from pydantic import BaseModel, Field
 
 D = dt.date
@@ -146,7 +151,8 @@ def con() -> Any:
     insert(
         con,
         "leads",
-        {"lead_id": "L7", "customer_id": "T7", "created_at": TS(2026, 8, 1, 10), "source": "Website "},
+        {"lead_id": "L7", "customer_id": "T7", "created_at": TS(2026, 8, 1, 10),
+         "source": "Website "},
         {"lead_id": "L13", "customer_id": "T13", "created_at": TS(2026, 9, 1, 10),
          "source": "third_party"},
     )  # fmt: skip
@@ -322,7 +328,9 @@ def test_tire_offer_suppression(con: Any) -> None:
         ),
         "loyal": SegmentDef(template="service_status", params={"status": "loyal"}),
         "at_risk": SegmentDef(template="service_status", params={"status": "at_risk"}),
-        "recent_tire_buyers": SegmentDef(template="purchased_category", params={"category": "tires"}),
+        "recent_tire_buyers": SegmentDef(
+            template="purchased_category", params={"category": "tires"}
+        ),
         "tire_offer": SegmentDef(include=["active"], exclude=["recent_tire_buyers"]),
     }
     compiled = compile_segment("tire_offer", defs, REG, as_of=AS_OF)
@@ -368,11 +376,13 @@ def test_plugin_template_through_the_hook(con: Any) -> None:
                 "fleet",
                 "Customers owning several vehicles.",
                 _FleetParams,
-                lambda p: rule({"fact": "vehicles_owned", "op": ">=", "value": p.min_vehicles}),
+                lambda p: {"fact": "vehicles_owned", "op": ">=", "value": p.min_vehicles},
             )
         ]
 
-    plugin.dealersync_register_segment_templates = dealersync_register_segment_templates  # type: ignore[attr-defined]
+    plugin.dealersync_register_segment_templates = (  # type: ignore[attr-defined]
+        dealersync_register_segment_templates
+    )
     templates = template_registry(load_plugins([plugin]))
     assert templates.origin("fleet") == "fleet_templates"
     assert templates.origin("service_status") == "dealersync"
@@ -393,3 +403,22 @@ def test_template_registry_checks_plugins() -> None:
         reg.register(SegmentTemplate("x", "", NoDefault, lambda p: None))
     with pytest.raises(ConfigError, match="'service_status' is defined twice"):
         reg.register(reg.get("service_status"), origin="acme")
+
+
+def test_segments_doc_documents_every_template_and_parameter() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "segments.md").read_text()
+    documented = re.findall(r"^### `(\w+)`$", doc, flags=re.MULTILINE)
+    assert [t for t in documented if t in core_templates()] == core_templates().names()
+    for template in core_templates():
+        section = doc.split(f"### `{template.name}`\n", 1)[1].split("\n### ", 1)[0]
+        params = re.findall(r"^\| `(\w+)` \| (`[^`]*`|\(not set\)) \|", section, flags=re.MULTILINE)
+        defaults = {k: ("(not set)" if v is None else v) for k, v in template.defaults().items()}
+        assert [k for k, _ in params] == list(defaults), template.name
+        for key, shown in params:
+            expected = defaults[key]
+            if expected != "(not set)":
+                value = tomllib.loads(f"v = {shown.strip('`')}")["v"]
+                assert value == expected, (template.name, key)

@@ -46,8 +46,9 @@ def dealersync_register_segment_templates() -> list[Any]:  # type: ignore[empty-
 
     Dealers use one as ``[segments.X] template = "<name>"``, ``params = {...}``. A template's
     ``params`` model gives every parameter a default and a ``Field(description=...)``; its
-    ``build`` returns a rule tree (``dealersync.segments.templates.rule({...})``), compiled like
-    a hand-written rule. Names must not clash with the core library or another plugin's.
+    ``build`` turns validated params into a rule tree in its ``connectors.toml`` shape (a dict:
+    ``{"fact": "vehicles_owned", "op": ">=", "value": params.min_vehicles}``), compiled like a
+    hand-written rule. Names must not clash with the core library's or another plugin's.
     """
 
 

@@ -36,7 +36,13 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
-from dealersync.errors import AuthError, DealersyncError, FatalError, RejectedRecords, TransientError
+from dealersync.errors import (
+    AuthError,
+    DealersyncError,
+    FatalError,
+    RejectedRecords,
+    TransientError,
+)
 
 #: What a classifier returns: no opinion, an error class (core writes the message), or an error.
 Verdict = DealersyncError | type[DealersyncError] | None

@@ -17,7 +17,12 @@ from dealersync.config import load_config
 from dealersync.errors import ConfigError
 from dealersync.facts import fact_registry
 from dealersync.plugins import load_plugins
-from dealersync.segments import CompiledSQL, SegmentDef, compile_segment, template_registry
+from dealersync.segments import (
+    CompiledSQL,
+    SegmentDef,
+    compile_segment,
+    template_registry,
+)
 from dealersync.sync import Runner
 
 
@@ -112,7 +117,8 @@ def show(name: str, config_path: Path, as_of: dt.date | None, dialect: str) -> N
     out.print(f"[bold]segments.{name}[/bold] as of {runner.as_of}")
     out.print_json(seg.model_dump_json(exclude_defaults=True, by_alias=True))
     if seg.template:
-        rule = template_registry(runner.registry).get(seg.template).rule(seg.params, name)
+        template = template_registry(runner.registry).get(seg.template)
+        rule = template.rule(seg.params, f"segments.{name}")
         out.print("rule built by the template:")
         out.print_json(json.dumps(rule.model_dump(by_alias=True, exclude_none=True)))
     out.print("SQL:", style="bold")

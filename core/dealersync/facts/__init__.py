@@ -83,8 +83,8 @@ __all__ = [
     "category_date_fact",
     "default_facts",
     "fact_expression",
-    "facts_as_of",
     "fact_registry",
+    "facts_as_of",
     "facts_select_sql",
     "merged_opcodes",
 ]

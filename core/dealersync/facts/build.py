@@ -2,9 +2,10 @@
 
 :func:`build_facts` runs a few set-oriented statements, each ``CREATE OR REPLACE TABLE ... AS``:
 
-1. the related-record tables of :mod:`dealersync.facts.relations`, cut at ``as_of``;
-2. ``_vehicles``, one row per vehicle with its odometer estimate and last service, and from it
-   ``vehicle_facts`` (the vehicle-grain facts);
+1. ``_facts_meta`` (the ``as_of``), then the related-record views of
+   :mod:`dealersync.facts.relations`, cut at it;
+2. ``_vehicles``, one row per vehicle with its odometer estimate and last service, and over it
+   the view ``vehicle_facts`` (the vehicle-grain facts);
 3. ``customer_facts``: per-customer aggregate CTEs over those tables, LEFT JOINed to
    ``customers``, one column per customer-grain fact.
 
@@ -28,7 +29,7 @@ from dealersync.facts.registry import (
     Fact,
     FactRegistry,
 )
-from dealersync.facts.relations import TABLE_SQL
+from dealersync.facts.relations import RELATION_SQL
 from dealersync.model import TABLES, create_table_sql
 from dealersync.opcodes import DEFAULT_OPCODES
 
@@ -187,7 +188,7 @@ _CUSTOMERS_CTE = """
 
 
 def _svc_sql(categories: Sequence[str]) -> str:
-    """Per-customer service-category aggregates, one pass over the service lines.
+    """Per-customer service-category columns, pivoted from ``_service_categories``.
 
     One ``max(...) FILTER`` pair per category on an integer index (no per-customer lists or maps
     to aggregate: those cost 3x more in DuckDB). ``categories`` are validated names in sorted
@@ -195,21 +196,14 @@ def _svc_sql(categories: Sequence[str]) -> str:
     """
     cols, bought = [], []
     for i, cat in enumerate(categories, start=1):
-        cols.append(
-            f"max(date) FILTER (WHERE idx = {i} AND status = 'performed') AS performed_{cat}"
-        )
-        cols.append(
-            f"max(date) FILTER (WHERE idx = {i} AND status IN ('declined', 'recommended'))"
-            f" AS declined_{cat}"
-        )
+        cols.append(f"max(performed) FILTER (WHERE idx = {i}) AS performed_{cat}")
+        cols.append(f"max(declined) FILTER (WHERE idx = {i}) AS declined_{cat}")
         bought.append(f"CASE WHEN performed_{cat} IS NOT NULL THEN [_p.categories[{i}]] END")
     return f"""
         SELECT w.*, list_concat([]::VARCHAR[], {", ".join(bought)}) AS categories_purchased
         FROM (SELECT customer_id, {", ".join(cols)}
-              FROM (SELECT l.customer_id, l.date, l.status,
-                           list_position(_p.categories, l.category) AS idx
-                    FROM rel_service_lines AS l, _p
-                    WHERE l.category IS NOT NULL)
+              FROM (SELECT s.*, list_position(_p.categories, s.category) AS idx
+                    FROM _service_categories AS s, _p)
               GROUP BY customer_id) AS w, _p"""
 
 
@@ -253,13 +247,16 @@ def facts_select_sql(facts: Iterable[Fact], categories: Sequence[str] | None = N
 
 
 def vehicle_facts_select_sql(facts: Iterable[Fact]) -> str:
-    """The SELECT producing ``vehicle_facts``: vehicle_id, customer_id, then each vehicle fact."""
+    """The SELECT of the view ``vehicle_facts``: vehicle_id, customer_id, then each vehicle fact.
+
+    A view (no parameters): ``{as_of}`` reads the as_of of ``_facts_meta``.
+    """
     cols = "".join(
         f',\n       {fact_expression(f)} AS "{f.name}"' for f in facts if f.grain == "vehicle"
     )
     return (
-        f"WITH _p AS (SELECT CAST($as_of AS DATE) AS as_of)\n"
-        f"SELECT v.vehicle_id, v.customer_id{cols}\nFROM _vehicles AS v CROSS JOIN _p"
+        f"SELECT v.vehicle_id, v.customer_id{cols}\n"
+        f"FROM _vehicles AS v CROSS JOIN (SELECT as_of FROM _facts_meta) AS _p"
     )
 
 
@@ -290,7 +287,7 @@ def build_facts(
     as_of: dt.date,
     opcodes: Mapping[str, str] | None = None,
 ) -> None:
-    """Create or replace ``customer_facts``, ``vehicle_facts`` and the related-record tables.
+    """Create or replace ``customer_facts``, ``vehicle_facts`` and the related-record views.
 
     ``con`` is a DuckDB connection to the warehouse. Also (re)creates ``_opcodes`` (the op-code
     catalog with ``opcodes`` overrides) and ``_facts_meta`` (the ``as_of`` the facts were built
@@ -310,23 +307,25 @@ def build_facts(
     )
     categories = _categories(catalog.values())
     params = {"as_of": as_of, "categories": categories}
-    for table, sql in (*TABLE_SQL, ("_vehicles", VEHICLES_SQL)):
-        _run(con, f"CREATE OR REPLACE TABLE {table} AS {sql}", params)
     facts = list(registry)
-    targets = (
-        (VEHICLE_FACTS_TABLE, vehicle_facts_select_sql(facts)),
-        (FACTS_TABLE, facts_select_sql(facts, categories)),
-    )
-    for table, select in targets:
-        try:
-            _run(con, f"CREATE OR REPLACE TABLE {table} AS\n{select}", params)
-        except duckdb.Error as exc:
-            _raise_broken_fact(con, registry, params, exc)
     con.execute(
         "CREATE OR REPLACE TABLE _facts_meta AS"
         " SELECT CAST(? AS DATE) AS as_of, current_timestamp AS built_at, ? AS facts",
         [as_of, len(facts)],
     )
+    for name, sql, materialized in RELATION_SQL:
+        kind = "TABLE" if materialized else "VIEW"
+        con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
+    _run(con, f"CREATE OR REPLACE TABLE _vehicles AS {VEHICLES_SQL}", params)
+    targets = (
+        (f"VIEW {VEHICLE_FACTS_TABLE}", vehicle_facts_select_sql(facts)),
+        (f"TABLE {FACTS_TABLE}", facts_select_sql(facts, categories)),
+    )
+    for target, select in targets:
+        try:
+            _run(con, f"CREATE OR REPLACE {target} AS\n{select}", params)
+        except duckdb.Error as exc:
+            _raise_broken_fact(con, registry, params, exc)
 
 
 def _raise_broken_fact(

@@ -11,7 +11,7 @@ import re
 
 from dealersync.audiences import CONSENT_SQL
 from dealersync.errors import ConfigError
-from dealersync.facts.registry import Fact
+from dealersync.facts.registry import Fact, FactType
 from dealersync.model import TABLES
 
 #: Service categories that get a ``last_<category>_date`` fact by default.
@@ -387,8 +387,8 @@ def _engagement() -> list[Fact]:
 
 
 def _vehicle_grain() -> list[Fact]:
-    def col(name: str, type_: str, description: str, sql: str | None = None) -> Fact:
-        return Fact(name, type_, sql or f"v.{name}", description, grain="vehicle")  # type: ignore[arg-type]
+    def col(name: str, type_: FactType, description: str, sql: str | None = None) -> Fact:
+        return Fact(name, type_, sql or f"v.{name}", description, grain="vehicle")
 
     return [
         col("vin", "text", "Vehicle identification number as the source holds it."),

@@ -1,11 +1,11 @@
 """Related records: per-customer record sets a segment can count (``count = "service_lines"``).
 
-:func:`~dealersync.facts.build_facts` materializes each as a warehouse table, cut at ``as_of``
-(records dated later are left out), with ``customer_id``, a ``date`` and typed fields. The customer
-aggregates of ``customer_facts`` are computed from the same tables, so a fact and a count never
-disagree about what a visit, a line or an event is.
-
-Each ``*_SQL`` statement takes the bound parameter ``$as_of``.
+:func:`~dealersync.facts.build_facts` creates each as a warehouse view (``declined_work``, an
+aggregate read by every count on it, as a table) with ``customer_id``, a ``date`` and typed fields,
+cut at the ``as_of`` of the last build (``_facts_meta``): records dated later are left out. The
+customer aggregates of ``customer_facts`` read the same views, so a fact and a count never disagree
+about what a visit, a line or an event is. Views, not copies: copying the biggest tables (lines,
+events) cost more than every count that reads them.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dealersync.facts.registry import VEHICLE_FACTS_TABLE, Fact, Relation
 SERVICE_VISITS_SQL = """
 SELECT r.customer_id, r.vehicle_id, r.ro_id, COALESCE(r.opened_on, r.closed_on) AS date,
        lower(trim(r.pay_type)) AS pay_type, r.total, r.odometer
-FROM repair_orders AS r
+FROM repair_orders AS r, _facts_meta AS m
 WHERE r.customer_id IS NOT NULL
-  AND COALESCE(r.opened_on, r.closed_on) <= $as_of
+  AND COALESCE(r.opened_on, r.closed_on) <= m.as_of
   AND lower(trim(COALESCE(r.pay_type, ''))) <> 'internal'"""
 
 #: Lines of those visits; the category comes from the op-code catalog (NULL if unknown), a line
@@ -34,17 +34,21 @@ FROM ro_lines AS l
 JOIN rel_service_visits AS r ON r.ro_id = l.ro_id
 LEFT JOIN _opcodes AS o ON o.op_code = upper(trim(l.op_code))"""
 
+#: Per customer and category: the latest performed and declined/recommended dates (internal,
+#: shared by the category facts and declined_work: one pass over the lines).
+SERVICE_CATEGORIES_SQL = """
+SELECT customer_id, category,
+       max(date) FILTER (WHERE status = 'performed') AS performed,
+       max(date) FILTER (WHERE status IN ('declined', 'recommended')) AS declined
+FROM rel_service_lines
+WHERE category IS NOT NULL
+GROUP BY customer_id, category"""
+
 #: Open declined work: per customer and category, the latest declined/recommended date when it
 #: is after the latest performed date of that category (same day counts as performed).
 DECLINED_WORK_SQL = """
 SELECT customer_id, category, declined AS date, performed AS last_performed_date
-FROM (
-    SELECT customer_id, category,
-           max(date) FILTER (WHERE status IN ('declined', 'recommended')) AS declined,
-           max(date) FILTER (WHERE status = 'performed') AS performed
-    FROM rel_service_lines
-    WHERE category IS NOT NULL
-    GROUP BY customer_id, category)
+FROM _service_categories
 WHERE declined > COALESCE(performed, DATE '0001-01-01')"""
 
 #: A deal relates to its buyer and to its co-buyer (once if they are the same customer).
@@ -52,36 +56,37 @@ DEALS_SQL = """
 SELECT d.customer_id, d.deal_id, d.vehicle_id, d.deal_date AS date, 'buyer' AS role,
        lower(trim(d.deal_type)) AS deal_type, lower(trim(d.new_used)) AS new_used,
        d.term_months, d.apr, d.lease_maturity_date, d.payoff_amount, d.sale_price
-FROM deals AS d
-WHERE d.customer_id IS NOT NULL AND d.deal_date <= $as_of
+FROM deals AS d, _facts_meta AS m
+WHERE d.customer_id IS NOT NULL AND d.deal_date <= m.as_of
 UNION ALL
 SELECT d.co_buyer_customer_id, d.deal_id, d.vehicle_id, d.deal_date, 'co_buyer',
        lower(trim(d.deal_type)), lower(trim(d.new_used)),
        d.term_months, d.apr, d.lease_maturity_date, d.payoff_amount, d.sale_price
-FROM deals AS d
-WHERE d.co_buyer_customer_id IS NOT NULL AND d.deal_date <= $as_of
+FROM deals AS d, _facts_meta AS m
+WHERE d.co_buyer_customer_id IS NOT NULL AND d.deal_date <= m.as_of
   AND d.co_buyer_customer_id IS DISTINCT FROM d.customer_id"""
 
 EVENTS_SQL = """
 SELECT e.customer_id, e.event_id, CAST(e.occurred_at AS DATE) AS date,
        lower(trim(e.channel)) AS channel, lower(trim(e.type)) AS type, e.campaign
-FROM events AS e
-WHERE e.customer_id IS NOT NULL AND CAST(e.occurred_at AS DATE) <= $as_of"""
+FROM events AS e, _facts_meta AS m
+WHERE e.customer_id IS NOT NULL AND CAST(e.occurred_at AS DATE) <= m.as_of"""
 
 LEADS_SQL = """
 SELECT l.customer_id, l.lead_id, CAST(l.created_at AS DATE) AS date, l.created_at,
        lower(trim(l.source)) AS source, lower(trim(l.stage)) AS stage, l.vehicle_of_interest
-FROM leads AS l
-WHERE l.customer_id IS NOT NULL AND CAST(l.created_at AS DATE) <= $as_of"""
+FROM leads AS l, _facts_meta AS m
+WHERE l.customer_id IS NOT NULL AND CAST(l.created_at AS DATE) <= m.as_of"""
 
-#: (table, SQL) in build order: later ones read earlier ones.
-TABLE_SQL: tuple[tuple[str, str], ...] = (
-    ("rel_service_visits", SERVICE_VISITS_SQL),
-    ("rel_service_lines", SERVICE_LINES_SQL),
-    ("rel_declined_work", DECLINED_WORK_SQL),
-    ("rel_deals", DEALS_SQL),
-    ("rel_events", EVENTS_SQL),
-    ("rel_leads", LEADS_SQL),
+#: (name, SQL, materialized) in build order: later ones read earlier ones.
+RELATION_SQL: tuple[tuple[str, str, bool], ...] = (
+    ("rel_service_visits", SERVICE_VISITS_SQL, False),
+    ("rel_service_lines", SERVICE_LINES_SQL, False),
+    ("_service_categories", SERVICE_CATEGORIES_SQL, True),
+    ("rel_declined_work", DECLINED_WORK_SQL, True),
+    ("rel_deals", DEALS_SQL, False),
+    ("rel_events", EVENTS_SQL, False),
+    ("rel_leads", LEADS_SQL, False),
 )
 
 RELATIONS: dict[str, Relation] = {
@@ -105,8 +110,8 @@ RELATIONS: dict[str, Relation] = {
                 "vehicle_id": "text",
             },
             field_docs={
-                "category": "service category of the op code (op-code catalog); empty if unknown",
-                "status": "performed, declined or recommended (no status: performed)",
+                "category": "service category from the op-code catalog; empty if unknown",
+                "status": "performed, declined or recommended; no status counts as performed",
                 "op_code": "upper case, trimmed",
                 "amount": "labor + parts",
             },

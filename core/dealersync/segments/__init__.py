@@ -5,7 +5,12 @@ and :mod:`dealersync.segments.library` for templates, and :mod:`dealersync.segme
 for the SQL it all becomes.
 """
 
-from dealersync.segments.compiler import OP_TYPES, CompiledSQL, check_segments, compile_segment
+from dealersync.segments.compiler import (
+    OP_TYPES,
+    CompiledSQL,
+    check_segments,
+    compile_segment,
+)
 from dealersync.segments.rules import (
     OPS,
     AllRule,

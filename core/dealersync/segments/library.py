@@ -1,7 +1,8 @@
 """The core's dealer segment library: the usual dealer segments, thresholds as parameters.
 
 Each template is a params model plus a builder returning a rule tree in its ``connectors.toml``
-shape; ``docs/segments.md`` documents them (a test checks every template and parameter is there).
+shape (a dict); ``docs/segments.md`` documents them (a test checks every template and parameter
+is there).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dealersync.segments.templates import SegmentTemplate, rule
+from dealersync.segments.templates import SegmentTemplate
 
 
 class _Params(BaseModel):
@@ -21,9 +22,8 @@ def _c(fact: str, op: str, value: Any) -> dict[str, Any]:
     return {"fact": fact, "op": op, "value": value}
 
 
-def _all(*parts: dict[str, Any] | None) -> dict[str, Any]:
-    kept = [p for p in parts if p is not None]
-    return kept[0] if len(kept) == 1 else {"all": kept}
+def _all(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"all": list(parts)}
 
 
 def _days(default: int, description: str) -> Any:
@@ -39,7 +39,9 @@ class ServiceStatus(_Params):
         description="loyal: last service < loyal_months ago; at_risk: loyal_months <= months"
         " < lost_months; lost: >= lost_months; never_serviced: bought here, never serviced.",
     )
-    loyal_months: int = Field(12, ge=1, description="Calendar months a visit keeps a customer loyal.")
+    loyal_months: int = Field(
+        12, ge=1, description="Calendar months a visit keeps a customer loyal."
+    )
     lost_months: int = Field(24, ge=2, description="Calendar months without a visit that make a"
                              " customer lost.")
 
@@ -50,16 +52,16 @@ class ServiceStatus(_Params):
         return self
 
 
-def _service_status(p: ServiceStatus) -> Any:
+def _service_status(p: ServiceStatus) -> dict[str, Any]:
     months = "months_since_last_service"
-    return rule({
+    return {
         "loyal": _c(months, "<", p.loyal_months),
         "at_risk": _all(_c(months, ">=", p.loyal_months), _c(months, "<", p.lost_months)),
         "lost": _c(months, ">=", p.lost_months),
         "never_serviced": _all(
             _c("last_service_date", "is_null", True), _c("last_sale_date", "is_null", False)
         ),
-    }[p.status])
+    }[p.status]
 
 
 class ServiceDue(_Params):
@@ -77,13 +79,13 @@ class ServiceDue(_Params):
         return self
 
 
-def _service_due(p: ServiceDue) -> Any:
+def _service_due(p: ServiceDue) -> dict[str, Any]:
     due = []
     if p.months:
         due.append(_c("months_since_last_service", ">=", p.months))
     if p.miles:
         due.append(_c("miles_since_last_service", ">=", p.miles))
-    return rule(_all(_c("months_since_last_service", "<", p.max_months), {"any": due}))
+    return _all(_c("months_since_last_service", "<", p.max_months), {"any": due})
 
 
 class DeclinedWork(_Params):
@@ -99,13 +101,13 @@ class DeclinedWork(_Params):
         return self
 
 
-def _declined_work(p: DeclinedWork) -> Any:
+def _declined_work(p: DeclinedWork) -> dict[str, Any]:
     where = {"category": p.category.lower()} if p.category else {}
-    return rule({
+    return {
         "count": "declined_work",
         "where": where,
         "between_days": [p.min_age_days, p.max_age_days],
-    })
+    }
 
 
 class PurchasedCategory(_Params):
@@ -113,12 +115,12 @@ class PurchasedCategory(_Params):
     within_days: int = _days(180, "A performed line of the category in the last N days.")
 
 
-def _purchased_category(p: PurchasedCategory) -> Any:
-    return rule({
+def _purchased_category(p: PurchasedCategory) -> dict[str, Any]:
+    return {
         "count": "service_lines",
         "where": {"category": p.category.lower(), "status": "performed"},
         "within_days": p.within_days,
-    })
+    }
 
 
 class ServiceOnly(_Params):
@@ -126,12 +128,12 @@ class ServiceOnly(_Params):
     within_months: int = Field(24, ge=1, description="Last visit less than this many months ago.")
 
 
-def _service_only(p: ServiceOnly) -> Any:
-    return rule(_all(
+def _service_only(p: ServiceOnly) -> dict[str, Any]:
+    return _all(
         _c("service_visits", ">=", p.min_visits),
         _c("months_since_last_service", "<", p.within_months),
         _c("last_sale_date", "is_null", True),
-    ))
+    )
 
 
 # --------------------------------------------------------------------------- sales
@@ -141,8 +143,8 @@ class LeaseEnding(_Params):
     within_days: int = _days(180, "The lease matures between as_of and as_of + N days.")
 
 
-def _lease_ending(p: LeaseEnding) -> Any:
-    return rule(_c("lease_maturity_date", "next_days", p.within_days))
+def _lease_ending(p: LeaseEnding) -> dict[str, Any]:
+    return _c("lease_maturity_date", "next_days", p.within_days)
 
 
 class FinanceUpgrade(_Params):
@@ -153,22 +155,22 @@ class FinanceUpgrade(_Params):
                               " qualifies.")
 
 
-def _finance_upgrade(p: FinanceUpgrade) -> Any:
+def _finance_upgrade(p: FinanceUpgrade) -> dict[str, Any]:
     ending = _c("finance_end_date", "next_days", p.ends_within_days)
     if not p.include_equity:
-        return rule(ending)
+        return ending
     equity = _all(
         _c("finance_months_remaining", ">", 0), _c("estimated_equity", ">", p.min_equity)
     )
-    return rule({"any": [ending, equity]})
+    return {"any": [ending, equity]}
 
 
 class WarrantyExpiring(_Params):
     within_days: int = _days(90, "An owned vehicle's warranty ends between as_of and as_of + N.")
 
 
-def _warranty_expiring(p: WarrantyExpiring) -> Any:
-    return rule(_c("warranty_end_date", "next_days", p.within_days))
+def _warranty_expiring(p: WarrantyExpiring) -> dict[str, Any]:
+    return _c("warranty_end_date", "next_days", p.within_days)
 
 
 class FrequentBuyers(_Params):
@@ -177,11 +179,11 @@ class FrequentBuyers(_Params):
                                     " (none: all).")
 
 
-def _frequent_buyers(p: FrequentBuyers) -> Any:
+def _frequent_buyers(p: FrequentBuyers) -> dict[str, Any]:
     tree: dict[str, Any] = {"count": "deals", "op": ">=", "value": p.min_deals}
     if p.within_days is not None:
         tree["within_days"] = p.within_days
-    return rule(tree)
+    return tree
 
 
 # --------------------------------------------------------------------------- CRM and engagement
@@ -194,8 +196,8 @@ class LowEngagementLeads(_Params):
     min_lead_age_days: int = _days(30, "The latest lead is more than N days old.")
 
 
-def _low_engagement_leads(p: LowEngagementLeads) -> Any:
-    return rule(_all(
+def _low_engagement_leads(p: LowEngagementLeads) -> dict[str, Any]:
+    return _all(
         _c("lifecycle_stage", "=", "lead"),
         _c("last_lead_date", "before_days", p.min_lead_age_days),
         {
@@ -205,15 +207,15 @@ def _low_engagement_leads(p: LowEngagementLeads) -> Any:
             "op": "=",
             "value": 0,
         },
-    ))
+    )
 
 
 class LeadSource(_Params):
     source: str = Field("website", description="Source of the latest lead (any case).")
 
 
-def _lead_source(p: LeadSource) -> Any:
-    return rule(_c("lead_source", "=", p.source.strip().lower()))
+def _lead_source(p: LeadSource) -> dict[str, Any]:
+    return _c("lead_source", "=", p.source.strip().lower())
 
 
 class LifecycleStage(_Params):
@@ -222,8 +224,8 @@ class LifecycleStage(_Params):
     )
 
 
-def _lifecycle_stage(p: LifecycleStage) -> Any:
-    return rule(_c("lifecycle_stage", "=", p.stage))
+def _lifecycle_stage(p: LifecycleStage) -> dict[str, Any]:
+    return _c("lifecycle_stage", "=", p.stage)
 
 
 class PreferredChannel(_Params):
@@ -232,8 +234,8 @@ class PreferredChannel(_Params):
     )
 
 
-def _preferred_channel(p: PreferredChannel) -> Any:
-    return rule(_c("preferred_channel", "=", p.channel))
+def _preferred_channel(p: PreferredChannel) -> dict[str, Any]:
+    return _c("preferred_channel", "=", p.channel)
 
 
 class EmailEngaged(_Params):
@@ -245,14 +247,14 @@ class EmailEngaged(_Params):
     min_events: int = Field(1, ge=1, description="At least this many such events.")
 
 
-def _email_engaged(p: EmailEngaged) -> Any:
-    return rule({
+def _email_engaged(p: EmailEngaged) -> dict[str, Any]:
+    return {
         "count": "events",
         "where": {"channel": "email", "type": _EMAIL_ACTIONS[p.action]},
         "within_days": p.within_days,
         "op": ">=",
         "value": p.min_events,
-    })
+    }
 
 
 #: The core library, in documentation order.

@@ -28,28 +28,26 @@ _RULE: TypeAdapter[Any] = TypeAdapter(Rule)
 HOOK = "dealersync_register_segment_templates"
 
 
-def rule(tree: Mapping[str, Any]) -> Any:
-    """A rule node from its ``connectors.toml`` shape (a dict tree), for template builders."""
-    return _RULE.validate_python(tree)
-
-
 @dataclass(frozen=True)
 class SegmentTemplate:
     """A named rule with parameters.
 
     ``params`` is a pydantic model (``extra="forbid"``) whose every field has a default and a
-    ``Field(description=...)``; ``build`` turns a validated instance into a rule node (see
-    :func:`rule`).
+    ``Field(description=...)``; ``build`` turns a validated instance into a rule: a tree in its
+    ``connectors.toml`` shape (``{"fact": "service_visits", "op": ">=", "value": 2}``) or rule
+    nodes. It is validated and compiled like a hand-written rule.
     """
 
     name: str
     description: str
     params: type[BaseModel]
-    build: Callable[[Any], Any]
+    build: Callable[[Any], Mapping[str, Any] | Any]
 
     def rule(self, params: Mapping[str, Any], where: str) -> Any:
         """The rule for ``params`` (raw, from config); ``where`` prefixes error messages."""
-        from dealersync.config import describe_error  # config imports segments: import late
+        from dealersync.config import (
+            describe_error,  # config imports segments: import late
+        )
 
         try:
             validated = self.params.model_validate(dict(params))

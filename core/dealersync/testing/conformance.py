@@ -22,7 +22,13 @@ import responses
 
 from dealersync.config import validate
 from dealersync.connectors import CONNECTOR_NAME, Connector, ConnectorContext
-from dealersync.errors import AuthError, ConfigError, DealersyncError, PluginError, TransientError
+from dealersync.errors import (
+    AuthError,
+    ConfigError,
+    DealersyncError,
+    PluginError,
+    TransientError,
+)
 from dealersync.plugins import load_plugins
 from dealersync.testing.fakes import FakePlatform
 from dealersync.testing.mocks import every_request_answered, strict_http

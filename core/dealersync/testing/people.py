@@ -8,6 +8,7 @@ O'Brien, Siobhán Lindqvist) so every sample exercises non-ASCII text.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -37,44 +38,70 @@ _HEX = set("0123456789abcdef")
 
 
 class SamplePeople:
-    """``n`` customers in an in-memory warehouse, and their members for one destination."""
+    """The first ``n`` sample customers as members of one destination, or as its snapshot.
 
-    def __init__(self, wh: Warehouse, identifiers: Mapping[str, str]) -> None:
-        self.wh = wh
+    Members and raw values are built once per (identifiers, n) and process: every check of a
+    suite uses the same few samples. A snapshot needs a live warehouse, opened on first use.
+    """
+
+    def __init__(self, identifiers: Mapping[str, str]) -> None:
         self.identifiers = dict(identifiers)
+        self._wh: Warehouse | None = None
 
-    def members(self, n: int, *, table: str = "kit_members") -> list[dict[str, Any]]:
+    def members(self, n: int) -> list[dict[str, Any]]:
         """Members of the first ``n`` customers (one each: every customer has its own email)."""
-        self.wh.con.execute("DELETE FROM customers")
-        self.wh.con.execute(_CUSTOMERS_SQL, [_FIRST, _LAST, _CITIES, _STATES, n])
-        build_members(self.wh.con, "SELECT customer_id FROM customers", self.identifiers, target=table)
-        cur = self.wh.con.execute(f'SELECT * EXCLUDE (customer_ids) FROM "{table}" ORDER BY member_key')
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [dict(m) for m in _built(tuple(self.identifiers.items()), n)[0]]
 
-    def snapshot(self, n: int, *, audience: str = "kit", destination: str = "kit") -> AudienceSnapshot:
-        """The first ``n`` customers as the snapshot a sync would hand a snapshot destination."""
-        self.members(n, table="kit_snapshot")
-        return AudienceSnapshot(
-            self.wh.con, "kit_snapshot", audience=audience, destination=destination,
-            fields=list(self.identifiers),
-        )
-
-    def raw_values(self) -> set[str]:
-        """The customers' raw values that the destination's hashed profiles read.
+    def raw_values(self, n: int) -> set[str]:
+        """The raw values of the first ``n`` customers that the destination's hashed profiles read.
 
         Only values that cannot occur inside a hex digest by chance are kept (four characters or
         more, and either a non-hex character or ten characters or more); each is given as
         written, lowercased, and JSON-escaped.
         """
-        columns = sorted({c for p in map(get_profile, self.identifiers.values()) if p.hashed for c in p.columns})
+        return set(_built(tuple(self.identifiers.items()), n)[1])
+
+    def snapshot(self, n: int, *, audience: str = "kit", destination: str = "kit") -> AudienceSnapshot:
+        """The first ``n`` customers as the snapshot a sync would hand a snapshot destination."""
+        if self._wh is None:
+            self._wh = _warehouse()
+        _build_members(self._wh, self.identifiers, n, "kit_snapshot")
+        return AudienceSnapshot(
+            self._wh.con, "kit_snapshot", audience=audience, destination=destination,
+            fields=list(self.identifiers),
+        )
+
+    def close(self) -> None:
+        if self._wh is not None:
+            self._wh.close()
+            self._wh = None
+
+
+def _warehouse() -> Warehouse:
+    return Warehouse(":memory:", memory_limit="512MB", threads=1)
+
+
+def _build_members(wh: Warehouse, identifiers: Mapping[str, str], n: int, table: str) -> None:
+    wh.con.execute("DELETE FROM customers")
+    wh.con.execute(_CUSTOMERS_SQL, [_FIRST, _LAST, _CITIES, _STATES, n])
+    build_members(wh.con, "SELECT customer_id FROM customers", identifiers, target=table)
+
+
+@functools.lru_cache(maxsize=64)
+def _built(identifiers: tuple[tuple[str, str], ...], n: int) -> tuple[tuple[dict[str, Any], ...], frozenset[str]]:
+    with _warehouse() as wh:
+        _build_members(wh, dict(identifiers), n, "kit_members")
+        cur = wh.con.execute('SELECT * EXCLUDE (customer_ids) FROM "kit_members" ORDER BY member_key')
+        names = [d[0] for d in cur.description]
+        members = tuple(dict(zip(names, row, strict=True)) for row in cur.fetchall())
+        columns = sorted({c for _, p in identifiers if get_profile(p).hashed for c in get_profile(p).columns})
         values: set[str] = set()
         for col in columns:
-            for (v,) in self.wh.con.execute(f'SELECT DISTINCT CAST("{col}" AS VARCHAR) FROM customers').fetchall():
+            for (v,) in wh.con.execute(f'SELECT DISTINCT CAST("{col}" AS VARCHAR) FROM customers').fetchall():
                 for form in _forms(v):
                     if len(form) >= 4 and (set(form.lower()) - _HEX or len(form) >= 10):
                         values.add(form)
-        return values
+    return members, frozenset(values)
 
 
 def _forms(value: str | None) -> set[str]:
@@ -82,16 +109,15 @@ def _forms(value: str | None) -> set[str]:
         return set()
     forms = {value, value.lower(), value.strip().lower()}
     digits = "".join(ch for ch in value if ch.isdigit())
-    if len(digits) >= 10 and len(digits) == len(value.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")):
+    if len(digits) >= 10:
         forms.add(digits)  # a phone number's digits
-    forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # as a JSON body escapes it
-    return forms
+    return forms | {json.dumps(f)[1:-1] for f in forms}  # and as a JSON body escapes them
 
 
 @contextmanager
 def sample_people(identifiers: Mapping[str, str]) -> Iterator[SamplePeople]:
-    wh = Warehouse(":memory:", memory_limit="512MB", threads=1)
+    people = SamplePeople(identifiers)
     try:
-        yield SamplePeople(wh, identifiers)
+        yield people
     finally:
-        wh.close()
+        people.close()

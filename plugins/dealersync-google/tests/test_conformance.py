@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dealersync.testing import DestinationConformance
 from dealersync_google import GoogleCustomerMatch
-from dealersync_google_fake import BASE, CLIENT_ID, CLIENT_SECRET, LIST_ID, REFRESH_TOKEN, TOKEN_URL, FakeDataManager
+from dealersync_google_fake import (
+    BASE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    LIST_ID,
+    REFRESH_TOKEN,
+    TOKEN_URL,
+    FakeDataManager,
+)
 
 
 class TestGoogleConformance(DestinationConformance):

@@ -26,8 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal, TypeVar
 
 import requests
-from pydantic import Field, SecretStr, field_validator
-
 from dealersync import (
     AudienceDestination,
     AuthError,
@@ -43,6 +41,7 @@ from dealersync import (
     RemoteAudience,
     TransientError,
 )
+from pydantic import Field, SecretStr, field_validator
 
 log = logging.getLogger("dealersync.mailchimp")
 

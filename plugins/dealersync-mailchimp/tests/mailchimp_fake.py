@@ -14,9 +14,10 @@ hashes, and enforces what the real API documents:
 * HTTP Basic auth with the configured key (anything else: 401).
 
 Fault injection: :meth:`fail` answers the next N matching requests with a status (and
-headers / no body), :meth:`lose_answers` applies the next N matching requests and then raises
-``requests.ConnectionError`` (the answer was lost), :meth:`time_out` raises ``requests.Timeout``
-before applying.
+headers / no body), :meth:`lose_answers` lets ``after`` matching requests through, then applies
+the next N and raises ``requests.ConnectionError`` (the answer was lost), :meth:`time_out` raises
+``requests.Timeout`` before applying. Use :meth:`running` (not ``strict_http``, which counts an
+injected network error as an unmocked request) when injecting network errors.
 
 :meth:`members` gives a segment's (tag's) members as the connector's identifier fields
 (``email``, ``subscriber_hash``, ``first_name``/``last_name`` from FNAME/LNAME), which is what
@@ -40,9 +41,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
-from requests import PreparedRequest
-
 from dealersync.testing import FakePlatform
+from requests import PreparedRequest
 
 STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
 MAX = 500

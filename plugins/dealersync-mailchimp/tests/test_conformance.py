@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from dealersync.testing import DestinationConformance
 from dealersync_mailchimp import MailchimpDestination
 from dealersync_mailchimp_fake import API_KEY, LIST_ID, FakeMailchimp
@@ -9,7 +11,7 @@ from dealersync_mailchimp_fake import API_KEY, LIST_ID, FakeMailchimp
 
 class TestMailchimpConformance(DestinationConformance):
     connector = MailchimpDestination
-    config = {
+    config: ClassVar[dict[str, Any]] = {
         "api_key": API_KEY,
         "list_id": LIST_ID,
         "merge_fields": {"first_name": "FNAME", "last_name": "LNAME"},

@@ -27,8 +27,6 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import requests
-from pydantic import Field, SecretStr, field_validator
-
 from dealersync import (
     AudienceDestination,
     BatchInfo,
@@ -42,6 +40,8 @@ from dealersync import (
     RemoteAudience,
     TransientError,
 )
+from pydantic import Field, SecretStr, field_validator
+
 from dealersync_meta.errors import TOKEN_FIX, make_classifier
 
 #: Meta's documented maximum of rows per ``/users`` request.

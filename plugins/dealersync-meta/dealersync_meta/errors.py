@@ -30,7 +30,6 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-
 from dealersync import AuthError, DealersyncError, FatalError, TransientError
 
 THROTTLE_CODES = frozenset({4, 17, 613, 80003})

@@ -27,12 +27,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
-
 from dealersync.testing import FakePlatform
 
 TOKEN = "test-meta-token-9c1e77"
@@ -138,7 +137,7 @@ class FakeMeta(FakePlatform):
         return customs[0]
 
     # ------------------------------------------------------------------------- routing
-    ROUTES: list[tuple[str, str, str, str]] = [
+    ROUTES: ClassVar[tuple[tuple[str, str, str, str], ...]] = (
         # method, path regex, op, handler
         ("GET", r"/(?P<account>act_\d+)", "account", "get_account"),
         ("GET", r"/(?P<account>act_\d+)/customaudiences", "list", "list_audiences"),
@@ -147,7 +146,7 @@ class FakeMeta(FakePlatform):
         ("POST", r"/(?P<audience>\d+)/users", "add", "users"),
         ("DELETE", r"/(?P<audience>\d+)/users", "remove", "users"),
         ("POST", r"/(?P<audience>\d+)/usersreplace", "replace", "users"),
-    ]
+    )
 
     def register(self, rsps: responses.RequestsMock) -> None:
         prefix = re.escape(self.base_url.rstrip("/"))
@@ -358,11 +357,12 @@ def meta_http(fake: FakeMeta) -> Iterator[responses.RequestsMock]:
 # ------------------------------------------------------------------------ real HTTP server
 class FakeMetaServer:
     """``fake`` served over HTTP on 127.0.0.1 (a thread per request); stops itself after
-    ``max_seconds`` whatever happens. ``gate``: called before each upload is handled (it may block)."""
+    ``max_seconds`` whatever happens. ``gate(op)``: called before each upload is handled; it may
+    block, and returning False drops the request unanswered without applying it."""
 
     def __init__(self, fake: FakeMeta, max_seconds: float = 120.0) -> None:
         self.fake = fake
-        self.gate: Callable[[str], None] | None = None
+        self.gate: Callable[[str], bool] | None = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -377,8 +377,9 @@ class FakeMetaServer:
                 body = self.rfile.read(length) if length else b""
                 path = parts.path.removeprefix(f"/{VERSION}")
                 op = next((o for m, rx, o, _ in FakeMeta.ROUTES if m == self.command and re.fullmatch(rx, path)), "")
-                if outer.gate is not None and op in ("add", "remove", "replace"):
-                    outer.gate(op)
+                if outer.gate is not None and op in ("add", "remove", "replace") and not outer.gate(op):
+                    self.close_connection = True  # dropped unanswered and not applied
+                    return
                 try:
                     status, payload, headers = outer.fake.dispatch(
                         self.command, path, {k: v[0] for k, v in parse_qs(parts.query).items()},
@@ -405,12 +406,12 @@ class FakeMetaServer:
         self._timer = threading.Timer(max_seconds, self.stop)
         self._timer.daemon = True
 
-    def __enter__(self) -> FakeMetaServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._timer.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -419,4 +420,4 @@ class FakeMetaServer:
         self.httpd.server_close()
 
 
-__all__ = ["ACCOUNT", "FakeMeta", "FakeMetaServer", "Fault", "LOST", "LostAnswer", "meta_http", "TOKEN", "VERSION", "meta_error"]
+__all__ = ["ACCOUNT", "LOST", "TOKEN", "VERSION", "FakeMeta", "FakeMetaServer", "Fault", "LostAnswer", "meta_error", "meta_http"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from dealersync.testing import DestinationConformance
 from dealersync_meta import MetaCustomAudiences
@@ -11,7 +11,7 @@ from meta_fake import ACCOUNT, TOKEN, FakeMeta
 
 class TestMetaConformance(DestinationConformance):
     connector = MetaCustomAudiences
-    config = {"ad_account_id": ACCOUNT, "access_token": TOKEN}
+    config: ClassVar[dict[str, Any]] = {"ad_account_id": ACCOUNT, "access_token": TOKEN}
     platform = FakeMeta
 
     def test_rejected_members_are_reported_one_by_one(self, dealersync_context: Any) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import requests
 import responses
-
 from meta_fake import ACCOUNT, LOST, TOKEN, FakeMeta, FakeMetaServer, Fault, meta_http
 
 BASE = FakeMeta.base_url

@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from dealersync import AuthError, BatchInfo, ConfigError, ConnectorContext, FatalError, RemoteAudience, TransientError
+from dealersync import (
+    AuthError,
+    BatchInfo,
+    ConfigError,
+    ConnectorContext,
+    FatalError,
+    RemoteAudience,
+    TransientError,
+)
 from dealersync.testing import sample_people
 from dealersync_meta import MetaCustomAudiences
 from dealersync_meta.destination import MetaConfig

@@ -1,0 +1,71 @@
+"""A real ``dealersync sync`` process, SIGKILLed mid-upload, then run again to completion."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+from meta_fake import TOKEN, FakeMeta, FakeMetaServer
+from meta_world import TOKEN_ENV, World, assert_remote_is, customers
+
+N, ROWS, K = 600, 50, 5  # 12 batches; the process dies while batch K+1 is in flight
+
+
+def _sync(world: World, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dealersync", "sync", "--config", str(world.config)],
+        cwd=world.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sync_then_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    env = {**os.environ, TOKEN_ENV: TOKEN}
+    fake = FakeMeta()
+    uploads = 0
+    reached, release = threading.Event(), threading.Event()
+
+    def gate(op: str) -> bool:
+        nonlocal uploads
+        uploads += 1
+        if uploads <= K:
+            return True
+        reached.set()  # K batches applied and answered; hold batch K+1 until the process is dead
+        release.wait(timeout=60)
+        return False
+
+    with FakeMetaServer(fake, max_seconds=240) as server:
+        world = World(tmp_path / "dealer", customers(N), batch_rows=ROWS, base_url=server.url)
+        server.gate = gate
+        proc = _sync(world, env)
+        try:
+            assert reached.wait(timeout=120), proc.communicate(timeout=5)[0][-2000:]
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            release.set()
+        assert len(fake.applied) == K and len(fake.members(fake.only_list())) == K * ROWS
+
+        server.gate = None
+        again = _sync(world, env)
+        output = again.communicate(timeout=180)[0]
+        assert again.returncode == 0, output[-2000:]
+        assert TOKEN not in output
+
+    assert_remote_is(fake, world)  # each member exactly once, nobody else
+    con = duckdb.connect(str(world.root / "wh.duckdb"), read_only=True)
+    try:
+        status, added, removed = con.execute("SELECT status, added, removed FROM _runs").fetchall()[-1]
+    finally:
+        con.close()
+    assert (status, added, removed) == ("ok", N - K * ROWS, 0)  # the K committed batches were not resent
