@@ -45,7 +45,8 @@ def main() -> None:
     steps["hash"] = {"seconds": t_end - t_read, "rows": int(hashed[0] + hashed[1] + hashed[2])}  # type: ignore[index]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     args.json_out.write_text(
-        json.dumps({"total_seconds": t_end - t0, "steps": steps, "peak_rss": peak, "rows_read": rows}),
+        json.dumps({"total_seconds": t_end - t0, "steps": steps, "peak_rss": peak, "rows_read": rows,
+                    "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}),
         encoding="utf-8",
     )
 

@@ -280,8 +280,9 @@ def main() -> None:
     kept = pd.concat(kept_rows)  # for the comparison (not timed); DuckDB writes the Parquet
     duckdb.sql("SELECT * FROM kept").write_parquet(str(args.out / "_customers.parquet"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     args.json_out.write_text(json.dumps({
-        "total_seconds": t4 - t0, "steps": steps, "peak_rss": peak,
+        "total_seconds": t4 - t0, "steps": steps, "peak_rss": peak, "cpu_seconds": cpu,
         "members": {k: int(v) for k, v in kept.query("not policy").groupby("audience").size().items()},
         "customers_hashed": len(records),
     }), encoding="utf-8")

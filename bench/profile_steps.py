@@ -1,6 +1,7 @@
 """Where inside a step the time goes: every SQL statement of build_facts and build_members, timed.
 
     python bench/profile_steps.py WAREHOUSE.duckdb [--audience service_loyal] [--top 8]
+    python bench/profile_steps.py --load EXTRACT_DIR          # load_source, statement by statement
 
 Opens a copy of a warehouse a benchmark sync left behind (``bench/run.py --keep``), then runs
 ``build_facts`` and ``build_members`` (Meta's and Google's identifiers, for the customers of one
@@ -52,13 +53,36 @@ def report(title: str, log: list[tuple[float, str]], top: int) -> None:
         print(f"  {t:7.2f} s  {100 * t / total:4.0f}%  {text[:150]}")
 
 
+def profile_load(extract: Path, threads: int, top: int) -> None:
+    from dealersync import ExtractFile
+    from dealersync.loading import load_source
+    from dealersync.model import TABLES
+    from dealersync.store import Warehouse
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wh = Warehouse(Path(tmp) / "wh.duckdb", memory_limit="2GB", threads=threads)
+        timed = TimedConnection(wh.con)
+        wh.con = timed  # type: ignore[assignment]
+        files = [ExtractFile(path=extract / f"{t}.csv", table=t) for t in TABLES if (extract / f"{t}.csv").exists()]
+        t0 = time.perf_counter()
+        load_source(wh, "dms", files)
+        print(f"load_source {extract}: {time.perf_counter() - t0:.2f} s")
+        report("load (load_source)", timed.log, top)
+        wh.con = timed._con  # type: ignore[assignment]
+        wh.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("warehouse", type=Path)
+    ap.add_argument("warehouse", type=Path, nargs="?")
+    ap.add_argument("--load", type=Path, help="profile load_source of this extract into a fresh warehouse instead")
     ap.add_argument("--audience", default="service_loyal")
     ap.add_argument("--top", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    if args.load:
+        profile_load(args.load, args.threads, args.top)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "wh.duckdb"
         shutil.copyfile(args.warehouse, copy)

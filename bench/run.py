@@ -96,6 +96,7 @@ def point(w: Path, extract: Path) -> None:
     link.symlink_to(extract, target_is_directory=True)
 
 
+PATCH_COMPLETE = False  # --patch-complete
 AUDIENCES: list[str] = []  # --audiences: sync only these (the smoke test); default all
 
 
@@ -192,6 +193,7 @@ def run_size(n: int, repeats: int, args: argparse.Namespace, log: Any) -> dict[s
     config_text = (HERE / "benchmark.toml").read_text(encoding="utf-8")
     runs: list[dict[str, Any]] = []
     comparison = None
+    errors: list[str] = []
     tmp_root = Path(tempfile.mkdtemp(prefix=f"dsbench-{n}-", dir=args.work))
     try:
         for r in range(repeats):
@@ -212,29 +214,66 @@ def run_size(n: int, repeats: int, args: argparse.Namespace, log: Any) -> dict[s
 
             if not args.no_pandas and (r == 0 or n < args.large):
                 pj = rd / "pandas.json"
-                child([str(HERE / "pandas_pipeline.py"), str(base), str(rd / "pandas_out"), str(pj)])
-                run["pandas"] = json.loads(pj.read_text())
-                log(f"  [{r + 1}/{repeats}] pandas + SDK {run['pandas']['total_seconds']:.2f}s")
-                if r == 0:
-                    comparison = compare(w / "export_full", rd / "pandas_out")
-                    for line in summary_lines(comparison):
-                        log("    " + line)
+                try:
+                    child([str(HERE / "pandas_pipeline.py"), str(base), str(rd / "pandas_out"), str(pj)])
+                    run["pandas"] = json.loads(pj.read_text())
+                    log(f"  [{r + 1}/{repeats}] pandas + SDK {run['pandas']['total_seconds']:.2f}s")
+                    if r == 0:
+                        comparison = compare(w / "export_full", rd / "pandas_out")
+                        for line in summary_lines(comparison):
+                            log("    " + line)
+                except Exception as exc:  # noqa: BLE001 - report it, keep the other results
+                    errors.append(f"pandas: {exc}")
+                    log(f"  pandas pipeline FAILED: {exc}")
 
             if not args.no_meta and r == 0:
-                run["meta"] = run_meta(rd, base, changed, config_text, log)
+                try:
+                    run["meta"] = run_meta(rd, base, changed, config_text, log)
+                except Exception as exc:  # noqa: BLE001 - report it, keep the other results
+                    errors.append(f"meta: {exc}")
+                    log(f"  Meta API run FAILED: {exc}")
             runs.append(run)
             if not args.keep:
                 shutil.rmtree(rd, ignore_errors=True)
     finally:
         if not args.keep:
             shutil.rmtree(tmp_root, ignore_errors=True)
-    return summarize(n, runs, info, comparison)
+    out = summarize(n, runs, info, comparison)
+    out["errors"] = errors
+    return out
+
+
+def assemble(rd: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Summarize the files one interrupted run left in its work directory (run.py --keep, or
+    a killed run): whichever of floor, full, change, pandas and the Meta API syncs finished."""
+    _, _, info = extract_dirs(n, args.seed, args.change_seed, args.change, lambda _m: None)
+    load = lambda p: json.loads(p.read_text()) if p.exists() else None  # noqa: E731
+    run: dict[str, Any] = {"floor": load(rd / "floor.json"), "full": load(rd / "files" / "full.json"),
+                           "change": load(rd / "files" / "change.json")}
+    for k in ("full", "change"):
+        run[k]["process_seconds"] = run[k].get("process_seconds", run[k]["setup_seconds"] + run[k]["total_seconds"])
+    comparison = None
+    if (rd / "pandas.json").exists():
+        run["pandas"] = load(rd / "pandas.json")
+        comparison = compare(rd / "files" / "export_full", rd / "pandas_out")
+    mf, mc = load(rd / "meta" / "full.json"), load(rd / "meta" / "change.json")
+    if mf and mc:
+        for d in (mf, mc):
+            d["process_seconds"] = d["setup_seconds"] + d["total_seconds"]
+        expected = expected_meta_diff(rd / "meta" / "export_full", rd / "meta" / "export_change")
+        got = {r["audience"]: {"adds": r["added"], "removes": r["removed"]} for r in mc["results"]}
+        run["meta"] = {"full": mf, "change": mc, "expected": expected, "delivered": got,
+                       "exact": all(got.get(a) == e for a, e in expected.items()),
+                       "fake_matches_full": None, "fake_matches_change": None, "change_requests": {}}
+    out = summarize(n, [run], info, comparison)
+    out["errors"] = [f"assembled from {rd} (run interrupted)"] + ([] if mf and mc else ["Meta API run not finished"])
+    return out
 
 
 def run_meta(rd: Path, base: Path, changed: Path, config_text: str, log: Any) -> dict[str, Any]:
     Fake, Server, token = meta_fake_classes()
     fake = Fake()
-    env = {"BENCH_META_TOKEN": token}
+    env = {"BENCH_META_TOKEN": token, "BENCH_PATCH_COMPLETE": "1" if PATCH_COMPLETE else "0"}
     with Server(fake, max_seconds=3600) as server:
         w = workdir(rd, "meta", base, meta_config(config_text, server.url))
         full = sync(w, "full", export=True, env=env)
@@ -286,7 +325,8 @@ def summarize(n: int, runs: list[dict[str, Any]], info: dict, comparison: dict |
         "floor": {"total_seconds": floor_total, "peak_rss": int(med([r["floor"]["peak_rss"] for r in runs])),
                   "read_seconds": med([r["floor"]["steps"]["read"]["seconds"] for r in runs]),
                   "hash_seconds": med([r["floor"]["steps"]["hash"]["seconds"] for r in runs]),
-                  "rows_read": runs[0]["floor"]["rows_read"]},
+                  "rows_read": runs[0]["floor"]["rows_read"],
+                  "cpu_seconds": med([r["floor"].get("cpu_seconds", 0.0) for r in runs]) or None},
         "full": step_table([r["full"] for r in runs], floor_total),
         "change": step_table([r["change"] for r in runs], floor_total),
     }
@@ -295,7 +335,7 @@ def summarize(n: int, runs: list[dict[str, Any]], info: dict, comparison: dict |
         out["pandas"] = {"total_seconds": med([p["total_seconds"] for p in pandas]),
                          "peak_rss": int(med([p["peak_rss"] for p in pandas])),
                          "steps": {k: med([p["steps"][k] for p in pandas]) for k in pandas[0]["steps"]},
-                         "runs": len(pandas)}
+                         "runs": len(pandas), "cpu_seconds": med([p.get("cpu_seconds", 0.0) for p in pandas]) or None}
         out["pandas"]["x_floor"] = out["pandas"]["total_seconds"] / floor_total
         out["pandas_over_dealersync"] = out["pandas"]["total_seconds"] / out["full"]["total_seconds"]
     if comparison is not None:
@@ -307,7 +347,7 @@ def summarize(n: int, runs: list[dict[str, Any]], info: dict, comparison: dict |
             "full": step_table([m["full"]], floor_total), "change": step_table([m["change"]], floor_total),
             "expected": m["expected"], "delivered": m["delivered"], "exact": m["exact"],
             "fake_matches_full": m["fake_matches_full"], "fake_matches_change": m["fake_matches_change"],
-            "change_requests": m["change_requests"],
+            "change_requests": m["change_requests"], "patched_complete": PATCH_COMPLETE,
         }
     full_results = runs[0]["full"]["results"]
     out["audiences"] = {r["audience"]: {"segment_size": r["segment_size"], "customers": r["customers"],
@@ -336,8 +376,9 @@ def table(res: dict[str, Any]) -> list[str]:
     src = {"full": res["full"], "change": res["change"]}
     if "meta_api" in res:
         src["meta_full"], src["meta_change"] = res["meta_api"]["full"], res["meta_api"]["change"]
+    patched = " (patched)" if res.get("meta_api", {}).get("patched_complete") else ""
     heads = {"full": "full sync (files)", "change": "after 1% change (files)",
-             "meta_full": "Meta API full", "meta_change": "Meta API after change"}
+             "meta_full": f"Meta API full{patched}", "meta_change": f"Meta API after change{patched}"}
     lines.append("| step | " + " | ".join(f"{heads[c]}: s | rows/s | peak RSS | x floor" for c in cols[:2]) + " | "
                  + " | ".join(f"{heads[c]}: s" for c in cols[2:]) + " |")
     lines.append("|---" * (1 + 4 * 2 + len(cols[2:])) + "|")
@@ -361,6 +402,13 @@ def table(res: dict[str, Any]) -> list[str]:
     lines.append(f"- floor (DuckDB reads every CSV, SHA-256 of emails and phones): **{fl['total_seconds']:.2f} s**"
                  f" (read {fl['read_seconds']:.2f} s, hash {fl['hash_seconds']:.2f} s), peak RSS {gib(fl['peak_rss'])}")
     f, ch = res["full"], res["change"]
+    if fl.get("cpu_seconds"):
+        cpu = f"- CPU seconds (all threads; steadier than wall time on a loaded machine): floor {fl['cpu_seconds']:.1f},"
+        cpu += f" full sync {f['cpu_seconds']:.1f} ({f['cpu_seconds'] / fl['cpu_seconds']:.1f}x floor),"
+        cpu += f" after the change {ch['cpu_seconds']:.1f}"
+        if res.get("pandas", {}).get("cpu_seconds"):
+            cpu += f", pandas + SDK {res['pandas']['cpu_seconds']:.1f} ({res['pandas']['cpu_seconds'] / f['cpu_seconds']:.1f}x dealersync)"
+        lines.append(cpu)
     lines.append(f"- after the change, facts..deliver: {ch['after_load_seconds']:.2f} s ="
                  f" {100 * ch['after_load_seconds'] / f['after_load_seconds']:.0f}% of the full sync's facts..deliver"
                  f" ({f['after_load_seconds']:.2f} s), {100 * ch['after_load_seconds'] / f['total_seconds']:.0f}% of its total")
@@ -459,12 +507,43 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     ap.add_argument("--work", type=Path, default=None, help="where work directories go (default: system temp)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--patch-complete", action="store_true",
+                    help="Meta API runs only: apply the proposed fix of the O(batch^2) IncrementalDelivery._complete"
+                         " in the sync subprocess (see bench/README.md); default: the core as it is")
+    ap.add_argument("--assemble", type=Path, help="summarize an interrupted run's work directory (.../run0)")
+    ap.add_argument("--merge", type=Path, nargs="+", help="print one report from earlier --json files")
     ap.add_argument("--prepare", action="store_true", help="only generate (cache) the extracts, measure nothing")
     ap.add_argument("--audiences", default="", help="comma-separated audiences to sync (default: all ten)")
     args = ap.parse_args()
     AUDIENCES[:] = [a for a in args.audiences.split(",") if a]
+    global PATCH_COMPLETE
+    PATCH_COMPLETE = args.patch_complete
     sizes = args.customers or [10_000]
     log = (lambda *_a: None) if args.quiet else (lambda msg: print(msg, flush=True))
+    if args.assemble:
+        res = assemble(args.assemble, sizes[0], args)
+        print("\n".join(table(res) + [""] + targets([res])))
+        if args.json:
+            args.json.write_text(json.dumps({"machine": {**machine(), "note": "assembled"}, "sizes": [res]},
+                                            indent=1, default=str))
+        return
+    if args.merge:
+        docs = [json.loads(p.read_text()) for p in args.merge]
+        results = sorted((r for d in docs for r in d["sizes"]), key=lambda r: r["customers"])
+        lines = []
+        for d in docs:
+            m = d["machine"]
+            lines.append(f"- run of {m['date']}: load average {m['loadavg_start'][0]:.1f} at start,"
+                         f" {m.get('loadavg_end', [0])[0]:.1f} at end; sizes {[r['customers'] for r in d['sizes']]}")
+        lines.append("")
+        for r in results:
+            lines += table(r) + [""]
+        lines += targets(results)
+        print("\n".join(lines))
+        if args.json:
+            args.json.write_text(json.dumps({"machines": [d["machine"] for d in docs], "sizes": results, "report": lines},
+                                            indent=1, default=str))
+        return
     if args.prepare:
         for n in sizes:
             extract_dirs(n, args.seed, args.change_seed, args.change, log)
@@ -472,7 +551,11 @@ def main() -> None:
     info = machine()
     log(f"dealersync benchmark {info['date']}: nproc {info['nproc']}, Python {info['python']}, DuckDB {info['duckdb']},"
         f" load average {info['loadavg_start'][0]:.2f}")
-    results = [run_size(n, args.repeat if n < args.large else args.repeat_large, args, log) for n in sizes]
+    results = []
+    for n in sizes:
+        results.append(run_size(n, args.repeat if n < args.large else args.repeat_large, args, log))
+        if args.json:  # after each size, so a long run keeps what it measured
+            args.json.write_text(json.dumps({"machine": info, "sizes": results}, indent=1, default=str))
     info["loadavg_end"] = os.getloadavg()
     lines = []
     for r in results:

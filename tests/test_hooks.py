@@ -73,5 +73,7 @@ destinations = ["meta", "google"]
     broken.dealersync_sync_finished = failing  # type: ignore[attr-defined]
     run_sync(tmp_path / "connectors.toml", extra_plugins=[watcher])
     assert sorted(seen) == [("all", "google", "ok"), ("all", "meta", "ok")]
-    results = run_sync(tmp_path / "connectors.toml", extra_plugins=[broken])
+    seen.clear()
+    results = run_sync(tmp_path / "connectors.toml", extra_plugins=[broken, watcher])
     assert {r.status for r in results} == {"ok"}
+    assert sorted(seen) == [("all", "google", "ok"), ("all", "meta", "ok")]  # the failing one silenced no one

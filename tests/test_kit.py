@@ -74,6 +74,7 @@ def test_kit_is_a_pytest_plugin() -> None:
     assert ep.value == "dealersync.testing.pytest_plugin"
 
 
+@pytest.mark.slow
 def test_undiscoverable_connector_says_to_install(tmp_path: Path) -> None:
     """A connector nobody registered fails discovery with the fix in the message."""
     test = tmp_path / "test_vendor.py"

@@ -621,6 +621,7 @@ def test_cli_list_show_preview(tmp_path: Any) -> None:
     res = run(cli, ["segments", "list", "--facts", "--templates"])
     assert res.exit_code == 0, res.output
     assert "months_since_last_service" in res.output and "lost_months = 24" in res.output
+    assert "declined_work" in res.output and "buyer or co_buyer" in res.output
     res = run(cli, ["segments", "show", "tx", *cfg])
     assert res.exit_code == 0, res.output
     assert "EXCEPT" in res.output and "'TX'" in res.output  # the params, printed apart from the SQL

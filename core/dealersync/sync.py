@@ -299,10 +299,13 @@ class Runner:
             res.status = "ok"
 
     def _notify(self, res: DeliveryResult) -> None:
-        try:
-            self.registry.manager.hook.dealersync_sync_finished(result=res)
-        except Exception as exc:  # observers must not fail a delivery that already happened
-            log.warning("a dealersync_sync_finished hook failed: %s", type(exc).__name__)
+        """Tell every observer; each is called on its own, so one that fails cannot silence the others
+        (pluggy would stop the whole hook call at the first exception)."""
+        for impl in self.registry.manager.hook.dealersync_sync_finished.get_hookimpls():
+            try:
+                impl.function(result=res)
+            except Exception as exc:  # observers must not fail a delivery that already happened
+                log.warning("dealersync_sync_finished in plugin %s failed: %s", impl.plugin_name, type(exc).__name__)
 
     def _record(self, run_id: str, started_at: dt.datetime, r: DeliveryResult) -> None:
         self.warehouse.con.execute(

@@ -15,7 +15,7 @@ from rich.table import Table
 from dealersync.cli.options import as_of_option, config_option
 from dealersync.config import load_config
 from dealersync.errors import ConfigError
-from dealersync.facts import fact_registry
+from dealersync.facts import FactRegistry, fact_registry
 from dealersync.plugins import load_plugins
 from dealersync.segments import (
     CompiledSQL,
@@ -49,7 +49,9 @@ def list_(config_path: Path, show_facts: bool, show_templates: bool) -> None:
     if show_facts or show_templates:
         plugins = load_plugins()
         if show_facts:
-            out.print(_facts_table(plugins))
+            facts = fact_registry(plugins)
+            out.print(_facts_table(facts))
+            out.print(_relations_table(facts))
         if show_templates:
             out.print(_templates_table(plugins))
         return
@@ -79,13 +81,25 @@ def _toml(value: Any) -> str:
     return "(not set)" if value is None else json.dumps(value)
 
 
-def _facts_table(plugins: Any) -> Table:
-    facts = fact_registry(plugins)
+def _facts_table(facts: FactRegistry) -> Table:
     t = Table(title=f"Facts ({len(facts)})", title_justify="left")
     for col in ("fact", "grain", "type", "definition", "from"):
         t.add_column(col)
     for f in facts:
         t.add_row(f.name, f.grain, f.type, f.description, facts.origin(f.name))
+    return t
+
+
+def _relations_table(facts: FactRegistry) -> Table:
+    t = Table(title="Related records (count = ...)", title_justify="left")
+    for col in ("records", "date", "fields", "definition"):
+        t.add_column(col)
+    for rel in facts.relations().values():
+        fields = "\n".join(
+            f"{k} ({typ})" + (f": {rel.field_docs[k]}" if k in rel.field_docs else "")
+            for k, typ in rel.fields.items()
+        )
+        t.add_row(rel.name, rel.date_field, fields, rel.description)
     return t
 
 

@@ -230,7 +230,7 @@ def facts_select_sql(facts: Iterable[Fact], categories: Sequence[str] | None = N
     """The SELECT producing ``customer_facts`` from the customer-grain ``facts``.
 
     Named parameters: ``$as_of`` (a date) and ``$categories``, the sorted list of service
-    categories (default: those of the default op-code catalog). Reads the related-record tables
+    categories (default: those of the default op-code catalog). Reads the related-record views
     and ``_vehicles``, so it runs after :func:`build_facts` has made them.
     """
     cats = _categories(categories)

@@ -50,7 +50,7 @@ class Fact:
 class Relation:
     """A set of records related to a customer, counted by a segment's ``count`` rule.
 
-    The warehouse table ``table`` has one row per record, a ``customer_id`` column, the
+    The warehouse view (or table) ``table`` has one row per record, a ``customer_id`` column, the
     ``date_field`` that windows (``within_days``...) apply to, and ``fields`` (name -> type)
     that ``where`` may test. Records dated after ``as_of`` are not in it.
     """

@@ -44,6 +44,12 @@ FROM rel_service_lines
 WHERE category IS NOT NULL
 GROUP BY customer_id, category"""
 
+#: Categories bought: per customer and category, the latest performed date.
+PURCHASED_CATEGORIES_SQL = """
+SELECT customer_id, category, performed AS date
+FROM _service_categories
+WHERE performed IS NOT NULL"""
+
 #: Open declined work: per customer and category, the latest declined/recommended date when it
 #: is after the latest performed date of that category (same day counts as performed).
 DECLINED_WORK_SQL = """
@@ -83,6 +89,7 @@ RELATION_SQL: tuple[tuple[str, str, bool], ...] = (
     ("rel_service_visits", SERVICE_VISITS_SQL, False),
     ("rel_service_lines", SERVICE_LINES_SQL, False),
     ("_service_categories", SERVICE_CATEGORIES_SQL, True),
+    ("rel_purchased_categories", PURCHASED_CATEGORIES_SQL, False),
     ("rel_declined_work", DECLINED_WORK_SQL, True),
     ("rel_deals", DEALS_SQL, False),
     ("rel_events", EVENTS_SQL, False),
@@ -115,6 +122,13 @@ RELATIONS: dict[str, Relation] = {
                 "op_code": "upper case, trimmed",
                 "amount": "labor + parts",
             },
+        ),
+        Relation(
+            "purchased_categories",
+            "rel_purchased_categories",
+            "Service categories bought: one record per customer and category with a performed"
+            " line; date = the latest one. Cheaper than counting service_lines.",
+            {"category": "text"},
         ),
         Relation(
             "declined_work",

@@ -117,8 +117,8 @@ class PurchasedCategory(_Params):
 
 def _purchased_category(p: PurchasedCategory) -> dict[str, Any]:
     return {
-        "count": "service_lines",
-        "where": {"category": p.category.lower(), "status": "performed"},
+        "count": "purchased_categories",
+        "where": {"category": p.category.lower()},
         "within_days": p.within_days,
     }
 

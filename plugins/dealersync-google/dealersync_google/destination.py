@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import requests
-from pydantic import Field, SecretStr, field_validator
-
 from dealersync import (
     AudienceDestination,
     AuthError,
@@ -33,6 +31,7 @@ from dealersync import (
     RemoteAudience,
     TransientError,
 )
+from pydantic import Field, SecretStr, field_validator
 
 from dealersync_google.ratelimit import RateLimitedSession, SlidingWindowLimiter
 
@@ -248,7 +247,10 @@ def _classify_token(response: requests.Response) -> Any:
             f"Google OAuth: the client was refused ({error}); check client_id, and the client"
             f" secret: {fix}"
         )
-    return AuthError(f"Google OAuth: the token request was refused (HTTP {code}); check client_id, client_secret and refresh_token, and {fix}")
+    return AuthError(
+        f"Google OAuth: the token request was refused (HTTP {code}); check client_id,"
+        f" client_secret and refresh_token, and {fix}"
+    )
 
 
 class GoogleCustomerMatch(AudienceDestination):

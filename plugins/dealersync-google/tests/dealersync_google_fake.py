@@ -32,9 +32,8 @@ from urllib.parse import parse_qs
 
 import requests
 import responses
-from requests import PreparedRequest
-
 from dealersync.testing import FakePlatform
+from requests import PreparedRequest
 
 BASE = "https://datamanager.fake.test"
 TOKEN_URL = f"{BASE}/oauth2/token"

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import requests
 import responses
-
 from dealersync_google_fake import (
     ACCOUNT,
     BASE,

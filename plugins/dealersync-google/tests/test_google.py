@@ -10,8 +10,14 @@ from typing import Any
 
 import pydantic
 import pytest
-
-from dealersync import AuthError, ConfigError, ConnectorContext, FatalError, RemoteAudience, TransientError
+from dealersync import (
+    AuthError,
+    ConfigError,
+    ConnectorContext,
+    FatalError,
+    RemoteAudience,
+    TransientError,
+)
 from dealersync.testing import sample_people
 from dealersync_google import GoogleCustomerMatch, SlidingWindowLimiter
 from dealersync_google.destination import user_identifiers
