@@ -280,3 +280,23 @@ def test_dry_run_plans_without_calling_the_platform_or_touching_state(tmp_path: 
     con.close()
     res = sync(cfg)
     assert res.added == 5 and res.platform_counts == {"requests": 1}
+
+
+def test_a_delivery_failing_midway_reports_what_was_committed(tmp_path: Path) -> None:
+    class Flaky(MemoryList):
+        name = "flaky-list"
+
+        def add(self, audience, members, batch=None):  # type: ignore[no-untyped-def]
+            if batch is not None and batch.seq == 3:
+                from dealersync import FatalError
+
+                raise FatalError("the platform is down (HTTP 503 after retries)")
+            return super().add(audience, members, batch)
+
+    mod = types.ModuleType("flaky")
+    mod.dealersync_register_destinations = hookimpl(lambda: [Flaky])  # type: ignore[attr-defined]
+    cfg = setup(tmp_path, customers(20))
+    cfg.write_text(cfg.read_text().replace('"memory-list"', '"flaky-list"'))
+    [res] = run_sync(cfg, extra_plugins=[mod])
+    assert (res.status, res.error) == ("failed", "the platform is down (HTTP 503 after retries)")
+    assert (res.planned, res.added) == (20, 14) and len(PLATFORM.rows) == 14  # two batches of 7 went through

@@ -67,3 +67,41 @@ destinations = ["m"]
     )
     [result] = run_sync(tmp_path / "c.toml", extra_plugins=[plugin])
     assert (result.status, result.segment_size, result.members) == ("ok", 1, 1)
+
+
+def test_plugin_template_is_usable_in_a_sync(tmp_path: Path) -> None:
+    from pydantic import BaseModel, Field
+
+    from dealersync import SegmentTemplate
+
+    class Params(BaseModel):
+        surname: str = Field("Smith", description="last name to match")
+
+    plugin = types.ModuleType("surname_templates")
+    plugin.dealersync_register_segment_templates = hookimpl(  # type: ignore[attr-defined]
+        lambda: [SegmentTemplate("surname_is", "customers with this last name", Params,
+                                 lambda p: {"fact": "last_name", "op": "=", "value": p.surname})]
+    )
+    write_extract(tmp_path / "dms", {"customers": [
+        {"customer_id": "C1", "last_name": "Jones", "email": "j@x.com"},
+        {"customer_id": "C2", "last_name": "Smith", "email": "s@x.com"},
+    ]})
+    (tmp_path / "c.toml").write_text(
+        """
+[warehouse]
+path = "wh.duckdb"
+[sources.dms]
+connector = "dms-csv"
+path = "dms"
+[destinations.m]
+connector = "meta-file"
+[segments.joneses]
+template = "surname_is"
+params = { surname = "Jones" }
+[audiences.joneses]
+segment = "joneses"
+destinations = ["m"]
+"""
+    )
+    [result] = run_sync(tmp_path / "c.toml", extra_plugins=[plugin])
+    assert (result.status, result.segment_size, result.members) == ("ok", 1, 1)

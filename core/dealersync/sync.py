@@ -29,12 +29,12 @@ from dealersync.connectors import (
 )
 from dealersync.delivery import IncrementalDelivery
 from dealersync.errors import ConfigError, DealersyncError
-from dealersync.facts import FactRegistry, build_facts, default_facts
+from dealersync.facts import build_facts, fact_registry
 from dealersync.identity import build_members
 from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
-from dealersync.segments import CompiledSQL, compile_segment
+from dealersync.segments import CompiledSQL, compile_segment, template_registry
 from dealersync.store import Warehouse, ensure_table
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
@@ -115,9 +115,8 @@ class Runner:
         self.as_of = config.as_of(as_of)
         self.out_dir = out_dir or config.resolve(config.settings.output.dir)
         self.progress: Progress = progress or (lambda _msg: None)
-        self.facts = FactRegistry()
-        for fact in [*default_facts(), *registry.hook_results("dealersync_register_features")]:
-            self.facts.register(fact)
+        self.facts = fact_registry(registry)  # core facts, then plugins' (a clash names both)
+        self.templates = template_registry(registry)
         self._warehouse: Warehouse | None = None
         self.timings = Timings()
 
@@ -161,7 +160,9 @@ class Runner:
         return self._build("destinations", name, entry, "destination")  # type: ignore[return-value]
 
     def compile(self, segment: str) -> CompiledSQL:
-        return compile_segment(segment, self.config.settings.segments, self.facts, as_of=self.as_of)
+        return compile_segment(
+            segment, self.config.settings.segments, self.facts, as_of=self.as_of, templates=self.templates
+        )
 
     def validate_all(self, audiences: Iterable[str]) -> None:
         """Fail fast, before any data moves: every connector builds, every segment compiles."""
@@ -287,15 +288,19 @@ class Runner:
         if not dry_run:
             dest.check()
             self.progress(f"sending {res.audience} to {res.destination}")
-        out = delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run, timings=self.timings)
-        res.planned = out.planned_adds + out.planned_removes
-        res.added, res.removed, res.rejected, res.unchanged, res.gave_up = (
-            out.added, out.removed, out.rejected, out.unchanged, out.gave_up
-        )
-        res.rejections, res.samples, res.location = out.rejections, out.samples, out.remote_id
-        res.warnings.extend(out.warnings)
+        try:
+            delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run, timings=self.timings)
+        finally:  # a failure midway still reports what was committed before it
+            out = delivery.outcome
+            res.planned = out.planned_adds + out.planned_removes
+            res.added, res.removed, res.rejected, res.unchanged, res.gave_up = (
+                out.added, out.removed, out.rejected, out.unchanged, out.gave_up
+            )
+            res.rejections, res.samples, res.location = out.rejections, out.samples, out.remote_id
+            res.warnings.extend(out.warnings)
+            if not dry_run:
+                res.platform_counts = dict(dest.platform_counts())
         if not dry_run:
-            res.platform_counts = dict(dest.platform_counts())
             res.status = "ok"
 
     def _notify(self, res: DeliveryResult) -> None:

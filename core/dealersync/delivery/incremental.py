@@ -66,6 +66,8 @@ class IncrementalDelivery:
         self.members = members
         self.description = description
         self.state = SyncState(con, audience, destination)
+        #: Filled in as batches are committed, so a delivery that fails midway still tells the truth.
+        self.outcome = IncrementalOutcome()
         self.fields = list(dest.identifiers)
         self.state_fields = list(dest.state_fields or self.fields)
         unknown = [f for f in self.state_fields if f not in self.fields]
@@ -82,7 +84,7 @@ class IncrementalDelivery:
         self, mode: str, *, full_resync: bool = False, dry_run: bool = False, timings: Timings | None = None
     ) -> IncrementalOutcome:
         timings = timings or Timings()
-        out = IncrementalOutcome()
+        out = self.outcome
         if mode == "replace" and not self.dest.supports_replace:
             raise ConfigError(f"{self.dest.name} cannot replace a whole audience; use mode = \"mirror\"")
         with timings.step("diff") as step:
