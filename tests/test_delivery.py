@@ -300,3 +300,29 @@ def test_a_delivery_failing_midway_reports_what_was_committed(tmp_path: Path) ->
     [res] = run_sync(cfg, extra_plugins=[mod])
     assert (res.status, res.error) == ("failed", "the platform is down (HTTP 503 after retries)")
     assert (res.planned, res.added) == (20, 14) and len(PLATFORM.rows) == 14  # two batches of 7 went through
+
+
+def test_a_second_sync_on_the_same_warehouse_gets_a_clear_message(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = setup(tmp_path, customers(3))
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+         str(tmp_path / "wh.duckdb")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        from dealersync import FatalError
+
+        with pytest.raises(FatalError) as exc:
+            run_sync(cfg, extra_plugins=[plugin])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert exc.value.message == (
+        f"the warehouse {tmp_path / 'wh.duckdb'} is in use by another process "
+        "(one dealersync run at a time per warehouse file)"
+    )
