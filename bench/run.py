@@ -529,7 +529,20 @@ def main() -> None:
         return
     if args.merge:
         docs = [json.loads(p.read_text()) for p in args.merge]
-        results = sorted((r for d in docs for r in d["sizes"]), key=lambda r: r["customers"])
+        # one result per size: a later file's parts (e.g. a files-only rerun on a quieter
+        # machine: --no-pandas --no-meta) replace an earlier one's, the rest is kept
+        by_n: dict[int, dict[str, Any]] = {}
+        for d in docs:
+            for r in d["sizes"]:
+                merged = by_n.setdefault(r["customers"], {})
+                errors = merged.get("errors", []) + r.get("errors", [])
+                merged.update(r)
+                merged["errors"] = errors
+        for r in by_n.values():
+            if "pandas" in r:
+                r["pandas"]["x_floor"] = r["pandas"]["total_seconds"] / r["floor"]["total_seconds"]
+                r["pandas_over_dealersync"] = r["pandas"]["total_seconds"] / r["full"]["total_seconds"]
+        results = [by_n[n] for n in sorted(by_n)]
         lines = []
         for d in docs:
             m = d["machine"]

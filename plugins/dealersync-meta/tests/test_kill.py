@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dealersync.testing import run_sync
 from meta_fake import TOKEN, FakeMeta, FakeMetaServer
 from meta_world import TOKEN_ENV, World, assert_remote_is, customers
 
@@ -69,3 +70,25 @@ def test_sigkill_mid_sync_then_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyP
     finally:
         con.close()
     assert (status, added, removed) == ("ok", N - K * ROWS, 0)  # the K committed batches were not resent
+
+
+@pytest.mark.slow
+def test_lookalike_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dealersync audiences lookalike` seeds a Meta lookalike from the synced audience."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    fake = FakeMeta()
+    with FakeMetaServer(fake, max_seconds=120) as server:
+        world = World(tmp_path / "dealer", customers(120), batch_rows=ROWS, base_url=server.url)
+        [res] = run_sync(world.config)
+        assert res.status == "ok", res.error
+        done = subprocess.run(
+            [sys.executable, "-m", "dealersync", "audiences", "lookalike", "all", "--country", "us", "--ratio", "0.02",
+             "--config", str(world.config)],
+            check=False, cwd=world.root, env={**os.environ, TOKEN_ENV: TOKEN}, capture_output=True, text=True, timeout=120,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    seed = fake.only_list()
+    [look] = [a for a in fake.audiences.values() if a.get("subtype") == "LOOKALIKE"]
+    assert look["origin_audience_id"] == seed
+    assert look["lookalike_spec"] == {"type": "custom_ratio", "ratio": 0.02, "country": "US"}
+    assert TOKEN not in done.stdout + done.stderr

@@ -178,6 +178,7 @@ def test_applied_but_answer_lost(tmp_path: Path) -> None:
     fake.faults.append(Fault("add", LOST, nth=2, times=5))  # core http makes 5 attempts
     res = world.run(fake)
     assert res.status == "failed" and "could not connect" in res.error
+    assert res.added == 50  # batch 1 confirmed and committed, reported although the run failed
     assert len(remote(fake)) == 100  # batch 2 applied, not committed
     res = world.run(fake)
     # batch 1 was committed: only batch 2 onwards is sent again
