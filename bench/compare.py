@@ -31,7 +31,7 @@ PHONE_NOTE = (
 
 def compare(ds_export: Path, pandas_out: Path) -> dict[str, Any]:
     con = duckdb.connect()
-    q = lambda p: "'" + str(p).replace("'", "''") + "'"  # noqa: E731
+    q = lambda p: "'" + str(p).replace("'", "''") + "'"
     con.execute(f"CREATE VIEW ds_pol AS SELECT * FROM read_parquet({q(ds_export / 'policy_meta_upload.parquet')})")
     con.execute(f"CREATE VIEW ds_mem AS SELECT * FROM read_parquet({q(ds_export / 'members_meta_upload.parquet')})")
     con.execute(f"CREATE VIEW pd_all AS SELECT * FROM read_parquet({q(pandas_out / '_customers.parquet')})")
@@ -107,10 +107,11 @@ def compare(ds_export: Path, pandas_out: Path) -> dict[str, Any]:
 
 
 def summary_lines(cmp: dict[str, Any]) -> list[str]:
-    lines = [
+    head = (
         f"{'audience':<16} {'customers':>9} {'cust diff':>9} {'emails ds/pd':>15} {'same':>7} {'merged':>6}"
         f" {'rule':>5} {'unexpl':>6} {'phones ds/pd':>15} {'same':>7} {'merged':>6} {'rule':>5} {'unexpl':>6}"
-    ]
+    )
+    lines = [head]
     for a, r in cmp["audiences"].items():
         c, e, p = r["customers"], r["email"], r["phone"]
         lines.append(

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from dealersync.facts import FactRegistry, build_facts, default_facts
 from dealersync.identity import build_members
 
