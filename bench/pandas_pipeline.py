@@ -30,9 +30,10 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from dealersync.opcodes import (
+    DEFAULT_OPCODES,  # the op-code catalog: data an analyst would copy
+)
 from facebook_business.adobjects.customaudience import CustomAudience
-
-from dealersync.opcodes import DEFAULT_OPCODES  # the op-code catalog: data an analyst would copy
 
 SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY"]
 META_HEADERS = ["email", "phone", "fn", "ln", "ct", "st", "zip", "country"]

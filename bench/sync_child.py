@@ -66,11 +66,11 @@ def main() -> None:
     args = ap.parse_args()
 
     t_import = time.perf_counter()
+    import dealersync.timing
     from dealersync.audiences import consent_filter_sql
     from dealersync.config import load_config
     from dealersync.plugins import load_plugins
     from dealersync.sync import Runner
-    import dealersync.timing
 
     # the step timings' peak RSS: this process's own (see peak_rss); the core's ru_maxrss would
     # report the parent's RSS for a small child (measurement only, the core is not changed)

@@ -160,12 +160,13 @@ class IncrementalDelivery:
     def _complete(self, sent: list[dict[str, Any]], outcomes: list[MemberOutcome]) -> list[MemberOutcome]:
         """One outcome per sent member: a member the destination did not report on is *not* synced."""
         seen = {o.member_key for o in outcomes}
+        sent_keys = {m["member_key"] for m in sent}
         missing = [
             MemberOutcome(m["member_key"], False, "no_outcome", "the destination did not report on this member")
             for m in sent
             if m["member_key"] not in seen
         ]
-        return [o for o in outcomes if o.member_key in {m["member_key"] for m in sent}] + missing
+        return [o for o in outcomes if o.member_key in sent_keys] + missing
 
     def _count(self, outcomes: list[MemberOutcome], out: IncrementalOutcome, attr: str) -> None:
         setattr(out, attr, getattr(out, attr) + sum(o.accepted for o in outcomes))
