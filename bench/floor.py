@@ -14,20 +14,8 @@ import time
 from pathlib import Path
 
 import duckdb
+from dealersync.timing import peak_rss_bytes
 
-
-def peak_rss() -> int:
-    """This process's peak RSS in bytes: VmHWM of /proc/self/status (Linux). Not ru_maxrss: a
-    child's ru_maxrss starts at its parent's RSS (Linux keeps the high-water mark across exec),
-    so a small child of a big parent would report the parent's size."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main() -> None:
@@ -57,7 +45,7 @@ def main() -> None:
     t_end = time.perf_counter()
     steps["read"] = {"seconds": t_read - t0, "rows": rows}
     steps["hash"] = {"seconds": t_end - t_read, "rows": int(hashed[0] + hashed[1] + hashed[2])}  # type: ignore[index]
-    peak = peak_rss()
+    peak = peak_rss_bytes()
     args.json_out.write_text(
         json.dumps({"total_seconds": t_end - t0, "steps": steps, "peak_rss": peak, "rows_read": rows,
                     "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}),

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from dealersync.timing import peak_rss_bytes
 import pandas as pd
 from dealersync.opcodes import (
     DEFAULT_OPCODES,  # the op-code catalog: data an analyst would copy
@@ -232,19 +233,6 @@ def google_row(r: dict[str, str]) -> list[str]:
             _sha(r["last_name"].strip().lower()), (r["country"] or "US").upper(), r["postal_code"][:5]]
 
 
-def peak_rss() -> int:
-    """This process's peak RSS in bytes: VmHWM of /proc/self/status (Linux). Not ru_maxrss: a
-    child's ru_maxrss starts at its parent's RSS (Linux keeps the high-water mark across exec),
-    so a small child of a big parent would report the parent's size."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -294,7 +282,7 @@ def main() -> None:
     steps["dedupe + write"] = t4 - t3
     kept = pd.concat(kept_rows)  # for the comparison (not timed); DuckDB writes the Parquet
     duckdb.sql("SELECT * FROM kept").write_parquet(str(args.out / "_customers.parquet"))
-    peak = peak_rss()
+    peak = peak_rss_bytes()
     cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     args.json_out.write_text(json.dumps({
         "total_seconds": t4 - t0, "steps": steps, "peak_rss": peak, "cpu_seconds": cpu,

@@ -96,7 +96,6 @@ def point(w: Path, extract: Path) -> None:
     link.symlink_to(extract, target_is_directory=True)
 
 
-PATCH_COMPLETE = False  # --patch-complete
 AUDIENCES: list[str] = []  # --audiences: sync only these (the smoke test); default all
 
 
@@ -273,7 +272,7 @@ def assemble(rd: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
 def run_meta(rd: Path, base: Path, changed: Path, config_text: str, log: Any) -> dict[str, Any]:
     Fake, Server, token = meta_fake_classes()
     fake = Fake()
-    env = {"BENCH_META_TOKEN": token, "BENCH_PATCH_COMPLETE": "1" if PATCH_COMPLETE else "0"}
+    env = {"BENCH_META_TOKEN": token}
     with Server(fake, max_seconds=3600) as server:
         w = workdir(rd, "meta", base, meta_config(config_text, server.url))
         full = sync(w, "full", export=True, env=env)
@@ -347,7 +346,7 @@ def summarize(n: int, runs: list[dict[str, Any]], info: dict, comparison: dict |
             "full": step_table([m["full"]], floor_total), "change": step_table([m["change"]], floor_total),
             "expected": m["expected"], "delivered": m["delivered"], "exact": m["exact"],
             "fake_matches_full": m["fake_matches_full"], "fake_matches_change": m["fake_matches_change"],
-            "change_requests": m["change_requests"], "patched_complete": PATCH_COMPLETE,
+            "change_requests": m["change_requests"],
         }
     full_results = runs[0]["full"]["results"]
     out["audiences"] = {r["audience"]: {"segment_size": r["segment_size"], "customers": r["customers"],
@@ -377,9 +376,8 @@ def table(res: dict[str, Any]) -> list[str]:
     src = {"full": res["full"], "change": res["change"]}
     if "meta_api" in res:
         src["meta_full"], src["meta_change"] = res["meta_api"]["full"], res["meta_api"]["change"]
-    patched = " (patched)" if res.get("meta_api", {}).get("patched_complete") else ""
     heads = {"full": "full sync (files)", "change": "after 1% change (files)",
-             "meta_full": f"Meta API full{patched}", "meta_change": f"Meta API after change{patched}"}
+             "meta_full": "Meta API full", "meta_change": "Meta API after change"}
     lines.append("| step | " + " | ".join(f"{heads[c]}: s | rows/s | peak RSS | x floor" for c in cols[:2])
                  + "".join(f" | {heads[c]}: s" for c in cols[2:]) + " |")
     lines.append("|---" * (1 + 4 * 2 + len(cols[2:])) + "|")
@@ -508,17 +506,12 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     ap.add_argument("--work", type=Path, default=None, help="where work directories go (default: system temp)")
     ap.add_argument("--quiet", action="store_true")
-    ap.add_argument("--patch-complete", action="store_true",
-                    help="Meta API runs only: apply the proposed fix of the O(batch^2) IncrementalDelivery._complete"
-                         " in the sync subprocess (see bench/README.md); default: the core as it is")
     ap.add_argument("--assemble", type=Path, help="summarize an interrupted run's work directory (.../run0)")
     ap.add_argument("--merge", type=Path, nargs="+", help="print one report from earlier --json files")
     ap.add_argument("--prepare", action="store_true", help="only generate (cache) the extracts, measure nothing")
     ap.add_argument("--audiences", default="", help="comma-separated audiences to sync (default: all ten)")
     args = ap.parse_args()
     AUDIENCES[:] = [a for a in args.audiences.split(",") if a]
-    global PATCH_COMPLETE
-    PATCH_COMPLETE = args.patch_complete
     sizes = args.customers or [10_000]
     log = (lambda *_a: None) if args.quiet else (lambda msg: print(msg, flush=True))
     if args.assemble:

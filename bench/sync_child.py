@@ -19,42 +19,6 @@ import time
 from pathlib import Path
 
 
-def peak_rss() -> int:
-    """This process's peak RSS in bytes: VmHWM of /proc/self/status (Linux). Not ru_maxrss: a
-    child's ru_maxrss starts at its parent's RSS (Linux keeps the high-water mark across exec),
-    so a small child of a big parent would report the parent's size."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _patch_complete() -> None:
-    """run.py --patch-complete: the proposed fix of a core hot spot, applied in this process only.
-
-    ``IncrementalDelivery._complete`` rebuilds the set of sent member keys once per outcome
-    (``o.member_key in {m["member_key"] for m in sent}`` inside the comprehension): O(batch^2),
-    ~25-50 s of CPU per 10,000-row Meta batch. Same result, the set built once.
-    """
-    from dealersync.connectors import MemberOutcome
-    from dealersync.delivery.incremental import IncrementalDelivery
-
-    def _complete(self, sent, outcomes):  # type: ignore[no-untyped-def]
-        keys = {m["member_key"] for m in sent}
-        seen = {o.member_key for o in outcomes}
-        missing = [
-            MemberOutcome(m["member_key"], False, "no_outcome", "the destination did not report on this member")
-            for m in sent
-            if m["member_key"] not in seen
-        ]
-        return [o for o in outcomes if o.member_key in keys] + missing
-
-    IncrementalDelivery._complete = _complete  # type: ignore[method-assign]
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -66,19 +30,13 @@ def main() -> None:
     args = ap.parse_args()
 
     t_import = time.perf_counter()
-    import dealersync.timing
     from dealersync.audiences import consent_filter_sql
     from dealersync.config import load_config
     from dealersync.plugins import load_plugins
     from dealersync.sync import Runner
 
-    # the step timings' peak RSS: this process's own (see peak_rss); the core's ru_maxrss would
-    # report the parent's RSS for a small child (measurement only, the core is not changed)
-    dealersync.timing.peak_rss_bytes = peak_rss
-    peak_rss_bytes = peak_rss
+    from dealersync.timing import peak_rss_bytes
 
-    if os.environ.get("BENCH_PATCH_COMPLETE") == "1":
-        _patch_complete()
     config = load_config(args.config)
     runner = Runner(config, load_plugins())
     setup = time.perf_counter() - t_import

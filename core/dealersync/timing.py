@@ -14,7 +14,19 @@ STEPS = ("load", "facts", "segments", "policy", "identity", "diff", "deliver")
 
 
 def peak_rss_bytes() -> int:
-    """The process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    """This process's peak resident memory so far, in bytes.
+
+    On Linux, ``VmHWM`` from /proc/self/status: ``ru_maxrss`` keeps the high-water mark across
+    exec, so a small child of a big parent would report the parent's size. Elsewhere,
+    ``ru_maxrss`` (macOS reports bytes, others KiB).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 

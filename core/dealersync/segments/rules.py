@@ -33,27 +33,9 @@ is known.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
-
-#: Every condition operator, in documentation order.
-OPS: tuple[str, ...] = (
-    "=",
-    "!=",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "in",
-    "not_in",
-    "is_null",
-    "within_days",
-    "before_days",
-    "between_days",
-    "next_days",
-    "contains",
-)
 
 Op = Literal[
     "=",
@@ -71,6 +53,8 @@ Op = Literal[
     "next_days",
     "contains",
 ]
+#: Every condition operator, in documentation order.
+OPS: tuple[str, ...] = get_args(Op)
 #: Comparison ops, also those a ``count`` rule compares its count with.
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
 
