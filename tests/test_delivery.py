@@ -224,6 +224,7 @@ def test_crash_at_every_batch_boundary_converges(tmp_path: Path, changes: bool) 
             break
         # the platform applied batch k; the state does not know: the re-run converges
         res = sync(cfg)
+        assert res.added + res.removed > 0, k  # the uncommitted batch was sent again
         assert PLATFORM.emails() == expected(target), k
         assert set(PLATFORM.rows.values()) == {1} and len(PLATFORM.rows) == len(expected(target))
         assert sync(cfg).planned == 0
