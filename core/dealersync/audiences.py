@@ -51,8 +51,10 @@ class AudienceSnapshot:
         self.count: int = int(row[0]) if row else 0
 
     def _select(self, headers: Mapping[str, str]) -> str:
+        # No ORDER BY: the engine builds member tables in member_key order, and with
+        # preserve_insertion_order a scan returns them so; sorting again cost ~20% of a write.
         cols = ", ".join(f'"{f}" AS "{h}"' for f, h in headers.items())
-        return f'SELECT {cols} FROM "{self._table}" ORDER BY member_key'
+        return f'SELECT {cols} FROM "{self._table}"'
 
     def write_csv(self, path: Path, headers: Mapping[str, str]) -> int:
         """Write ``headers`` (field -> CSV header) for every member, atomically; return rows written.

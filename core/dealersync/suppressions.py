@@ -22,6 +22,7 @@ from typing import Literal
 
 import duckdb
 
+from dealersync.changes import mark_refreshed, plan_refresh
 from dealersync.errors import ConfigError
 
 Kind = Literal["email", "phone", "customer_id"]
@@ -42,6 +43,20 @@ def phone_key_sql(expr: str) -> str:
     return (
         f"(CASE WHEN length({digits}) = 11 AND {digits} LIKE '1%' THEN right({digits}, 10)"
         f" WHEN length({digits}) >= 7 THEN {digits} END)"
+    )
+
+
+#: Every customer's match keys (customer_id, kind, key_sha256), kept by ``refresh_customer_keys``.
+CUSTOMER_KEYS = "_customer_match_keys"
+_KEYS_VERSION = "1"  # bump when the match-key rules change: the table is then rebuilt whole
+_CUSTOMER_KEY_COLUMNS = (("email", "email"), ("phone", "phone_mobile"), ("phone", "phone_home"), ("customer_id", "customer_id"))
+
+
+def _customer_keys_sql(where: str) -> str:
+    return " UNION ALL ".join(
+        f"SELECT customer_id, '{kind}' AS kind, sha256({_key_sql(kind, 'c.' + col)}) AS key_sha256"
+        f" FROM customers c WHERE {_key_sql(kind, 'c.' + col)} IS NOT NULL AND ({where})"
+        for kind, col in _CUSTOMER_KEY_COLUMNS
     )
 
 
@@ -124,21 +139,46 @@ class SuppressionList:
         return [SuppressionCount(*r) for r in rows]
 
     def suppressed_customers_sql(self) -> str:
-        """A SELECT of every customer_id the list suppresses (loaded and added entries)."""
+        """A SELECT of every customer_id the list suppresses (loaded and added entries).
+
+        Brings :data:`CUSTOMER_KEYS` up to date first (see :meth:`refresh_customer_keys`).
+        """
+        self.refresh_customer_keys()
         loaded = " UNION ALL ".join(
             f"SELECT '{kind}' AS kind, sha256({_key_sql(kind, col)}) AS key_sha256 FROM suppressions"
             f" WHERE {_key_sql(kind, col)} IS NOT NULL"
             for kind, col in (("email", "email"), ("phone", "phone"), ("customer_id", "customer_id"))
         )
         keys = f"(SELECT kind, key_sha256 FROM _suppressions UNION ALL {loaded})"
-        probes = " UNION ALL ".join(
-            f"SELECT customer_id, '{kind}' AS kind, sha256({_key_sql(kind, 'c.' + col)}) AS key_sha256"
-            f" FROM customers c WHERE {_key_sql(kind, 'c.' + col)} IS NOT NULL"
-            for kind, col in (
-                ("email", "email"), ("phone", "phone_mobile"), ("phone", "phone_home"), ("customer_id", "customer_id")
-            )
-        )
-        return f"SELECT DISTINCT p.customer_id FROM ({probes}) p JOIN {keys} k USING (kind, key_sha256)"
+        return f"SELECT DISTINCT p.customer_id FROM {CUSTOMER_KEYS} p JOIN {keys} k USING (kind, key_sha256)"
+
+    def refresh_customer_keys(self) -> None:
+        """Keep :data:`CUSTOMER_KEYS` (every customer's hashed match keys) up to date.
+
+        Hashing every customer's email and phones is most of the policy step's cost, and the keys
+        only change with the customer: the table is rebuilt whole once, then only the customers a
+        load changed (:mod:`dealersync.changes`) are recomputed.
+        """
+        con = self._con
+        exists = bool(con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [CUSTOMER_KEYS]
+        ).fetchone()[0])  # type: ignore[index]
+        refresh = plan_refresh(con, CUSTOMER_KEYS, _KEYS_VERSION, exists=exists)
+        if refresh.kind == "none":
+            return
+        con.begin()
+        try:
+            if refresh.kind == "full":
+                con.execute(f"CREATE OR REPLACE TABLE {CUSTOMER_KEYS} AS {_customer_keys_sql('true')}")
+            else:
+                changed = f"customer_id IN ({refresh.changed_sql})"
+                con.execute(f"DELETE FROM {CUSTOMER_KEYS} WHERE {changed}")
+                con.execute(f"INSERT INTO {CUSTOMER_KEYS} {_customer_keys_sql('c.' + changed)}")
+            mark_refreshed(con, CUSTOMER_KEYS, _KEYS_VERSION, refresh)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
 
     def _key(self, kind: Kind, value: str) -> str:
         row = self._con.execute(f"SELECT sha256({_key_sql(kind, '?')})", [value]).fetchone()
