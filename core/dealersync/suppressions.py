@@ -181,7 +181,8 @@ class SuppressionList:
             raise
 
     def _key(self, kind: Kind, value: str) -> str:
-        row = self._con.execute(f"SELECT sha256({_key_sql(kind, '?')})", [value]).fetchone()
+        # the value bound once: the phone key's SQL reads it several times
+        row = self._con.execute(f"SELECT sha256({_key_sql(kind, 'v')}) FROM (SELECT ?::VARCHAR AS v)", [value]).fetchone()
         if row is None or row[0] is None:
             raise ConfigError(f"suppression: the {kind.replace('_', ' ')} given is not usable (empty or malformed)")
         return str(row[0])
