@@ -41,9 +41,11 @@ class AudienceSnapshot:
         audience: str,
         destination: str,
         fields: Sequence[str],
+        previous: str | None = None,
     ) -> None:
         self._con = con
         self._table = table
+        self._previous = previous
         self.audience = audience
         self.destination = destination
         self.fields = list(fields)
@@ -65,16 +67,36 @@ class AudienceSnapshot:
         unknown = [f for f in headers if f not in self.fields]
         if unknown:
             raise ValueError(f"fields not in this snapshot: {unknown}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            self._con.execute(
-                f"COPY ({self._select(headers)}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',')"
-            )
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _copy_atomically(self._con, self._select(headers), path)
         return self.count
+
+    @property
+    def first(self) -> bool:
+        """True when there is no earlier confirmed write to compare with (first run, full resync)."""
+        return self._previous is None
+
+    def write_changes_csv(self, adds: Path, removes: Path, headers: Mapping[str, str]) -> tuple[int, int]:
+        """Write what changed since this destination's last confirmed write: members to add (new,
+        or whose identifiers changed) to ``adds`` and members to remove (gone, or the old
+        identifiers of changed ones) to ``removes``, each atomically and only when not empty.
+        Returns (added, removed). On a first write every member is an add.
+        """
+        unknown = [f for f in headers if f not in self.fields]
+        if unknown:
+            raise ValueError(f"fields not in this snapshot: {unknown}")
+        if self._previous is None:
+            return (self.write_csv(adds, headers) if self.count else 0), 0
+        cols = ", ".join(f'x."{f}" AS "{h}"' for f, h in headers.items())
+        same = " AND ".join(["y.member_key = x.member_key", *(f'y."{f}" IS NOT DISTINCT FROM x."{f}"' for f in self.fields)])
+        counts = []
+        for path, new, old in ((removes, self._previous, self._table), (adds, self._table, self._previous)):
+            sql = f'SELECT {cols} FROM "{new}" AS x ANTI JOIN "{old}" AS y ON {same} ORDER BY x.member_key'
+            row = self._con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+            n = int(row[0]) if row else 0
+            if n:
+                _copy_atomically(self._con, sql, path)
+            counts.append(n)
+        return counts[1], counts[0]
 
     def iter_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
         """Members in batches of at most ``size``, each a dict of field -> value (None when blank)."""
@@ -82,6 +104,17 @@ class AudienceSnapshot:
         cur.execute(self._select({f: f for f in ["member_key", *self.fields]}))
         while rows := cur.fetchmany(size):
             yield [dict(zip(["member_key", *self.fields], r, strict=True)) for r in rows]
+
+
+def _copy_atomically(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
+    """COPY ``select`` to a CSV at ``path``: a temporary file beside it, renamed over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        con.execute(f"COPY ({select}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',')")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _sql_path(p: Path) -> str:

@@ -156,8 +156,10 @@ class Destination(Connector):
 class SnapshotResult:
     """What a snapshot destination reports back."""
 
-    written: int
+    written: int  # rows of the full audience written (0 when only changes were written)
     location: str
+    added: int = 0  # rows written to a file of additions (see AudienceSnapshot.write_changes_csv)
+    removed: int = 0  # rows written to a file of removals
 
 
 class SnapshotDestination(Destination):

@@ -28,6 +28,7 @@ from dealersync.connectors import (
     Source,
 )
 from dealersync.delivery import IncrementalDelivery
+from dealersync.delivery.snapshots import SnapshotHistory
 from dealersync.errors import ConfigError, DealersyncError
 from dealersync.facts import build_facts, fact_registry
 from dealersync.identity import build_members
@@ -246,6 +247,10 @@ class Runner:
         res.no_consent = _count(con, f'SELECT count(*) FROM "{audience_table}"') - res.customers
         self.progress(f"building members of {res.audience} for {res.destination}")
         members = f"_members_{res.audience}_{res.destination}"
+        history = None
+        if isinstance(dest, SnapshotDestination):  # also on a dry run: its members are not a confirmed write
+            history = SnapshotHistory(con, res.audience, res.destination, members)
+            history.rotate()
         with self.timings.step("identity") as step:
             stats = build_members(
                 con,
@@ -271,13 +276,17 @@ class Runner:
         res.mode = "snapshot"  # a file is always the whole audience, whatever the audience's mode
         dest.check()
         self.progress(f"writing {res.audience} to {res.destination}")
+        assert history is not None
         snapshot = AudienceSnapshot(
-            con, members, audience=res.audience, destination=res.destination, fields=list(dest.identifiers)
+            con, members, audience=res.audience, destination=res.destination, fields=list(dest.identifiers),
+            previous=history.previous(full_resync=res.full_resync),
         )
         with self.timings.step("deliver") as step:
             out = dest.write_snapshot(snapshot)
-            step.rows += out.written
+            history.confirm()
+            step.rows += out.written + out.added + out.removed
         res.written, res.location, res.status = out.written, out.location, "ok"
+        res.added, res.removed = out.added, out.removed
 
     def _deliver_incremental(self, res: DeliveryResult, dest: AudienceDestination, members: str, dry_run: bool) -> None:
         aud = self.config.settings.audiences[res.audience]

@@ -6,11 +6,17 @@ identity profiles, the headers and the file name.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from pydantic import Field
 
 from dealersync import AudienceSnapshot, ConnectorConfig, ConfigError, SnapshotDestination, SnapshotResult
+
+
+def utc_stamp() -> str:
+    """The run's UTC time as it appears in change file names."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 class FileConfig(ConnectorConfig):
@@ -19,6 +25,18 @@ class FileConfig(ConnectorConfig):
         description="file name under the output directory; {audience} and {destination} are filled in",
     )
     dir: str | None = Field(None, description="write here instead of the output directory ([output] dir)")
+    snapshot: bool = Field(True, description="write the whole audience to `filename` every run")
+    changes: bool = Field(
+        False,
+        description="also write what changed since the last run, for the platforms' add / remove uploads:"
+        " `changes_filename` with {kind} = adds or removes (written only when not empty; the first run's"
+        " adds file holds the whole audience)",
+    )
+    changes_filename: str = Field(
+        "{audience}.{destination}.{stamp}.{kind}.csv",
+        description="name of the change files; {stamp} is the run's UTC time (YYYYMMDDTHHMMSSZ), so"
+        " files not uploaded yet are never overwritten",
+    )
 
 
 class CsvFileDestination(SnapshotDestination):
@@ -29,17 +47,31 @@ class CsvFileDestination(SnapshotDestination):
 
     def write_snapshot(self, snapshot: AudienceSnapshot) -> SnapshotResult:
         cfg: FileConfig = self.config  # type: ignore[assignment]
+        if not (cfg.snapshot or cfg.changes):
+            raise ConfigError(f"destinations.{self.context.instance}: snapshot and changes are both false: nothing to write")
+        folder = self.context.resolve(cfg.dir) if cfg.dir else self.context.out_dir
+        names = {"audience": snapshot.audience, "destination": snapshot.destination}
+        written, location, added, removed = 0, str(folder), 0, 0
+        if cfg.snapshot:
+            path = folder / self._name("filename", cfg.filename, names)
+            written, location = snapshot.write_csv(path, self.headers), str(path)
+        if cfg.changes:
+            stamp = utc_stamp()
+            adds, removes = (
+                folder / self._name("changes_filename", cfg.changes_filename, {**names, "stamp": stamp, "kind": kind})
+                for kind in ("adds", "removes")
+            )
+            added, removed = snapshot.write_changes_csv(adds, removes, self.headers)
+        return SnapshotResult(written=written, location=location, added=added, removed=removed)
+
+    def _name(self, key: str, template: str, names: dict[str, str]) -> str:
         try:
-            name = cfg.filename.format(audience=snapshot.audience, destination=snapshot.destination)
+            return template.format(**names)
         except (KeyError, IndexError, ValueError):
             raise ConfigError(
-                f"destinations.{self.context.instance}.filename: found {cfg.filename!r}, "
-                "expected a name using only {audience} and {destination}"
+                f"destinations.{self.context.instance}.{key}: found {template!r}, "
+                f"expected a name using only {', '.join('{' + n + '}' for n in names)}"
             ) from None
-        folder = self.context.resolve(cfg.dir) if cfg.dir else self.context.out_dir
-        path = folder / name
-        written = snapshot.write_csv(path, self.headers)
-        return SnapshotResult(written=written, location=str(path))
 
 
 class MetaFile(CsvFileDestination):

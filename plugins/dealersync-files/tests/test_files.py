@@ -114,3 +114,71 @@ def test_rewrite_replaces_file_atomically(dealership: Path) -> None:
     run_sync(dealership / "connectors.toml")
     assert (out / "all.meta.csv").read_text().startswith("email,phone,")
     assert sorted(p.name for p in out.iterdir()) == ["all.meta.csv", "cm-all.csv"]
+
+
+CHANGES_CONFIG = CONFIG.replace('connector = "meta-file"\n', 'connector = "meta-file"\nsnapshot = false\nchanges = true\n')
+
+
+def _change_files(out: Path, kind: str) -> list[Path]:
+    return sorted(out.glob(f"all.meta.*.{kind}.csv"))
+
+
+def test_change_files_hold_exactly_what_changed(dealership: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (dealership / "connectors.toml").write_text(CHANGES_CONFIG)
+    out = dealership / "out"
+    stamps = iter(f"2026112{i}T000000Z" for i in range(1, 9))
+    import dealersync_files.destinations as d
+
+    monkeypatch.setattr(d, "utc_stamp", lambda: next(stamps))
+    first = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
+    assert (first.written, first.added, first.removed) == (0, 2, 0)  # first run: everyone is an add
+    assert not (out / "all.meta.csv").exists()
+    [adds] = _change_files(out, "adds")
+    assert {r["email"] for r in _rows(adds)} == {sha("jo.se+tires@gmail.com"), ""}
+
+    # nothing changed: no file
+    again = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
+    assert (again.added, again.removed) == (0, 0) and len(_change_files(out, "adds")) == 1
+
+    # C3 gets a valid email (identifiers changed: old row removed, new row added), C6 arrives
+    write_extract(
+        dealership / "dms",
+        {
+            "customers": [
+                {"customer_id": "C1", "first_name": "José", "last_name": "O'Brien", "email": "  Jo.Se+Tires@GMail.com ",
+                 "phone_mobile": "(800) 555-0100", "city": "San Antonio", "state": "Texas",
+                 "postal_code": "78205-1234", "country": "US"},
+                {"customer_id": "C2", "first_name": "Jose", "last_name": "OBrien", "email": "jo.se+tires@gmail.com"},
+                {"customer_id": "C3", "first_name": "Ann", "email": "ann@x.com", "phone_mobile": "555.201.3344"},
+                {"customer_id": "C4", "first_name": "Nobody", "email": "", "phone_mobile": "n/a"},
+                {"customer_id": "C5", "email": "opted@out.com", "do_not_market": True},
+                {"customer_id": "C6", "email": "new@x.com"},
+            ]
+        },
+    )
+    third = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
+    assert (third.added, third.removed, third.members) == (2, 1, 3)
+    adds, removes = _change_files(out, "adds")[-1], _change_files(out, "removes")[-1]
+    assert {r["email"] for r in _rows(adds)} == {sha("ann@x.com"), sha("new@x.com")}
+    assert [r["email"] for r in _rows(removes)] == [""]  # Ann's old row: phone only
+    assert [r["phone"] for r in _rows(removes)] == [sha("15552013344")]
+
+
+def test_failed_write_is_not_the_baseline(dealership: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose write failed is not compared against: the next run repeats its changes."""
+    (dealership / "connectors.toml").write_text(CHANGES_CONFIG)
+    run_sync(dealership / "connectors.toml")
+    import dealersync_files.destinations as d
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(d.AudienceSnapshot, "write_changes_csv", boom)
+    with pytest.raises(OSError):
+        run_sync(dealership / "connectors.toml")
+    monkeypatch.undo()
+    # the failed run's members were never confirmed: still compared with the first run's
+    res = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
+    assert (res.added, res.removed) == (0, 0)
+    res = {r.destination: r for r in run_sync(dealership / "connectors.toml", full_resync=True)}["meta"]
+    assert (res.added, res.removed) == (2, 0)  # a full resync writes everyone again
