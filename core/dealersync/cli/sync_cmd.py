@@ -100,9 +100,10 @@ def result_table(results: list[DeliveryResult], title: str) -> Table:
 
 
 def _sent(r: DeliveryResult) -> str:
-    """File destinations: rows written. API destinations: the difference sent (or planned)."""
-    if r.location and not (r.added or r.removed or r.planned or r.unchanged or r.rejected):
-        return f"{r.written:,} rows"
+    """File destinations: rows written (and change files). API destinations: the difference sent (or planned)."""
+    if r.location and not (r.planned or r.unchanged or r.rejected):
+        changes = f"+{r.added:,} -{r.removed:,}" if r.added or r.removed else ""
+        return " ".join(x for x in (f"{r.written:,} rows" if r.written or not changes else "", changes) if x)
     if r.status == "planned" and (r.planned or r.unchanged):
         return f"plan {r.planned:,} ({r.unchanged:,} unchanged)"
     if r.status == "planned":
