@@ -148,13 +148,17 @@ def meta_fake_classes() -> tuple[Any, Any, str]:
     return IndexedFakeMeta, meta_fake.FakeMetaServer, meta_fake.TOKEN
 
 
-def expected_meta_diff(before: Path, after: Path) -> dict[str, dict[str, int]]:
-    """Per audience: members (key + hashed identifiers) to add and to remove between two exports."""
+META_FIELDS = "email, phone, fn, ln, ct, st, zip, country"
+FILE_FIELDS = {"meta_upload": META_FIELDS, "google_upload": "email, phone, first_name, last_name, country, zip"}
+
+
+def expected_meta_diff(before: Path, after: Path, dest: str = "meta_api", fields: str = META_FIELDS) -> dict[str, dict[str, int]]:
+    """Per audience: members (key + identifiers) to add and to remove between two exports."""
     import duckdb
 
     con = duckdb.connect()
-    cols = "audience, member_key, email, phone, fn, ln, ct, st, zip, country"
-    q = lambda p: "'" + str(p / "members_meta_api.parquet").replace("'", "''") + "'"
+    cols = f"audience, member_key, {fields}"
+    q = lambda p: "'" + str(p / f"members_{dest}.parquet").replace("'", "''") + "'"
     rows = con.execute(
         f"""WITH b AS (SELECT {cols} FROM read_parquet({q(before)})), a AS (SELECT {cols} FROM read_parquet({q(after)})),
                  adds AS (SELECT * FROM a EXCEPT SELECT * FROM b), removes AS (SELECT * FROM b EXCEPT SELECT * FROM a)
@@ -210,6 +214,9 @@ def run_size(n: int, repeats: int, args: argparse.Namespace, log: Any) -> dict[s
             point(w, changed)
             run["change"] = sync(w, "change", export=False)
             log(f"  [{r + 1}/{repeats}] sync after the change (files) {run['change']['total_seconds']:.2f}s")
+
+            if not args.no_change_files:
+                run["cfiles"] = run_change_files(rd, base, changed, config_text, log)
 
             if not args.no_pandas and (r == 0 or n < args.large):
                 pj = rd / "pandas.json"
@@ -267,6 +274,31 @@ def assemble(rd: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
     out = summarize(n, [run], info, comparison)
     out["errors"] = [f"assembled from {rd} (run interrupted)"] + ([] if mf and mc else ["Meta API run not finished"])
     return out
+
+
+def change_files_config(config_text: str) -> str:
+    """The benchmark config with the file destinations writing change files only (no snapshot)."""
+    for conn in ("meta-file", "google-file"):
+        text = f'connector = "{conn}"\n'
+        assert text in config_text
+        config_text = config_text.replace(text, text + "snapshot = false\nchanges = true\n")
+    return config_text
+
+
+def run_change_files(rd: Path, base: Path, changed: Path, config_text: str, log: Any) -> dict[str, Any]:
+    """The same two syncs with the file destinations writing change files (adds / removes) only;
+    their rows are checked against the difference of the two member sets."""
+    w = workdir(rd, "changefiles", base, change_files_config(config_text))
+    full = sync(w, "full", export=True)
+    point(w, changed)
+    change = sync(w, "change", export=True)
+    log(f"  change files: full sync {full['total_seconds']:.2f}s, after the change {change['total_seconds']:.2f}s")
+    expected = {f"{a}/{dest}": v for dest, fields in FILE_FIELDS.items()
+                for a, v in expected_meta_diff(w / "export_full", w / "export_change", dest, fields).items()}
+    got = {f"{r['audience']}/{r['destination']}": {"adds": r["added"], "removes": r["removed"]} for r in change["results"]}
+    exact = all(got.get(k) == e for k, e in expected.items()) and len(got) == len(expected)
+    log(f"  change files: rows {'match' if exact else 'DO NOT match'} the member difference")
+    return {"full": full, "change": change, "expected": expected, "delivered": got, "exact": exact}
 
 
 def run_meta(rd: Path, base: Path, changed: Path, config_text: str, log: Any) -> dict[str, Any]:
@@ -339,6 +371,12 @@ def summarize(n: int, runs: list[dict[str, Any]], info: dict, comparison: dict |
         out["pandas_over_dealersync"] = out["pandas"]["total_seconds"] / out["full"]["total_seconds"]
     if comparison is not None:
         out["comparison"] = comparison
+    cfs = [r["cfiles"] for r in runs if "cfiles" in r]
+    if cfs:
+        out["change_files"] = {
+            "full": step_table([c["full"] for c in cfs], floor_total), "change": step_table([c["change"] for c in cfs], floor_total),
+            "expected": cfs[0]["expected"], "delivered": cfs[0]["delivered"], "exact": all(c["exact"] for c in cfs),
+        }
     metas = [r["meta"] for r in runs if "meta" in r]
     if metas:
         m = metas[0]
@@ -372,12 +410,16 @@ def table(res: dict[str, Any]) -> list[str]:
     title = (f"### {n:,} customers ({res['repeats']} run(s), median; {fl['rows_read']:,} extract rows,"
              f" {res['extract']['bytes'] / 1e6:.0f} MB)")
     lines = [title, ""]
-    cols = ["full", "change"] + (["meta_full", "meta_change"] if "meta_api" in res else [])
+    cols = (["full", "change"] + (["cf_full", "cf_change"] if "change_files" in res else [])
+            + (["meta_full", "meta_change"] if "meta_api" in res else []))
     src = {"full": res["full"], "change": res["change"]}
+    if "change_files" in res:
+        src["cf_full"], src["cf_change"] = res["change_files"]["full"], res["change_files"]["change"]
     if "meta_api" in res:
         src["meta_full"], src["meta_change"] = res["meta_api"]["full"], res["meta_api"]["change"]
     heads = {"full": "full sync (files)", "change": "after 1% change (files)",
-             "meta_full": "Meta API full", "meta_change": "Meta API after change"}
+             "meta_full": "Meta API full", "meta_change": "Meta API after change",
+             "cf_full": "change files full", "cf_change": "change files after change"}
     lines.append("| step | " + " | ".join(f"{heads[c]}: s | rows/s | peak RSS | x floor" for c in cols[:2])
                  + "".join(f" | {heads[c]}: s" for c in cols[2:]) + " |")
     lines.append("|---" * (1 + 4 * 2 + len(cols[2:])) + "|")
@@ -429,6 +471,17 @@ def table(res: dict[str, Any]) -> list[str]:
                      f" hashed emails {e_same:,} same of {e_ds:,} (dealersync) / {e_pd:,} (pandas);"
                      f" hashed phones {p_same:,} same of {p_ds:,}, the rest explained by the phone rules"
                      f" ({p_un} unexplained)")
+    if "change_files" in res:
+        c = res["change_files"]
+        exp_a = sum(v["adds"] for v in c["expected"].values())
+        exp_r = sum(v["removes"] for v in c["expected"].values())
+        got_a = sum(v["adds"] for v in c["delivered"].values())
+        got_r = sum(v["removes"] for v in c["delivered"].values())
+        lines.append(f"- change files (`snapshot = false, changes = true`), after the change: {got_a:,} rows added /"
+                     f" {got_r:,} removed in {len(c['delivered'])} audience files, expected {exp_a:,} / {exp_r:,} from the"
+                     f" two member sets: **{'exact' if c['exact'] else 'MISMATCH'}**; facts..deliver"
+                     f" {c['change']['after_load_seconds']:.2f} s = {100 * c['change']['after_load_seconds'] / c['full']['after_load_seconds']:.0f}%"
+                     f" of its full sync's ({c['full']['after_load_seconds']:.2f} s)")
     if "meta_api" in res:
         m = res["meta_api"]
         exp_a = sum(v["adds"] for v in m["expected"].values())
@@ -458,6 +511,11 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
     ch = big["change"]
     share = ch["after_load_seconds"] / f["after_load_seconds"]
     line(share <= 0.25, f"after the 1% change, facts..deliver = {100 * share:.0f}% of the full sync's (target <= 25%)")
+    if "change_files" in big:
+        c = big["change_files"]
+        line(c["exact"], "change files after the change: exactly the changed members written (adds / removes)")
+        cs = c["change"]["after_load_seconds"] / c["full"]["after_load_seconds"]
+        line(cs <= 0.25, f"change files: after the 1% change, facts..deliver = {100 * cs:.0f}% of the full sync's (target <= 25%)")
     if "meta_api" in big:
         line(big["meta_api"]["exact"], "Meta API after the change: exactly the changed members added/removed")
         mch = big["meta_api"]["change"]
@@ -503,6 +561,7 @@ def main() -> None:
     ap.add_argument("--change-seed", type=int, default=11)
     ap.add_argument("--no-pandas", action="store_true")
     ap.add_argument("--no-meta", action="store_true")
+    ap.add_argument("--no-change-files", action="store_true", help="skip the file syncs writing change files")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     ap.add_argument("--work", type=Path, default=None, help="where work directories go (default: system temp)")
     ap.add_argument("--quiet", action="store_true")
