@@ -50,3 +50,16 @@ def test_removed_customer_disappears_and_new_one_appears() -> None:
     record_changes(wh.con, "SELECT * FROM (VALUES ('A'), ('D')) t(c)")
     assert _suppressed(wh) == {"D"}
     assert wh.con.execute(f"SELECT count(*) FROM {CUSTOMER_KEYS} WHERE customer_id = 'A'").fetchone() == (0,)
+
+
+def test_change_after_the_log_was_emptied_is_seen() -> None:
+    """Once every derived table took the log in it is emptied; a later change must still count."""
+    wh = Warehouse(":memory:")
+    wh.con.execute("INSERT INTO customers (customer_id, email) VALUES ('A', 'a@x.com'), ('B', 'b@x.com')")
+    SuppressionList(wh.con).add(reason="bounce", source="cli", email="b@x.com")
+    for cid, email in (("A", "b@x.com"), ("B", "b2@x.com"), ("A", "a@x.com")):
+        _set_email(wh, cid, email)
+        record_changes(wh.con, f"SELECT '{cid}'")
+        expected = {r[0] for r in wh.con.execute("SELECT customer_id FROM customers WHERE email = 'b@x.com'").fetchall()}
+        assert _suppressed(wh) == expected
+        assert wh.con.execute("SELECT count(*) FROM _changes").fetchone() == (0,)  # taken in, emptied

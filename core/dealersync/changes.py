@@ -28,7 +28,12 @@ def _ensure(con: Any) -> None:
 
 
 def _last_seq(con: Any) -> int:
-    row = con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchone()
+    # _derived too: once every derived table took the log in, it is emptied, and a new number
+    # must still be above what they have seen
+    row = con.execute(
+        "SELECT greatest((SELECT coalesce(max(seq), 0) FROM _changes),"
+        " (SELECT coalesce(max(seq), 0) FROM _derived))"
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

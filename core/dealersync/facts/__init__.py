@@ -45,9 +45,11 @@ table (see :data:`dealersync.facts.build.VEHICLES_SQL`). The result is cast to t
 
 from dealersync.facts.build import (
     AGGREGATES,
+    FactsBuild,
     build_facts,
     fact_expression,
     facts_as_of,
+    facts_fingerprint,
     facts_select_sql,
     merged_opcodes,
 )
@@ -77,6 +79,7 @@ __all__ = [
     "Fact",
     "FactRegistry",
     "FactType",
+    "FactsBuild",
     "Grain",
     "Relation",
     "build_facts",
@@ -85,6 +88,7 @@ __all__ = [
     "fact_expression",
     "fact_registry",
     "facts_as_of",
+    "facts_fingerprint",
     "facts_select_sql",
     "merged_opcodes",
 ]

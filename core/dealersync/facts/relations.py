@@ -10,6 +10,7 @@ events) cost more than every count that reads them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from dealersync.facts.registry import VEHICLE_FACTS_TABLE, Fact, Relation
@@ -40,7 +41,7 @@ SERVICE_CATEGORIES_SQL = """
 SELECT customer_id, category,
        max(date) FILTER (WHERE status = 'performed') AS performed,
        max(date) FILTER (WHERE status IN ('declined', 'recommended')) AS declined
-FROM rel_service_lines
+FROM @src:rel_service_lines@
 WHERE category IS NOT NULL
 GROUP BY customer_id, category"""
 
@@ -54,7 +55,7 @@ WHERE performed IS NOT NULL"""
 #: is after the latest performed date of that category (same day counts as performed).
 DECLINED_WORK_SQL = """
 SELECT customer_id, category, declined AS date, performed AS last_performed_date
-FROM _service_categories
+FROM @src:_service_categories@
 WHERE declined > COALESCE(performed, DATE '0001-01-01')"""
 
 #: A deal relates to its buyer and to its co-buyer (once if they are the same customer).
@@ -84,7 +85,9 @@ SELECT l.customer_id, l.lead_id, CAST(l.created_at AS DATE) AS date, l.created_a
 FROM leads AS l, _facts_meta AS m
 WHERE l.customer_id IS NOT NULL AND CAST(l.created_at AS DATE) <= m.as_of"""
 
-#: (name, SQL, materialized) in build order: later ones read earlier ones.
+#: (name, SQL, materialized) in build order: later ones read earlier ones. A materialized one is
+#: per customer: its SQL marks its source ``@src:name@`` so a refresh can read a few customers'
+#: rows only (see :func:`scoped`).
 RELATION_SQL: tuple[tuple[str, str, bool], ...] = (
     ("rel_service_visits", SERVICE_VISITS_SQL, False),
     ("rel_service_lines", SERVICE_LINES_SQL, False),
@@ -95,6 +98,19 @@ RELATION_SQL: tuple[tuple[str, str, bool], ...] = (
     ("rel_events", EVENTS_SQL, False),
     ("rel_leads", LEADS_SQL, False),
 )
+
+_SRC_RE = re.compile(r"@src:(\w+)@")
+
+
+def scoped(sql: str, scope: str | None) -> str:
+    """``sql`` with its sources (``@src:name@``, ``@cscope@``) limited to the customers of the
+    table ``scope`` (a column ``customer_id``), or whole when ``scope`` is None."""
+    if scope is None:
+        return _SRC_RE.sub(r"\1", sql).replace("@cscope@", "")
+    within = f"customer_id IN (SELECT customer_id FROM {scope})"
+    sql = _SRC_RE.sub(rf"(SELECT * FROM \1 WHERE {within}) AS \1", sql)
+    return sql.replace("@cscope@", f"AND {within}")
+
 
 RELATIONS: dict[str, Relation] = {
     r.name: r
