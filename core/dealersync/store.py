@@ -9,7 +9,14 @@ bookkeeping tables if missing:
     one row per rejected cell or row of a load: source, table, file, 1-based physical line,
     column, reason. Never the raw value.
 ``_loads``
-    one row per loaded file or record stream, appended at every load (a load history).
+    one row per loaded file or record stream, appended at every load (a load history);
+    ``unchanged`` is true for a file skipped because it had not changed (its counts are the
+    last load's).
+``_load_files``
+    per source and table, the extract files of its last successful load (path as given, size,
+    mtime, content digest, the options that read it, rows loaded and quarantined), written in
+    the table's replace transaction: a next load of the same bytes skips the table
+    (:mod:`dealersync.loading.unchanged`).
 """
 
 from __future__ import annotations
@@ -33,9 +40,26 @@ BOOKKEEPING_SQL: tuple[str, ...] = (
     ),
     (
         'CREATE TABLE IF NOT EXISTS _loads (source VARCHAR, "table" VARCHAR, file VARCHAR,'
-        " rows_loaded BIGINT, rows_quarantined BIGINT, loaded_at TIMESTAMP)"
+        " rows_loaded BIGINT, rows_quarantined BIGINT, loaded_at TIMESTAMP, unchanged BOOLEAN)"
+    ),
+    (
+        'CREATE TABLE IF NOT EXISTS _load_files (source VARCHAR, "table" VARCHAR,'
+        " position INTEGER, file VARCHAR, size BIGINT, mtime_ns BIGINT, digest VARCHAR,"
+        " options VARCHAR, rows_loaded BIGINT, rows_quarantined BIGINT,"
+        " approximate_lines BOOLEAN, loaded_at TIMESTAMP)"
     ),
 )
+#: Columns bookkeeping tables gained after their first release (added to older warehouses).
+BOOKKEEPING_ADDED: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "_loads",
+        (
+            ("source", "VARCHAR"), ("table", "VARCHAR"), ("file", "VARCHAR"),
+            ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"),
+            ("loaded_at", "TIMESTAMP"), ("unchanged", "BOOLEAN"),
+        ),
+    ),
+)  # fmt: skip
 
 MEMORY_DB = ":memory:"
 
@@ -104,6 +128,8 @@ class Warehouse:
             self.con.execute(create_table_sql(table))
         for sql in BOOKKEEPING_SQL:
             self.con.execute(sql)
+        for table, columns in BOOKKEEPING_ADDED:
+            ensure_table(self.con, table, columns)
 
     def close(self) -> None:
         self.con.close()

@@ -6,7 +6,10 @@ transaction per table. Re-running the same load gives identical tables.
 
 The package, in the order a load runs:
 
-* :mod:`~dealersync.loading.load`: :func:`load_source`, stage every batch, then replace;
+* :mod:`~dealersync.loading.load`: :func:`load_source`, check every batch, then stage and
+  replace table by table (a table's staging is dropped once it is in);
+* :mod:`~dealersync.loading.unchanged`: a table whose files are byte-identical to its last
+  load is skipped (``_load_files``; ``force=True`` reloads);
 * :mod:`~dealersync.loading.staging`: the per-load temp tables a batch is staged in;
 * :mod:`~dealersync.loading.csv_files`: an extract file, read by DuckDB and checked in SQL, with
   :mod:`~dealersync.loading.layout` (header and column mapping),
@@ -15,7 +18,8 @@ The package, in the order a load runs:
   :mod:`~dealersync.loading.lines` / :mod:`~dealersync.loading.line_walk` (physical lines);
 * :mod:`~dealersync.loading.records`: a record batch, validated against the pydantic model;
 * :mod:`~dealersync.loading.duplicates` and :mod:`~dealersync.loading.replace`: repeated keys
-  and the one-transaction snapshot replace;
+  and the one-transaction snapshot replace, which records the changed customers
+  (:mod:`~dealersync.loading.changed`) in the change log;
 * :mod:`~dealersync.loading.reports`: :class:`LoadReport` and :class:`FileReport`.
 """
 

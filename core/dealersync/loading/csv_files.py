@@ -23,6 +23,7 @@ never read).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -30,7 +31,7 @@ import duckdb
 from dealersync.connectors import ExtractFile
 from dealersync.errors import ConfigError
 from dealersync.loading.checks import quarantine_flagged_cells, row_checks
-from dealersync.loading.layout import read_layout
+from dealersync.loading.layout import Layout, read_layout
 from dealersync.loading.lines import place_rows
 from dealersync.loading.rejects import read_rejects
 from dealersync.loading.reports import FileReport
@@ -40,12 +41,26 @@ from dealersync.loading.staging import Scratch, Staged, target_table
 log = logging.getLogger(__package__)
 
 
-def stage_file(scratch: Scratch, source: str, ef: ExtractFile) -> Staged:
-    """Read, convert and check one extract file into temp tables; nothing is loaded yet."""
+def stage_file(
+    scratch: Scratch,
+    source: str,
+    ef: ExtractFile,
+    *,
+    n: int | None = None,
+    layout: Layout | None = None,
+    lines: Callable[[], tuple[int, list[int]] | None] | None = None,
+) -> Staged:
+    """Read, convert and check one extract file into temp tables; nothing is loaded yet.
+
+    ``n`` (the batch number), ``layout`` and ``lines`` (the file's line scan, see
+    :func:`~dealersync.loading.lines.scan_lines`) are taken when the caller has them already.
+    """
     con = scratch.con
     table = target_table(ef.table)
-    n = scratch.number()
-    layout = read_layout(ef, table)
+    if n is None:
+        n = scratch.number()
+    if layout is None:
+        layout = read_layout(ef, table)
     file = layout.file
 
     # 1. DuckDB's CSV reader, every column as text, rejects stored; convert and check in SQL.
@@ -70,7 +85,12 @@ def stage_file(scratch: Scratch, source: str, ef: ExtractFile) -> Staged:
     # 2. Where each row sits in the file.
     rejects = read_rejects(con, rej, len(layout.header))
     placement = place_rows(
-        scratch, layout, n=n, typed=typ, rejects=[(r.record, r.span) for r in rejects]
+        scratch,
+        layout,
+        n=n,
+        typed=typ,
+        rejects=[(r.record, r.span) for r in rejects],
+        lines=lines,
     )
     walk = placement.walk
 

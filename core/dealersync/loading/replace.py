@@ -2,21 +2,27 @@
 
 The source's rows and quarantine in the table are deleted and the staged ones inserted (minus
 duplicate keys), so re-running the same load gives identical tables; the reports are filled from
-the same staged data, and one ``_loads`` row is written per file (or record stream).
+the same staged data, and one ``_loads`` row is written per file (or record stream). In the same
+transaction: the customers the replace changed go to the change log
+(:mod:`dealersync.loading.changed`) and the table's files to ``_load_files``
+(:mod:`dealersync.loading.unchanged`), so a rolled-back replace records neither.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from dealersync.loading.changed import diff_customers
 from dealersync.loading.duplicates import (
     DUPLICATE_LINE,
     DUPLICATE_REASON,
     find_duplicates,
 )
+from dealersync.loading.lines import FileScan
 from dealersync.loading.reports import category
 from dealersync.loading.sql import ident, literal
 from dealersync.loading.staging import Scratch, Staged
+from dealersync.loading.unchanged import PendingFile, write_load_files
 from dealersync.model import TABLES
 
 
@@ -26,8 +32,13 @@ def replace_table(
     table_name: str,
     staged: list[Staged],
     loaded_at: dt.datetime,
+    load_files: list[tuple[PendingFile, FileScan]] | None = None,
 ) -> None:
-    """Replace the source's rows and quarantine in one table, in one transaction."""
+    """Replace the source's rows and quarantine in one table, in one transaction.
+
+    ``load_files``: the table's extract files with their scans when every batch of the table
+    is a file (recorded for skipping an unchanged next load); None when it has record batches.
+    """
     table = TABLES[table_name]
     con = scratch.con
     n = scratch.number()
@@ -44,16 +55,18 @@ def replace_table(
     )
     n_dups_total = con.execute(f"SELECT count(*) FROM {ident(dups)}").fetchall()[0][0]
     key_label = literal(":".join(table.key)) if table.key else "NULL"
+    anti = (
+        f" ANTI JOIN {ident(dups)} d ON a._batch = d._batch AND a._ord = d._ord"
+        if n_dups_total
+        else ""
+    )
     con.begin()
     try:
+        # Which customers this changes, from the old rows before they go.
+        changed = diff_customers(scratch, table, source, f"{ident(allv)} a{anti}", n)
         con.execute(f"DELETE FROM {ident(table.name)} WHERE _source = ?", [source])
         # No ORDER BY: the staged rows are scanned in file order already, and a sort of
         # millions of wide rows would cost more than the insert.
-        anti = (
-            f" ANTI JOIN {ident(dups)} d ON a._batch = d._batch AND a._ord = d._ord"
-            if n_dups_total
-            else ""
-        )
         con.execute(
             f"INSERT INTO {ident(table.name)} ({names}, _source, _source_id, _line)"
             f" SELECT {names}, ?, _source_id, _line FROM {ident(allv)} a{anti}",
@@ -103,9 +116,21 @@ def replace_table(
             totals[1] += s.report.rows_quarantined
         for file, (n_loaded, n_quarantined) in per_file.items():
             con.execute(
-                "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?)",
+                'INSERT INTO _loads (source, "table", file, rows_loaded, rows_quarantined,'
+                " loaded_at, unchanged) VALUES (?, ?, ?, ?, ?, ?, false)",
                 [source, table.name, file, n_loaded, n_quarantined, loaded_at],
             )
+        changed.record(con)
+        reports = {s.batch: s.report for s in staged}
+        write_load_files(
+            con,
+            source,
+            table.name,
+            None
+            if load_files is None
+            else [(p, scan, reports[p.n]) for p, scan in load_files],
+            loaded_at,
+        )
         con.commit()
     except BaseException:
         con.rollback()

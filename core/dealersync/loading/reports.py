@@ -27,6 +27,10 @@ class FileReport:
     #: True when the file's line numbers could not be established exactly
     #: (see :mod:`dealersync.loading.lines`)
     approximate_lines: bool = False
+    #: True when the file was skipped: byte-identical to the table's last successful load
+    #: (same files, same options), so its rows and quarantine were kept as they were; the
+    #: counts above are that load's (see :mod:`dealersync.loading.unchanged`)
+    unchanged: bool = False
 
     @property
     def quarantined_total(self) -> int:
@@ -93,6 +97,14 @@ def category(reason: str) -> str:
 
 
 def log_file_report(f: FileReport) -> None:
+    if f.unchanged:
+        log.info(
+            "%s: unchanged since the last load, skipped (%d rows kept in %s)",
+            f.file,
+            f.loaded,
+            f.table,
+        )
+        return
     if f.quarantined:
         details = ", ".join(f"{k}: {v}" for k, v in f.quarantined.items())
         log.warning(

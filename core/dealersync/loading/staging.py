@@ -79,10 +79,18 @@ class Scratch:
             append_rows(self.con, name, rows)
         return name
 
-    def drop_all(self) -> None:
-        for kind, name in reversed(self._objects):
+    def mark(self) -> int:
+        """A point to :meth:`drop_since`: the temp objects named so far are kept."""
+        return len(self._objects)
+
+    def drop_since(self, mark: int) -> None:
+        """Drop the temp objects named since ``mark`` (a table's staging, once it is loaded)."""
+        for kind, name in reversed(self._objects[mark:]):
             try:
                 self.con.execute(f"DROP {kind} IF EXISTS temp.main.{ident(name)}")
             except duckdb.Error:  # pragma: no cover - best effort
                 log.debug("could not drop temporary %s %s", kind, name)
-        self._objects.clear()
+        del self._objects[mark:]
+
+    def drop_all(self) -> None:
+        self.drop_since(0)
