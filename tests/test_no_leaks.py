@@ -29,7 +29,10 @@ from dealersync.testing import write_extract
 
 SECRET = "sk-planted-SECRET-9f8e7d"
 PII = ["planted.person@leak-test.example", "3125550199", "312) 555-0199", "Zebulon", "Plantedname", "LEAKYBADVALUE"]
-BOOKKEEPING = ["_runs", "_sync_state", "_quarantine", "_loads", "_holdouts", "_suppressions", "_remote_audiences"]
+BOOKKEEPING = [
+    "_runs", "_sync_state", "_quarantine", "_loads", "_holdouts", "_suppressions", "_remote_audiences",
+    "_load_files", "_changes", "_derived", "_snapshot_writes", "_customer_match_keys",
+]
 
 
 class Leaky(AudienceDestination):

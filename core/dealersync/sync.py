@@ -177,7 +177,9 @@ class Runner:
                 self.destination(dest)
 
     # ----------------------------------------------------------------------------- steps
-    def load(self) -> list[LoadReport]:
+    def load(self, *, reload: bool = False) -> list[LoadReport]:
+        """Load every source (files identical to the last load are skipped unless ``reload``),
+        then bring the facts up to date (only the customers the load changed, when it can)."""
         reports = []
         for name in self.config.settings.sources:
             src = self.source(name)
@@ -185,12 +187,14 @@ class Runner:
             self.progress(f"loading source {name}")
             batches = (b for stream in src.streams() for b in src.read(stream, None))
             with self.timings.step("load") as step:
-                reports.append(load_source(self.warehouse, name, batches))
+                reports.append(load_source(self.warehouse, name, batches, force=reload))
                 step.rows += reports[-1].total_loaded
         self.progress("building customer facts")
         with self.timings.step("facts") as step:
-            build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
-            step.rows += _count(self.warehouse.con, "SELECT count(*) FROM customers")
+            built = build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
+            step.rows += built.customers
+        log.info("facts: %s (%d customers computed, %d changed)%s", built.kind, built.customers, built.changed,
+                 f": {built.reason}" if built.reason else "")
         return reports
 
     def sync(

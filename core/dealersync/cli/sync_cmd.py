@@ -33,6 +33,7 @@ def register(cli: click.Group) -> None:
     help="Send every current member to API destinations again, whatever the sync state says "
     "(removals are planned as usual: members this tool added that left the audience).",
 )
+@click.option("--reload", is_flag=True, help="Load every source file, even those identical to the last load.")
 @click.option("--timings", "show_timings", is_flag=True, help="Print wall time, rows and peak memory per step.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory for file destinations.")
 def sync(
@@ -41,6 +42,7 @@ def sync(
     as_of: dt.date | None,
     dry_run: bool,
     full_resync: bool,
+    reload: bool,
     show_timings: bool,
     out_dir: Path | None,
 ) -> None:
@@ -57,7 +59,7 @@ def sync(
         runner.validate_all(names)
         with err.status("starting") as status:
             runner.progress = lambda msg: status.update(msg)
-            reports = runner.load()
+            reports = runner.load(reload=reload)
             results = runner.sync(names, dry_run=dry_run, full_resync=full_resync)
     finally:
         runner.close()
@@ -80,7 +82,8 @@ def _load_table(reports: list[LoadReport]) -> Table:
     for rep in reports:
         for f in rep.files:
             q = ", ".join(f"{n} {reason}" for reason, n in sorted(f.quarantined.items())) or "0"
-            t.add_row(f.source, f.table, Path(f.file).name, f"{f.loaded:,}", q)
+            name = Path(f.file).name + (" (unchanged, skipped)" if f.unchanged else "")
+            t.add_row(f.source, f.table, name, f"{f.loaded:,}", q)
     return t
 
 
