@@ -19,7 +19,8 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,39 +44,63 @@ _PARAMS_CTE = "SELECT CAST($as_of AS DATE) AS as_of, CAST($categories AS VARCHAR
 #: One row per vehicle known on as_of (purchased_on NULL or <= as_of); the vehicle facts read it.
 #: ``@vscope:<col>@`` marks where a refresh limits the vehicles (see :func:`_vehicles_sql`).
 #: Ties (two readings on one day) go to the higher reading, so a rebuild is deterministic.
+#:
+#: One pass over the readings (the vehicle record's and the service visits'): the latest and the
+#: first reading are ``max``/``min`` of ``(day << 64) + miles`` / ``(day << 64) - miles`` (a
+#: HUGEINT: the day orders, then the miles; the miles are the difference to the day's key),
+#: which orders like the pair but is a fixed-width value. A vehicle_id seen once (nearly all) is
+#: its own row; the duplicates alone are ranked.
 _VEHICLES_TEMPLATE = f"""
 WITH _p AS (SELECT CAST($as_of AS DATE) AS as_of),
-v AS (
+vk AS (
     SELECT vh.* FROM vehicles AS vh, _p
     WHERE vh.vehicle_id IS NOT NULL AND (vh.purchased_on IS NULL OR vh.purchased_on <= _p.as_of)
-          @vscope:vh.vehicle_id@
-    QUALIFY row_number() OVER (PARTITION BY vh.vehicle_id ORDER BY vh._source, vh._line) = 1),
-rv AS (
-    SELECT vehicle_id, date, odometer FROM rel_service_visits
-    WHERE vehicle_id IS NOT NULL @vscope:vehicle_id@),
+          @vscope:vh.vehicle_id@),
+vdup AS (SELECT vehicle_id FROM vk GROUP BY vehicle_id HAVING count(*) > 1),
+v AS (
+    SELECT * FROM vk WHERE vehicle_id NOT IN (SELECT vehicle_id FROM vdup)
+    UNION ALL
+    SELECT * FROM vk WHERE vehicle_id IN (SELECT vehicle_id FROM vdup)
+    QUALIFY row_number() OVER (PARTITION BY vehicle_id ORDER BY _source, _line) = 1),
 readings AS (
-    SELECT v.vehicle_id, v.odometer_date AS d, v.odometer AS miles
+    SELECT v.vehicle_id, v.odometer_date AS d, v.odometer AS miles, false AS visit
     FROM v, _p WHERE v.odometer > 0 AND v.odometer_date <= _p.as_of
     UNION ALL
-    SELECT vehicle_id, date, odometer FROM rv WHERE odometer > 0),
+    SELECT vehicle_id, date, odometer, true FROM rel_service_visits
+    WHERE vehicle_id IS NOT NULL @vscope:vehicle_id@),
+rk AS (
+    SELECT vehicle_id, d, miles, visit, miles > 0 AS reading,
+           CAST(d - DATE '1970-01-01' AS HUGEINT) << 64 AS dk
+    FROM readings),
 od AS (
-    SELECT vehicle_id, max({{'d': d, 'm': miles}}) AS last, min({{'d': d, 'm': -miles}}) AS first
-    FROM readings GROUP BY vehicle_id),
-sv AS (
-    SELECT vehicle_id, max(date) AS last_service,
-           max({{'d': date, 'm': odometer}}) FILTER (WHERE odometer > 0) AS service
-    FROM rv GROUP BY vehicle_id),
+    SELECT vehicle_id,
+           max(d) FILTER (WHERE reading) AS last_d,
+           max(dk + miles) FILTER (WHERE reading) AS last_k,
+           min(d) FILTER (WHERE reading) AS first_d,
+           min(dk - miles) FILTER (WHERE reading) AS first_k,
+           max(d) FILTER (WHERE visit) AS last_service,
+           max(d) FILTER (WHERE visit AND reading) AS service_d,
+           max(dk + miles) FILTER (WHERE visit AND reading) AS service_k
+    FROM rk GROUP BY vehicle_id),
+ods AS (
+    SELECT vehicle_id, last_service,
+           {{'d': last_d, 'm': CAST(last_k - (CAST(last_d - DATE '1970-01-01' AS HUGEINT) << 64)
+                                  AS BIGINT)}} AS last,
+           {{'d': first_d, 'm': CAST(first_k - (CAST(first_d - DATE '1970-01-01' AS HUGEINT) << 64)
+                                   AS BIGINT)}} AS first,
+           CAST(service_k - (CAST(service_d - DATE '1970-01-01' AS HUGEINT) << 64) AS BIGINT)
+               AS service_odometer
+    FROM od),
 est AS (
     SELECT v.*, od.last.m AS odometer_now, od.last.d AS odometer_date_now,
-           sv.last_service, sv.service.m AS service_odometer,
+           od.last_service, od.service_odometer,
            CAST(round(od.last.m + (_p.as_of - od.last.d) * CASE
                WHEN od.last.d - od.first.d >= 60 AND od.last.m > -od.first.m
                THEN (od.last.m + od.first.m) / (od.last.d - od.first.d)
                ELSE {DEFAULT_MILES_PER_YEAR} / 365.25 END) AS BIGINT) AS estimated_mileage,
            (v.disposed_on IS NULL OR v.disposed_on > _p.as_of) AS owned
     FROM v CROSS JOIN _p
-    LEFT JOIN od ON od.vehicle_id = v.vehicle_id
-    LEFT JOIN sv ON sv.vehicle_id = v.vehicle_id)
+    LEFT JOIN ods AS od ON od.vehicle_id = v.vehicle_id)
 SELECT vehicle_id, customer_id, vin, year, make, model, fuel_type, purchased_on, disposed_on,
        warranty_end, owned, odometer_now AS odometer, odometer_date_now AS odometer_date,
        estimated_mileage, last_service AS vehicle_last_service_date,
@@ -169,21 +194,35 @@ _AGGREGATE_CTES: dict[str, str] = {
         FROM @src:rel_deals@, _p
         GROUP BY customer_id""",
     "vh": """
-        SELECT customer_id,
-               count(*) FILTER (WHERE owned) AS vehicles_owned,
-               list_sort(list_distinct(list(lower(trim(make))) FILTER (WHERE owned))) AS makes,
-               list_sort(list_distinct(list(lower(trim(model))) FILTER (WHERE owned))) AS models,
-               list_sort(list_distinct(list(lower(trim(fuel_type))) FILTER (WHERE owned)))
+        WITH b AS (
+            SELECT customer_id,
+                   count(*) FILTER (WHERE owned) AS vehicles_owned,
+                   @few:make@ AS makes, @few:model@ AS models, @few:fuel_type@ AS fuel_types,
+                   max(year) FILTER (WHERE owned) AS newest_year,
+                   max(estimated_mileage) FILTER (WHERE owned) AS max_estimated_mileage,
+                   max(vehicle_miles_since_service) FILTER (WHERE owned)
+                       AS miles_since_last_service,
+                   COALESCE(min(warranty_end) FILTER (WHERE owned AND warranty_end >= _p.as_of),
+                            max(warranty_end) FILTER (WHERE owned)) AS warranty_end_date
+            FROM @src:_vehicles@, _p
+            WHERE customer_id IS NOT NULL
+            GROUP BY customer_id),
+        many AS (
+            SELECT customer_id,
+                   list_sort(list_distinct(list(lower(trim(make))))) AS makes,
+                   list_sort(list_distinct(list(lower(trim(model))))) AS models,
+                   list_sort(list_distinct(list(lower(trim(fuel_type))))) AS fuel_types
+            FROM @src:_vehicles@
+            WHERE owned AND customer_id IN (SELECT customer_id FROM b WHERE vehicles_owned > 2)
+            GROUP BY customer_id)
+        SELECT b.customer_id, b.vehicles_owned,
+               CASE WHEN b.vehicles_owned > 2 THEN many.makes ELSE b.makes END AS makes,
+               CASE WHEN b.vehicles_owned > 2 THEN many.models ELSE b.models END AS models,
+               CASE WHEN b.vehicles_owned > 2 THEN many.fuel_types ELSE b.fuel_types END
                    AS fuel_types,
-               max(year) FILTER (WHERE owned) AS newest_year,
-               max(estimated_mileage) FILTER (WHERE owned) AS max_estimated_mileage,
-               max(vehicle_miles_since_service) FILTER (WHERE owned)
-                   AS miles_since_last_service,
-               COALESCE(min(warranty_end) FILTER (WHERE owned AND warranty_end >= _p.as_of),
-                        max(warranty_end) FILTER (WHERE owned)) AS warranty_end_date
-        FROM @src:_vehicles@, _p
-        WHERE customer_id IS NOT NULL
-        GROUP BY customer_id""",
+               b.newest_year, b.max_estimated_mileage, b.miles_since_last_service,
+               b.warranty_end_date
+        FROM b LEFT JOIN many ON many.customer_id = b.customer_id""",
     "ev": """
         SELECT customer_id,
                count(*) FILTER (WHERE type = 'open' AND date >= _p.as_of - 90) AS email_opens_90d,
@@ -210,11 +249,27 @@ _AGGREGATE_CTES: dict[str, str] = {
 #: Aggregate aliases a customer fact's SQL may use (see the package docstring).
 AGGREGATES: tuple[str, ...] = tuple(_AGGREGATE_CTES)
 
-_CUSTOMERS_CTE = """
-        SELECT * FROM customers
-        WHERE customer_id IS NOT NULL @cscope@
-        QUALIFY row_number() OVER (
-            PARTITION BY customer_id ORDER BY updated_at DESC NULLS LAST, _source, _line) = 1"""
+def _latest_rows_sql(cols: str, table: str, key: str, order: str, where: str = "") -> str:
+    """``SELECT cols FROM table`` keeping one row per ``key`` (not NULL): the first by ``order``.
+
+    ``QUALIFY row_number() OVER (PARTITION BY key ORDER BY order) = 1``, with the window over
+    the duplicated keys only (a key seen once is its row): ranking every row costs twice as much
+    and nearly all keys are unique.
+    """
+    rows = f"FROM {table} WHERE {key} IS NOT NULL {where}"
+    dup = f"SELECT {key} {rows} GROUP BY {key} HAVING count(*) > 1"
+    return (
+        f"SELECT {cols} {rows} AND {key} NOT IN ({dup})\n"
+        f"        UNION ALL\n"
+        f"        SELECT {cols} {rows} AND {key} IN ({dup})\n"
+        f"        QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1"
+    )
+
+
+_CUSTOMER_ORDER = "updated_at DESC NULLS LAST, _source, _line"
+
+#: The customer's row ``c``: per customer_id, the latest updated (ties: source, line).
+_CUSTOMERS_CTE = _latest_rows_sql("*", "customers", "customer_id", _CUSTOMER_ORDER, "@cscope@")
 
 #: Per customer of ``customers`` (deduplicated like ``c``), its household key: ``_facts_hh``.
 _HOUSEHOLDS_SQL = f"""
@@ -222,10 +277,27 @@ SELECT customer_id,
        CASE WHEN addr <> '' AND zip <> '' THEN md5(addr || '|' || zip) END AS household_id
 FROM (SELECT customer_id, {_address_key_sql("address_line1")} AS addr,
              left(regexp_replace(lower(postal_code), '[^a-z0-9]', '', 'g'), 5) AS zip
-      FROM (SELECT customer_id, address_line1, postal_code FROM customers
-            WHERE customer_id IS NOT NULL @cscope@
-            QUALIFY row_number() OVER (
-                PARTITION BY customer_id ORDER BY updated_at DESC NULLS LAST, _source, _line) = 1))"""
+      FROM ({_latest_rows_sql(
+          "customer_id, address_line1, postal_code, updated_at, _source, _line",
+          "customers", "customer_id", _CUSTOMER_ORDER, "@cscope@")}))"""
+
+
+def _few_sql(col: str) -> str:
+    """``list_sort(list_distinct(list(lower(trim(col))) FILTER (WHERE owned)))`` for a customer
+    with at most 2 owned vehicles, from min and max (no list to build and sort): NULL without an
+    owned vehicle, [] when no value, else the distinct values in order."""
+    val = f"lower(trim({col}))"
+    lo, hi = f"min({val}) FILTER (WHERE owned)", f"max({val}) FILTER (WHERE owned)"
+    return (
+        f"CASE WHEN count(*) FILTER (WHERE owned) = 0 THEN NULL"
+        f" WHEN {lo} IS NULL THEN []::VARCHAR[]"
+        f" WHEN {lo} = {hi} THEN [{lo}] ELSE [{lo}, {hi}] END"
+    )
+
+
+_FEW_RE = re.compile(r"@few:(\w+)@")
+_AGGREGATE_CTES["vh"] = _FEW_RE.sub(lambda m: _few_sql(m.group(1)), _AGGREGATE_CTES["vh"])
+
 
 def _svc_sql(categories: Sequence[str]) -> str:
     """Per-customer service-category columns, pivoted from ``_service_categories``.
@@ -323,6 +395,41 @@ def merged_opcodes(opcodes: Mapping[str, str] | None = None) -> dict[str, str]:
 def _run(con: Any, sql: str, params: Mapping[str, Any]) -> None:
     """Execute with the named parameters ``sql`` mentions (DuckDB rejects unused ones)."""
     con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
+_BUILD_SIDE_OPTIMIZER = "build_side_probe_side"
+
+
+@contextmanager
+def _aggregates_build_side(con: Any) -> Iterator[None]:
+    """While open, a ``LEFT JOIN`` hashes its right side: the per-customer aggregate.
+
+    The ``customer_facts`` SELECT is a chain of LEFT JOINs of ``c`` (wide: every column so far)
+    to narrow aggregates. DuckDB's ``build_side_probe_side`` optimizer turns some into RIGHT
+    joins (aggregates with list columns look wide to it), hashing the whole chain instead: a
+    third of the statement's time. The setting is per connection and not transactional, so the
+    caller's value is put back.
+    """
+    import duckdb
+
+    try:
+        row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    except duckdb.Error:
+        row = None
+    before = str(row[0]) if row and row[0] is not None else None
+    names = [n.strip() for n in (before or "").split(",") if n.strip()]
+    if before is None or _BUILD_SIDE_OPTIMIZER in names:
+        yield
+        return
+    try:
+        con.execute(f"SET disabled_optimizers = '{','.join([*names, _BUILD_SIDE_OPTIMIZER])}'")
+    except duckdb.Error:  # an older DuckDB without this optimizer: its plan, slower
+        yield
+        return
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{before}'")
 
 
 #: Bump when a change to this module changes what the facts tables hold: forces a full rebuild.
@@ -526,7 +633,8 @@ def _build_full(
     )
     for target, select in targets:
         try:
-            _run(con, f"CREATE OR REPLACE {target} AS\n{select}", params)
+            with _aggregates_build_side(con):
+                _run(con, f"CREATE OR REPLACE {target} AS\n{select}", params)
         except duckdb.Error as exc:
             _raise_broken_fact(con, registry, params, exc)
 
@@ -606,12 +714,13 @@ def _refresh_customers(
         con.execute(f"DELETE FROM _facts_hh WHERE customer_id IN ({ids})")
         con.execute("INSERT INTO _facts_hh SELECT * FROM _facts_hh_new")
     con.execute(f"DELETE FROM {FACTS_TABLE} WHERE {within}")
-    _run(
-        con,
-        f"INSERT INTO {FACTS_TABLE}\n"
-        + facts_select_sql(facts, params["categories"], scope="_facts_scope"),
-        params,
-    )
+    with _aggregates_build_side(con):
+        _run(
+            con,
+            f"INSERT INTO {FACTS_TABLE}\n"
+            + facts_select_sql(facts, params["categories"], scope="_facts_scope"),
+            params,
+        )
     con.execute("UPDATE _facts_meta SET built_at = current_timestamp")
     for temp in ("_facts_changed", "_facts_vscope", "_facts_dscope", "_facts_hh_new", "_facts_scope"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
