@@ -31,7 +31,7 @@ from dealersync.delivery import IncrementalDelivery
 from dealersync.delivery.snapshots import SnapshotHistory
 from dealersync.errors import ConfigError, DealersyncError
 from dealersync.facts import build_facts, fact_registry
-from dealersync.identity import build_members
+from dealersync.identity import IdentityIndexes
 from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
@@ -119,6 +119,7 @@ class Runner:
         self.facts = fact_registry(registry)  # core facts, then plugins' (a clash names both)
         self.templates = template_registry(registry)
         self._warehouse: Warehouse | None = None
+        self._identity: IdentityIndexes | None = None  # this run's identity indexes
         self.timings = Timings()
 
     # ----------------------------------------------------------------------------- plumbing
@@ -203,6 +204,7 @@ class Runner:
         """Deliver the named audiences (all by default). Sources must be loaded first."""
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
+        self._identity = None  # each run brings the identity indexes up to date once
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
         results = []
         for name in names:
@@ -256,14 +258,12 @@ class Runner:
             history = SnapshotHistory(con, res.audience, res.destination, members)
             history.rotate()
         with self.timings.step("identity") as step:
-            stats = build_members(
-                con,
-                consented,
-                dest.identifiers,
-                target=members,
-                default_country=self.config.settings.identity.default_country,
-                as_of=self.as_of,
-            )
+            if self._identity is None:
+                self._identity = IdentityIndexes(
+                    con, default_country=self.config.settings.identity.default_country, as_of=self.as_of
+                )
+            # the profile set's index is refreshed the first time this run needs it
+            stats = self._identity.build_members(consented, dest.identifiers, target=members)
             step.rows += stats.customers
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:

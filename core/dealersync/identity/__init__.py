@@ -3,10 +3,14 @@
 * :class:`Profile`, :data:`PROFILES`, :func:`register_profile`, :func:`get_profile`: how each
   destination field is normalized (SQL), hashed or not, and whether it is a match key;
 * :func:`build_members`: the audience's customers -> one row per member (a person as the platform
-  sees it), set-oriented in DuckDB.
+  sees it), set-oriented in DuckDB;
+* :class:`IdentityIndexes` / :class:`IdentityIndex`: every customer normalized and hashed once
+  per profile set, kept in the warehouse and refreshed for the customers a load changed; a sync
+  builds every audience's members from it.
 """
 
-from dealersync.identity.members import MemberStats, build_members
+from dealersync.identity.index import IdentityIndex, IdentityIndexes, MemberStats
+from dealersync.identity.members import build_members
 from dealersync.identity.phones import e164_digits
 from dealersync.identity.profiles import (
     PROFILES,
@@ -20,6 +24,8 @@ from dealersync.identity.profiles import (
 
 __all__ = [
     "PROFILES",
+    "IdentityIndex",
+    "IdentityIndexes",
     "MemberStats",
     "NormContext",
     "Profile",
