@@ -63,7 +63,7 @@ def _sync(tmp_path: Path, text: str) -> tuple[int, str]:
         ('destinations = ["meta"]', 'destinations = ["meta"]\nmode = "mirorr"',
          "audiences.winback.mode: found 'mirorr', expected one of 'mirror', 'add' or 'replace'"),
         ('connector = "meta-file"', 'connector = "meta-file"\nfilname = "x.csv"',
-         "destinations.meta.filname: unknown key; expected one of: filename, dir"),
+         "destinations.meta.filname: unknown key; expected one of: filename, dir, snapshot, changes, changes_filename"),
     ],
 )
 def test_config_error_messages(tmp_path: Path, old: str, new: str, message: str) -> None:
