@@ -46,6 +46,8 @@ class AudienceSnapshot:
         self._con = con
         self._table = table
         self._previous = previous
+        #: (adds table, removes table) once write_changes_csv ran: what the engine commits
+        self.changes_written: tuple[str, str] | None = None
         self.audience = audience
         self.destination = destination
         self.fields = list(fields)
@@ -79,23 +81,32 @@ class AudienceSnapshot:
         """Write what changed since this destination's last confirmed write: members to add (new,
         or whose identifiers changed) to ``adds`` and members to remove (gone, or the old
         identifiers of changed ones) to ``removes``, each atomically and only when not empty.
-        Returns (added, removed). On a first write every member is an add.
+        Returns (added, removed). On a first write every member is an add. Once the destination
+        returns, the engine takes these members as the next run's baseline.
         """
         unknown = [f for f in headers if f not in self.fields]
         if unknown:
             raise ValueError(f"fields not in this snapshot: {unknown}")
+        cols = ", ".join(f'"{f}" AS "{h}"' for f, h in headers.items())
         if self._previous is None:
-            return (self.write_csv(adds, headers) if self.count else 0), 0
-        cols = ", ".join(f'x."{f}" AS "{h}"' for f, h in headers.items())
+            n = self.write_csv(adds, headers) if self.count else 0
+            self.changes_written = (self._table, "")
+            return n, 0
         same = " AND ".join(["y.member_key = x.member_key", *(f'y."{f}" IS NOT DISTINCT FROM x."{f}"' for f in self.fields)])
+        tables = (f"{self._table}__adds", f"{self._table}__removes")
         counts = []
-        for path, new, old in ((removes, self._previous, self._table), (adds, self._table, self._previous)):
-            sql = f'SELECT {cols} FROM "{new}" AS x ANTI JOIN "{old}" AS y ON {same} ORDER BY x.member_key'
-            row = self._con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+        for path, table, new, old in ((removes, tables[1], self._previous, self._table),
+                                      (adds, tables[0], self._table, self._previous)):
+            self._con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT x.* FROM {_ref(new)} AS x'
+                f" ANTI JOIN {_ref(old)} AS y ON {same} ORDER BY x.member_key"
+            )
+            row = self._con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
             n = int(row[0]) if row else 0
             if n:
-                _copy_atomically(self._con, sql, path)
+                _copy_atomically(self._con, f'SELECT {cols} FROM "{table}"', path)
             counts.append(n)
+        self.changes_written = tables
         return counts[1], counts[0]
 
     def iter_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
@@ -104,6 +115,13 @@ class AudienceSnapshot:
         cur.execute(self._select({f: f for f in ["member_key", *self.fields]}))
         while rows := cur.fetchmany(size):
             yield [dict(zip(["member_key", *self.fields], r, strict=True)) for r in rows]
+
+
+def _ref(table: str) -> str:
+    """A table reference: ``main.<name>`` is the persisted table of that name, others are quoted."""
+    if table.startswith("main."):
+        return f'main."{table[5:]}"'
+    return f'"{table}"'
 
 
 def _copy_atomically(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:

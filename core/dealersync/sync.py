@@ -120,6 +120,9 @@ class Runner:
         self.templates = template_registry(registry)
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
+        #: called with each delivered (result, member table) before the table is dropped (the bench
+        #: exports members through it)
+        self.members_sink: Callable[[DeliveryResult, str], None] | None = None
         self.timings = Timings()
 
     # ----------------------------------------------------------------------------- plumbing
@@ -246,24 +249,30 @@ class Runner:
         return results
 
     def _deliver(self, res: DeliveryResult, audience_table: str, dry_run: bool) -> None:
+        """Build the members (a temp table: they live for this delivery only) and deliver them."""
+        members = f"_members_{res.audience}_{res.destination}"
+        try:
+            self._build_and_deliver(res, audience_table, members, dry_run)
+            if self.members_sink is not None and res.status != "failed":
+                self.members_sink(res, members)
+        finally:
+            self.warehouse.con.execute(f'DROP TABLE IF EXISTS temp."{members}"')
+
+    def _build_and_deliver(self, res: DeliveryResult, audience_table: str, members: str, dry_run: bool) -> None:
         con = self.warehouse.con
         dest = self.destination(res.destination)
         consented = f'SELECT customer_id FROM "{audience_table}" INTERSECT {consent_filter_sql(dest.channel)}'
         res.customers = _count(con, f"SELECT count(*) FROM ({consented})")
         res.no_consent = _count(con, f'SELECT count(*) FROM "{audience_table}"') - res.customers
         self.progress(f"building members of {res.audience} for {res.destination}")
-        members = f"_members_{res.audience}_{res.destination}"
-        history = None
-        if isinstance(dest, SnapshotDestination):  # also on a dry run: its members are not a confirmed write
-            history = SnapshotHistory(con, res.audience, res.destination, members)
-            history.rotate()
+        con.execute(f'DROP TABLE IF EXISTS main."{members}"')  # persisted by versions before 0.2
         with self.timings.step("identity") as step:
             if self._identity is None:
                 self._identity = IdentityIndexes(
                     con, default_country=self.config.settings.identity.default_country, as_of=self.as_of
                 )
             # the profile set's index is refreshed the first time this run needs it
-            stats = self._identity.build_members(consented, dest.identifiers, target=members)
+            stats = self._identity.build_members(consented, dest.identifiers, target=members, temp=True)
             step.rows += stats.customers
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
@@ -280,14 +289,14 @@ class Runner:
         res.mode = "snapshot"  # a file is always the whole audience, whatever the audience's mode
         dest.check()
         self.progress(f"writing {res.audience} to {res.destination}")
-        assert history is not None
+        history = SnapshotHistory(con, res.audience, res.destination, members)
         snapshot = AudienceSnapshot(
             con, members, audience=res.audience, destination=res.destination, fields=list(dest.identifiers),
             previous=history.previous(full_resync=res.full_resync),
         )
         with self.timings.step("deliver") as step:
             out = dest.write_snapshot(snapshot)
-            history.confirm()
+            history.confirm(snapshot)
             step.rows += out.written + out.added + out.removed
         res.written, res.location, res.status = out.written, out.location, "ok"
         res.added, res.removed = out.added, out.removed

@@ -309,9 +309,11 @@ class IdentityIndex:
         *,
         target: str,
         params: list | None = None,
+        temp: bool = False,
     ) -> MemberStats:
-        """Create (or replace) table ``target`` with the members of the customers returned by
-        ``customer_ids_sql`` (see :func:`dealersync.identity.build_members` for the columns).
+        """Create (or replace) table ``target`` (a temp table when ``temp``) with the members of
+        the customers returned by ``customer_ids_sql`` (see :func:`dealersync.identity.build_members`
+        for the columns).
 
         Joins only: the audience's index rows, the components of its customers that share a
         token *within the audience*, one row per member ordered by ``member_key``."""
@@ -372,7 +374,7 @@ class IdentityIndex:
                 for f, j in zip(fields, cols, strict=True)
             )
             con.execute(
-                f"CREATE OR REPLACE TABLE {quote_target(target)} AS SELECT * FROM ("
+                f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {quote_target(target)} AS SELECT * FROM ("
                 f" SELECT r.key AS member_key, [r.cid] AS customer_ids, {singles}"
                 f" FROM {t_rows} AS r WHERE r.key IS NOT NULL"
                 f" AND r.cid NOT IN (SELECT cid FROM {t_label})"
@@ -457,8 +459,11 @@ class IdentityIndexes:
         *,
         target: str,
         params: list | None = None,
+        temp: bool = False,
     ) -> MemberStats:
-        return self.index(identifiers).build_members(customer_ids_sql, identifiers, target=target, params=params)
+        return self.index(identifiers).build_members(
+            customer_ids_sql, identifiers, target=target, params=params, temp=temp
+        )
 
 
 # ---------------------------------------------------------------------------- the SQL
