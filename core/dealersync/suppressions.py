@@ -52,10 +52,11 @@ _KEYS_VERSION = "1"  # bump when the match-key rules change: the table is then r
 _CUSTOMER_KEY_COLUMNS = (("email", "email"), ("phone", "phone_mobile"), ("phone", "phone_home"), ("customer_id", "customer_id"))
 
 
-def _customer_keys_sql(where: str) -> str:
+def _customer_keys_sql(customers: str) -> str:
+    """Every match key of the customers in relation ``customers`` (the table, or a subset of it)."""
     return " UNION ALL ".join(
         f"SELECT customer_id, '{kind}' AS kind, sha256({_key_sql(kind, 'c.' + col)}) AS key_sha256"
-        f" FROM customers c WHERE {_key_sql(kind, 'c.' + col)} IS NOT NULL AND ({where})"
+        f" FROM {customers} c WHERE {_key_sql(kind, 'c.' + col)} IS NOT NULL"
         for kind, col in _CUSTOMER_KEY_COLUMNS
     )
 
@@ -169,11 +170,16 @@ class SuppressionList:
         con.begin()
         try:
             if refresh.kind == "full":
-                con.execute(f"CREATE OR REPLACE TABLE {CUSTOMER_KEYS} AS {_customer_keys_sql('true')}")
+                con.execute(f"CREATE OR REPLACE TABLE {CUSTOMER_KEYS} AS {_customer_keys_sql('customers')}")
             else:
-                changed = f"customer_id IN ({refresh.changed_sql})"
-                con.execute(f"DELETE FROM {CUSTOMER_KEYS} WHERE {changed}")
-                con.execute(f"INSERT INTO {CUSTOMER_KEYS} {_customer_keys_sql('c.' + changed)}")
+                # the changed customers' rows first, so the key expressions run on those only
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _changed_customer_rows AS SELECT * FROM customers"
+                    f" WHERE customer_id IN ({refresh.changed_sql})"
+                )
+                con.execute(f"DELETE FROM {CUSTOMER_KEYS} WHERE customer_id IN ({refresh.changed_sql})")
+                con.execute(f"INSERT INTO {CUSTOMER_KEYS} {_customer_keys_sql('_changed_customer_rows')}")
+                con.execute("DROP TABLE _changed_customer_rows")
             mark_refreshed(con, CUSTOMER_KEYS, _KEYS_VERSION, refresh)
             con.commit()
         except BaseException:
