@@ -56,18 +56,28 @@ def _conversion(col: Column, t: str, ef: ExtractFile) -> str:
             return f"coalesce({ts}, {date})"
         return ts
     if col.type == "boolean":
-        trues = ", ".join(literal(w) for w in TRUE_WORDS)
-        falses = ", ".join(literal(w) for w in FALSE_WORDS)
-        # The common spellings match as written; lower() only for the rest.
-        exact_t = ", ".join(literal(w) for w in _case_variants(TRUE_WORDS))
-        exact_f = ", ".join(literal(w) for w in _case_variants(FALSE_WORDS))
+        # Simple CASE arms, not ``IN (...)``: DuckDB plans an IN list of 5 or more constants
+        # as a hash (mark) join, which does not keep the rows in file order (see
+        # :mod:`dealersync.loading.lines`). The common spellings match as written (the first
+        # arms, so most values stop there); lower() only for the rest.
+        exact = _interleave(_case_variants(TRUE_WORDS), _case_variants(FALSE_WORDS))
+        folded = _interleave(list(TRUE_WORDS), list(FALSE_WORDS))
         return (
-            f"CASE WHEN {t} IN ({exact_t}) THEN true WHEN {t} IN ({exact_f}) THEN false"
-            f" WHEN {t} IS NULL THEN NULL"
-            f" WHEN lower({t}) IN ({trues}) THEN true"
-            f" WHEN lower({t}) IN ({falses}) THEN false END"
+            f"CASE {t} {' '.join(exact)}"
+            f" ELSE CASE lower({t}) {' '.join(folded)} END END"
         )
     raise ValueError(f"unknown column type {col.type!r}")  # pragma: no cover
+
+
+def _interleave(trues: list[str], falses: list[str]) -> list[str]:
+    """``WHEN 'w' THEN true|false`` arms, true and false spellings alternating."""
+    arms: list[str] = []
+    for i in range(max(len(trues), len(falses))):
+        if i < len(trues):
+            arms.append(f"WHEN {literal(trues[i])} THEN true")
+        if i < len(falses):
+            arms.append(f"WHEN {literal(falses[i])} THEN false")
+    return arms
 
 
 def _case_variants(words: tuple[str, ...]) -> list[str]:

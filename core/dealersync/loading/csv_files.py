@@ -30,12 +30,12 @@ import duckdb
 
 from dealersync.connectors import ExtractFile
 from dealersync.errors import ConfigError
-from dealersync.loading.checks import quarantine_flagged_cells, row_checks
+from dealersync.loading.checks import RowChecks, quarantine_flagged_cells, row_checks
 from dealersync.loading.layout import Layout, read_layout
-from dealersync.loading.lines import place_rows
-from dealersync.loading.rejects import read_rejects
+from dealersync.loading.lines import Placement, place_rows
+from dealersync.loading.rejects import Reject, read_rejects
 from dealersync.loading.reports import FileReport
-from dealersync.loading.sql import error_summary, ident, literal
+from dealersync.loading.sql import create_in_file_order, error_summary, ident, literal
 from dealersync.loading.staging import Scratch, Staged, target_table
 
 log = logging.getLogger(__package__)
@@ -64,34 +64,30 @@ def stage_file(
     file = layout.file
 
     # 1. DuckDB's CSV reader, every column as text, rejects stored; convert and check in SQL.
-    rej = scratch.name("TABLE", f"{n}_rej")
-    rej_scan = scratch.name("TABLE", f"{n}_rejscan")
-    typ = scratch.name("TABLE", f"{n}_typ")
-    checks = row_checks(layout)
-    read = layout.read_csv(
-        f"store_rejects=true, rejects_table={literal(rej)}, rejects_scan={literal(rej_scan)},"
-        " rejects_line_size_limit=0"  # the whole rejected text: its line count matters
-    )
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE {ident(typ)} AS " + checks.select_from(read),
-            layout.read_params,
-        )
-    except duckdb.Error as e:
-        raise ConfigError(
-            f"{file}: could not be read as CSV ({error_summary(e)})"
-        ) from None
-
     # 2. Where each row sits in the file.
-    rejects = read_rejects(con, rej, len(layout.header))
-    placement = place_rows(
-        scratch,
-        layout,
-        n=n,
-        typed=typ,
-        rejects=[(r.record, r.span) for r in rejects],
-        lines=lines,
-    )
+    checks = row_checks(layout)
+    mark = scratch.mark()
+    try:
+        typ, rejects, placement, parallel = _read_and_place(
+            scratch, layout, checks, n, lines, allow_parallel=True
+        )
+    except ConfigError:
+        # DuckDB could not read the file (in parallel, or the plan fell back): one
+        # single-threaded try before the error is reported.
+        log.debug("%s: the read failed: read again single-threaded", file)
+        scratch.drop_since(mark)
+        typ, rejects, placement, parallel = _read_and_place(
+            scratch, layout, checks, n, lines, allow_parallel=False
+        )
+    if parallel and not _parallel_read_trusted(rejects, placement):
+        # A quote problem (or a file the walk cannot account for): the parallel reader may
+        # resume after it at a chunk boundary and lose rows without a reject, so the lines
+        # could be off. Read the file again, single-threaded (see dealersync.loading.lines).
+        log.debug("%s: quote problems: read again single-threaded", file)
+        scratch.drop_since(mark)
+        typ, rejects, placement, parallel = _read_and_place(
+            scratch, layout, checks, n, lines, allow_parallel=False
+        )
     walk = placement.walk
 
     # 3. Quarantine: structural rejects, bad cells, missing keys.
@@ -136,3 +132,66 @@ def stage_file(
             "%s: line numbers in the quarantine may be approximate for this file", file
         )
     return Staged(n, table.name, file, good_sql, qt, report)
+
+
+#: Reject reasons after which the parallel reader's rows are not trusted to be in place.
+_QUOTE_REASONS = frozenset({"invalid quoting", "unterminated quote"})
+
+
+def _read_and_place(
+    scratch: Scratch,
+    layout: Layout,
+    checks: RowChecks,
+    n: int,
+    lines: Callable[[], tuple[int, list[int]] | None] | None,
+    *,
+    allow_parallel: bool,
+) -> tuple[str, list[Reject], Placement, bool]:
+    """Read, convert and check the file into a temp table in file order (the parallel reader
+    when ``allow_parallel`` and the plan keeps the order), and place its rows on lines.
+    Returns (typed table, rejects, placement, whether the read was parallel)."""
+    con = scratch.con
+    file = layout.file
+    rej = scratch.name("TABLE", f"{n}_rej")
+    rej_scan = scratch.name("TABLE", f"{n}_rejscan")
+    typ = scratch.name("TABLE", f"{n}_typ")
+    options = (
+        f"store_rejects=true, rejects_table={literal(rej)}, rejects_scan={literal(rej_scan)},"
+        " rejects_line_size_limit=0"  # the whole rejected text: its line count matters
+    )
+    try:
+        # In file order (rowid = position): the parallel reader when the plan keeps it.
+        parallel = create_in_file_order(
+            con,
+            typ,
+            lambda par: checks.select_from(layout.read_csv(options, parallel=par)),
+            layout.read_params,
+            allow_parallel=allow_parallel,
+        )
+    except duckdb.Error as e:
+        raise ConfigError(
+            f"{file}: could not be read as CSV ({error_summary(e)})"
+        ) from None
+    if allow_parallel and not parallel:
+        log.debug("%s: read single-threaded (the plan would not keep file order)", file)
+    rejects = read_rejects(con, rej, len(layout.header), layout.ef.quote or "")
+    placement = place_rows(
+        scratch,
+        layout,
+        n=n,
+        typed=typ,
+        rejects=[(r.record, r.span) for r in rejects],
+        lines=lines,
+        parallel=parallel,
+    )
+    return typ, rejects, placement, parallel
+
+
+def _parallel_read_trusted(rejects: list[Reject], placement: Placement) -> bool:
+    """Whether a parallel read's placement can be kept: no quote problem among the rejects,
+    no unread tail, and the walk agreed with the file everywhere."""
+    if placement.approximate or placement.walk.tail_line is not None:
+        return False
+    return not any(
+        reason in _QUOTE_REASONS for r in rejects for _, reason in r.problems
+    )

@@ -3,30 +3,55 @@
 DuckDB does not expose a line number per row (``file_row_number`` is not supported by its CSV
 reader), and the ``line`` of its rejects table counts *records* (a blank line counts as one; a
 quoted value spanning several lines counts once). The loader therefore combines three
-set-oriented facts: the rows DuckDB returns, in file order (read with ``parallel=false`` into a
-temp table whose ``rowid`` is that order: with the parallel CSV scanner, insertion order was
-observed NOT to survive the conversion projections on a 1M-row file); DuckDB's rejects, with
-their record number and the number of line breaks in the rejected text; and a bulk byte scan of
-the file (``bytes.count`` / ``find`` over 16 MB blocks, a regex only over a block that holds a
-blank line; it also takes the file's digest, and runs in a thread while DuckDB reads the file)
-that gives the line count and the blank physical lines (for a file with lone CR line ends, a quote-blind DuckDB read of the file,
-single-threaded, gives them instead).
+set-oriented facts: the rows DuckDB returns, in file order (read into a temp table whose
+``rowid`` is that order, see *File order* below); DuckDB's rejects, with their record number
+and the number of line breaks in the rejected text; and a bulk byte scan of the file
+(``bytes.count`` / ``find`` over 16 MB blocks, a regex only over a block that holds a blank
+line; it also takes the file's digest, and runs in a thread while DuckDB reads the file) that
+gives the line count and the blank physical lines (for a file with lone CR line ends, a
+quote-blind DuckDB read of the file, single-threaded, gives them instead).
 
 If the line count is more than header + rows + rejected lines + blank lines, some values hold
-line breaks: a second single-threaded read (same rows, same order) counts them per row. A short
-walk over the *exceptions only* (rejects, blank lines, rows whose values contain line breaks;
+line breaks: a second read (same rows, same order) counts them per row. A short walk over the
+*exceptions only* (rejects, blank lines, rows whose values contain line breaks;
 :mod:`dealersync.loading.line_walk`) yields breakpoints ``(row, offset)``; each row's line is
 ``rowid + offset`` of the last breakpoint at or before it, applied in SQL (a constant when there
 is one breakpoint, else an ASOF join). The walk checks that it ends on the file's last line; if
 DuckDB's view and the file's ever disagree (not seen in testing), the lines of that file are
 flagged as approximate (``FileReport.approximate_lines``) and a warning is logged.
 
-Limitations, as observed with DuckDB 2.0: the single-threaded reader (needed for the order)
-silently drops a record whose quote is never closed (it runs to the end of the file); the walk
-sees the unread tail and quarantines ``unterminated quote`` at its first line (the line where
-the quote opens), column unknown, and the lines after it are not loaded. A stray quote inside an
-unquoted value (``ab"c``) is accepted as a literal character. The span of a rejected record is
-taken from the text DuckDB stores for it (``csv_line``).
+File order. DuckDB's *parallel* CSV reader keeps file order into ``CREATE TEMP TABLE ... AS``
+when (``preserve_insertion_order``, the warehouse's setting) the plan is a batch insert
+(``BATCH_CREATE_TABLE_AS``) fed only by row-wise operators (projections, filters): each chunk
+carries its batch index (its place in the file) and the batch insert appends by it. Any other
+plan may not keep it. Measured with DuckDB 2.0, 2 threads, the customers file of the
+1M-customer extract with a running counter prepended (``rowid`` vs counter, all 1M rows): the
+raw read, in order; the conversion and checks projection of the time, out of order (959,715
+rows misplaced, from row 40,285 on; different on every run), because a boolean's
+``lower(x) IN ('true', 't', 'y', 'yes', '1')`` (an IN list of 5 or more constants) is planned
+as a hash (mark) join, which is not order-keeping and turns the batch insert into a plain
+parallel one. With the IN lists written as simple CASE arms the plan is
+``BATCH_CREATE_TABLE_AS <- PROJECTION* <- READ_CSV`` and the order held for every row (also
+with store_rejects, at 8 threads, and for ro_lines: 7.3M rows). The loader does not rely on
+that alone: :func:`~dealersync.loading.sql.keeps_file_order` checks the physical plan of each
+read (EXPLAIN) and uses the single-threaded reader (``parallel=false``) when it is anything
+else; ``tests/test_load_order.py`` checks every row's line on ~25-30 MB files (it fails when
+the IN-list conversion is put back without that check).
+
+Quote problems. The parallel reader splits the file into chunks that it scans independently;
+after a quote that never closes, the next chunk's scanner resumes on its own, so the rows
+between the quote and that chunk are lost without a reject (and the reject's text is not
+reliable), while the single-threaded reader treats the rest of the file as one unterminated
+value. So a parallel read whose rejects hold a quote problem (``invalid quoting``,
+``unterminated quote``), whose walk finds an unread tail, or disagrees with the file, is
+discarded and the file read again single-threaded (:mod:`dealersync.loading.csv_files`).
+
+Limitations, as observed with DuckDB 2.0: the single-threaded reader silently drops a record
+whose quote is never closed (it runs to the end of the file); the walk sees the unread tail and
+quarantines ``unterminated quote`` at its first line (the line where the quote opens), column
+unknown, and the lines after it are not loaded. A stray quote inside an unquoted value
+(``ab"c``) is accepted as a literal character. The span of a rejected record is taken from the
+text DuckDB stores for it (``csv_line``).
 """
 
 from __future__ import annotations
@@ -43,7 +68,13 @@ import duckdb
 
 from dealersync.loading.layout import Layout
 from dealersync.loading.line_walk import Walk, walk
-from dealersync.loading.sql import append_rows, error_summary, ident, literal
+from dealersync.loading.sql import (
+    append_rows,
+    create_in_file_order,
+    error_summary,
+    ident,
+    literal,
+)
 from dealersync.loading.staging import Scratch
 
 log = logging.getLogger(__package__)
@@ -72,10 +103,12 @@ def place_rows(
     typed: str,
     rejects: list[tuple[int, int]],
     lines: tuple[int, list[int]] | None | Callable[[], tuple[int, list[int]] | None] = None,
+    parallel: bool = False,
 ) -> Placement:
     """Place the rows of ``typed`` (read in file order) and the ``rejects`` (record number,
     physical lines) on the file's physical lines. ``lines`` is the file's :func:`scan_lines`
-    when already scanned (or a callable giving it); None scans the file here."""
+    when already scanned (or a callable giving it); None scans the file here. ``parallel``:
+    ``typed`` was read by the parallel reader (a second read, if needed, may be too)."""
     con = scratch.con
     blanks, n_lines, raw_ok = _blank_lines(scratch, layout.path, lines)
     n_rows = con.execute(f"SELECT count(*) FROM {ident(typed)}").fetchall()[0][0]
@@ -86,7 +119,7 @@ def place_rows(
     if n_lines is not None and n_lines != single_line:
         # Some values hold line breaks: count them per row, in a second read that returns
         # the same rows in the same order (rare: most extracts are one record per line).
-        multi = _multi_line_rows(scratch, layout)
+        multi = _multi_line_rows(scratch, layout, parallel)
     placed = walk(
         header_lines=layout.header_lines,
         n_rows=n_rows,
@@ -292,7 +325,9 @@ def _blank_lines(
     return blanks, int(n_lines), True
 
 
-def _multi_line_rows(scratch: Scratch, layout: Layout) -> list[tuple[int, int]]:
+def _multi_line_rows(
+    scratch: Scratch, layout: Layout, parallel: bool
+) -> list[tuple[int, int]]:
     """(row index, line breaks in its values) for the rows that span several lines."""
     con = scratch.con
     nl = scratch.name("TABLE", f"{scratch.number()}_nl")
@@ -301,11 +336,14 @@ def _multi_line_rows(scratch: Scratch, layout: Layout) -> list[tuple[int, int]]:
         f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in file_cols
     )
     joined = "concat_ws(chr(31), " + ", ".join(file_cols) + ")"
-    con.execute(
-        f"CREATE TEMP TABLE {ident(nl)} AS SELECT CASE WHEN {has_break} THEN"
+    create_in_file_order(
+        con,
+        nl,
+        lambda par: f"SELECT CASE WHEN {has_break} THEN"
         f" len(regexp_extract_all({joined}, {literal(LINE_BREAKS)})) ELSE 0 END AS n"
-        f" FROM {layout.read_csv('ignore_errors=true')}",
+        f" FROM {layout.read_csv('ignore_errors=true', parallel=par)}",
         layout.read_params,
+        allow_parallel=parallel,
     )
     rows = con.execute(
         f"SELECT rowid, n FROM {ident(nl)} WHERE n > 0 ORDER BY rowid"

@@ -23,21 +23,28 @@ class Reject(NamedTuple):
 
 
 def read_rejects(
-    con: duckdb.DuckDBPyConnection, rejects_table: str, n_columns: int
+    con: duckdb.DuckDBPyConnection, rejects_table: str, n_columns: int, quote: str = ""
 ) -> list[Reject]:
     """DuckDB's rejects, one entry per rejected record, in record order.
 
-    Reasons never include the value.
+    ``quote`` is the file's quote character ("" for none). Reasons never include the value.
     """
+    # An odd number of quote characters in the rejected text: a quote that never closes.
+    odd_quotes = (
+        f"(length(csv_line) - length(replace(csv_line, {literal(quote)}, ''))) % 2 = 1"
+        if quote
+        else "false"
+    )
     rows = con.execute(
         f"SELECT line, error_type::VARCHAR, column_name, error_message,"
         f" len(regexp_extract_all(regexp_replace(coalesce(csv_line, ''),"
-        f" '^[\\r\\n]+|[\\r\\n]+$', '', 'g'), {literal(LINE_BREAKS)})) + 1"
+        f" '^[\\r\\n]+|[\\r\\n]+$', '', 'g'), {literal(LINE_BREAKS)})) + 1,"
+        f" coalesce({odd_quotes}, false)"
         f" FROM {ident(rejects_table)} ORDER BY line, column_idx"
     ).fetchall()
     by_line: dict[int, tuple[int, list[tuple[int | None, str]]]] = {}
     found_cols: dict[int, int] = {}
-    for line, etype, column_name, message, span in rows:
+    for line, etype, column_name, message, span, unclosed in rows:
         k = int(line)
         prev_span, problems = by_line.get(k, (1, []))
         by_line[k] = (max(prev_span, int(span)), problems)
@@ -63,10 +70,14 @@ def read_rejects(
             continue
         if etype == "INVALID ENCODING":
             reason = "invalid UTF-8"
+        elif etype == "UNQUOTED VALUE" and unclosed:
+            # The parallel reader reports a quote that never closes (it runs to the end of
+            # the file) as a reject spanning the rest of the file; the single-threaded one
+            # drops it and the walk finds the unread tail. Either way: "unterminated quote".
+            reason, idx = "unterminated quote", None
         elif etype == "UNQUOTED VALUE":
-            # DuckDB words it "unterminated quote", but a quote that never closes runs to
-            # the end of the file and is caught by the walk; what is reported here is a
-            # quoted value followed by more text before the delimiter ("x"y).
+            # DuckDB words it "unterminated quote" too, but this is a quoted value followed
+            # by more text before the delimiter ("x"y).
             reason = "invalid quoting"
         elif etype == "LINE SIZE OVER MAXIMUM":
             reason, idx = "line too long", None
