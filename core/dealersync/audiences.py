@@ -111,10 +111,22 @@ class AudienceSnapshot:
 
     def iter_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
         """Members in batches of at most ``size``, each a dict of field -> value (None when blank)."""
-        cur = self._con.cursor()
-        cur.execute(self._select({f: f for f in ["member_key", *self.fields]}))
-        while rows := cur.fetchmany(size):
-            yield [dict(zip(["member_key", *self.fields], r, strict=True)) for r in rows]
+        # Page by member_key, each page a query of its own: the member table is a temp table of
+        # the engine's connection (a cursor would be another connection, which cannot see it),
+        # and the destination may run other queries between pages.
+        names = ["member_key", *self.fields]
+        cols = ", ".join(f'"{f}"' for f in names)
+        last: str | None = None
+        while True:
+            after = "" if last is None else "WHERE member_key > ? "
+            rows = self._con.execute(
+                f'SELECT {cols} FROM "{self._table}" {after}ORDER BY member_key LIMIT {int(size)}',
+                [] if last is None else [last],
+            ).fetchall()
+            if not rows:
+                return
+            yield [dict(zip(names, r, strict=True)) for r in rows]
+            last = rows[-1][0]
 
 
 def _ref(table: str) -> str:
