@@ -63,3 +63,22 @@ def test_change_after_the_log_was_emptied_is_seen() -> None:
         expected = {r[0] for r in wh.con.execute("SELECT customer_id FROM customers WHERE email = 'b@x.com'").fetchall()}
         assert _suppressed(wh) == expected
         assert wh.con.execute("SELECT count(*) FROM _changes").fetchone() == (0,)  # taken in, emptied
+
+
+def test_a_derived_table_nobody_refreshes_does_not_keep_the_log_forever(monkeypatch: object) -> None:
+    import dealersync.changes as changes
+    from dealersync.changes import mark_refreshed, plan_refresh
+
+    wh = Warehouse(":memory:")
+    con = wh.con
+    mark_refreshed(con, "abandoned", "fp", plan_refresh(con, "abandoned", "fp"))
+    mark_refreshed(con, "live", "fp", plan_refresh(con, "live", "fp"))
+    record_changes(con, "SELECT * FROM (VALUES ('A'), ('B'), ('C')) t(c)")
+    mark_refreshed(con, "live", "fp", plan_refresh(con, "live", "fp"))
+    assert con.execute("SELECT count(*) FROM _changes").fetchone() == (3,)  # kept for "abandoned"
+    monkeypatch.setattr(changes, "MAX_PENDING", 2)  # type: ignore[attr-defined]
+    record_changes(con, "SELECT 'D'")
+    mark_refreshed(con, "live", "fp", plan_refresh(con, "live", "fp"))
+    assert con.execute("SELECT count(*) FROM _changes").fetchone() == (0,)
+    assert plan_refresh(con, "abandoned", "fp").kind == "full"  # forgotten: rebuilt whole if used
+    assert plan_refresh(con, "live", "fp").kind == "none"

@@ -18,6 +18,9 @@ from typing import Any, Literal
 
 from dealersync.store import ensure_table
 
+#: Rows of change log kept for derived tables that lag behind (see :func:`mark_refreshed`).
+MAX_PENDING = 5_000_000
+
 CHANGES_COLUMNS = (("seq", "BIGINT"), ("customer_id", "VARCHAR"), ("recorded_at", "TIMESTAMP"))
 DERIVED_COLUMNS = (("name", "VARCHAR"), ("seq", "BIGINT"), ("fingerprint", "VARCHAR"))
 
@@ -112,3 +115,10 @@ def mark_refreshed(con: Any, name: str, fingerprint: str, refresh: Refresh) -> N
     con.execute("DELETE FROM _derived WHERE name = ?", [name])
     con.execute("INSERT INTO _derived VALUES (?, ?, ?)", [name, refresh.upto, fingerprint])
     con.execute("DELETE FROM _changes WHERE seq <= (SELECT min(seq) FROM _derived)")
+    # A derived table no run refreshes any more (e.g. the identity index of a destination that was
+    # removed) would keep the log growing forever: past MAX_PENDING rows, the laggards are
+    # forgotten, and rebuild whole if they are ever used again.
+    row = con.execute("SELECT count(*) FROM _changes").fetchone()
+    if row and row[0] > MAX_PENDING:
+        con.execute("DELETE FROM _derived WHERE seq < ?", [refresh.upto])
+        con.execute("DELETE FROM _changes WHERE seq <= ?", [refresh.upto])
