@@ -1,4 +1,5 @@
-"""The member building of before the identity index, kept verbatim as the reference.
+"""The member building of before the identity index, kept as the reference (its own staging,
+normalizing and hashing; the checks and the components pass are the shared ones).
 
 Tests (and benchmarks) check that :func:`dealersync.identity.build_members` and the index a
 sync uses give byte-for-byte the tables :func:`build_members_from_scratch` gives. Not used by
@@ -15,30 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import uuid
 from collections.abc import Mapping
 
 import duckdb
-import phonenumbers
 
 from dealersync.errors import ConfigError, FatalError
 from dealersync.identity import phones
 from dealersync.identity._reference import NANP_REGIONS
-from dealersync.identity.index import MemberStats
+from dealersync.identity.index import MemberStats, check_country, components, input_columns
+from dealersync.identity.members import check_identifiers, check_target, quote_target
 from dealersync.identity.profiles import (
     NormContext,
-    Profile,
-    get_profile,
     quote_ident,
     sql_str,
 )
 
 log = logging.getLogger("dealersync.identity.scratch")
-
-_FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
-_TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*){0,2}$")
-_RESERVED = {"member_key", "customer_ids"}
 
 
 def build_members_from_scratch(
@@ -65,12 +59,9 @@ def build_members_from_scratch(
 
     Error messages and logs never carry a raw value.
     """
-    fields, profs = _check_identifiers(identifiers)
-    if not _TARGET.match(target):
-        raise ConfigError(
-            f"build_members: target {target!r} is not a table name (letters, digits, _ and -)"
-        )
-    region = _check_country(default_country)
+    fields, profs = check_identifiers(identifiers)
+    check_target(target)
+    region = check_country(default_country)
     ctx = NormContext(default_country=region, as_of=as_of or dt.date.today())
     exprs = [p.sql(ctx) for p in profs]
 
@@ -151,7 +142,7 @@ def build_members_from_scratch(
         for i, (p, e) in enumerate(zip(profs, exprs, strict=True)):
             sel.append(f"({e}) AS f{i}")
         for i, p in enumerate(profs):
-            present = " OR ".join(f"c.{quote_ident(c)} IS NOT NULL" for c in _input_columns(p))
+            present = " OR ".join(f"c.{quote_ident(c)} IS NOT NULL" for c in input_columns(p))
             sel.append(f"({present}) AS i{i}")
         norm_inner = f"SELECT {', '.join(sel)} FROM ({inner}) AS c"
         keyed = [i for i, p in enumerate(profs) if p.match_key]
@@ -179,7 +170,7 @@ def build_members_from_scratch(
             " SELECT cid, tok FROM k WHERE tok IN (SELECT tok FROM k GROUP BY tok HAVING count(*) > 1)"
         )
         created.append(t_edge)
-        t_label = _components(con, t_edge, tmp, created)
+        t_label = components(con, t_edge, tmp, created)
 
         # 5. one row per member
         hashed = [p.hashed for p in profs]
@@ -213,10 +204,10 @@ def build_members_from_scratch(
             for i in range(len(profs))
         )
         con.execute(
-            f"CREATE OR REPLACE TABLE {_quote_target(target)} AS"
+            f"CREATE OR REPLACE TABLE {quote_target(target)} AS"
             f" SELECT s.member_key, s.customer_ids, {outs} FROM {t_mem} AS s{keep_order}"
         )
-        members = con.execute(f"SELECT count(*) FROM {_quote_target(target)}").fetchone()
+        members = con.execute(f"SELECT count(*) FROM {quote_target(target)}").fetchone()
         assert members is not None
         stats = MemberStats(
             customers=n_customers,
@@ -245,76 +236,3 @@ def build_members_from_scratch(
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             except duckdb.Error:  # e.g. an aborted transaction: the temp table dies with it
                 pass
-
-
-def _components(con: duckdb.DuckDBPyConnection, t_edge: str, tmp: str, created: list[str]) -> str:
-    """Label every customer of ``t_edge`` (cid, tok) with the smallest customer id of its
-    connected component. Min-label propagation through the shared tokens, with pointer jumping
-    (a label takes its own label's label), until no label changes. Returns the label table."""
-    t_label = f"{tmp}_label"
-    con.execute(f"CREATE TEMP TABLE {t_label} AS SELECT DISTINCT cid, cid AS lbl FROM {t_edge}")
-    created.append(t_label)
-    t_next = f"{tmp}_next"
-    rounds = 0
-    while True:
-        rounds += 1
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {t_next} AS"
-            f" WITH tl AS (SELECT e.tok, min(l.lbl) AS lbl FROM {t_edge} AS e"
-            f"   JOIN {t_label} AS l ON l.cid = e.cid GROUP BY e.tok),"
-            f" cl AS (SELECT e.cid, min(tl.lbl) AS lbl FROM {t_edge} AS e"
-            f"   JOIN tl ON tl.tok = e.tok GROUP BY e.cid)"
-            f" SELECT a.cid, least(a.lbl, b.lbl) AS lbl FROM cl AS a JOIN cl AS b ON b.cid = a.lbl"
-        )
-        if t_next not in created:
-            created.append(t_next)
-        changed = con.execute(
-            f"SELECT count(*) FROM {t_next} AS n JOIN {t_label} AS l ON l.cid = n.cid"
-            " WHERE n.lbl <> l.lbl"
-        ).fetchone()
-        con.execute(f"DROP TABLE {t_label}")
-        con.execute(f"ALTER TABLE {t_next} RENAME TO {t_label.split('.')[-1]}")
-        if not changed or changed[0] == 0:
-            break
-    log.debug("identity: components converged in %d rounds", rounds)
-    return t_label
-
-
-def _check_identifiers(identifiers: Mapping[str, str]) -> tuple[list[str], list[Profile]]:
-    if not identifiers:
-        raise ConfigError("build_members: no identifiers given (field -> identity profile)")
-    fields, profs = [], []
-    for f, name in identifiers.items():
-        if not isinstance(f, str) or not _FIELD.match(f) or f in _RESERVED:
-            raise ConfigError(
-                f"identifier field {f!r} must be lowercase letters, digits and _ and not one of"
-                f" {sorted(_RESERVED)}"
-            )
-        fields.append(f)
-        profs.append(get_profile(name))
-    if not any(p.match_key for p in profs):
-        raise ConfigError(
-            "identifiers "
-            + ", ".join(f"{f}={p.name}" for f, p in zip(fields, profs, strict=True))
-            + " include no match key (an email or phone profile): no member could be built"
-        )
-    return fields, profs
-
-
-def _check_country(default_country: str) -> str:
-    region = (default_country or "").strip().upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ConfigError(
-            f"default country {default_country!r} is not an ISO 3166-1 alpha-2 code (e.g. US)"
-        )
-    return region
-
-
-def _input_columns(p: Profile) -> tuple[str, ...]:
-    # country only qualifies another column (zip, state); it is not that field's input
-    own = tuple(c for c in p.columns if c != "country")
-    return own or p.columns
-
-
-def _quote_target(target: str) -> str:
-    return ".".join(quote_ident(part) for part in target.split("."))
