@@ -168,3 +168,12 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[t
     for name, typ in columns:
         if name not in have:
             con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {typ}')
+
+
+def persisted_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the warehouse's own tables (not temp tables, not other attached databases)."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables()"
+        " WHERE NOT temporary AND database_name = current_database() AND schema_name = current_schema()"
+    ).fetchall()
+    return {r[0] for r in rows}

@@ -24,6 +24,7 @@ import duckdb
 
 from dealersync.changes import mark_refreshed, plan_refresh
 from dealersync.errors import ConfigError
+from dealersync.store import persisted_tables
 
 Kind = Literal["email", "phone", "customer_id"]
 
@@ -161,10 +162,7 @@ class SuppressionList:
         load changed (:mod:`dealersync.changes`) are recomputed.
         """
         con = self._con
-        exists = bool(con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [CUSTOMER_KEYS]
-        ).fetchone()[0])  # type: ignore[index]
-        refresh = plan_refresh(con, CUSTOMER_KEYS, _KEYS_VERSION, exists=exists)
+        refresh = plan_refresh(con, CUSTOMER_KEYS, _KEYS_VERSION, exists=CUSTOMER_KEYS in persisted_tables(con))
         if refresh.kind == "none":
             return
         con.begin()

@@ -22,13 +22,7 @@ from __future__ import annotations
 import duckdb
 
 from dealersync.audiences import AudienceSnapshot
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
-    ).fetchone()
-    return bool(row and row[0])
+from dealersync.store import persisted_tables
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -48,7 +42,7 @@ class SnapshotHistory:
     def previous(self, *, full_resync: bool = False) -> str | None:
         """The table of the last confirmed write, or None (never written, a full resync, or the
         destination's fields changed since)."""
-        if full_resync or not _exists(self.con, self.delivered):
+        if full_resync or self.delivered not in persisted_tables(self.con):
             return None
         if _columns(self.con, f'main."{self.delivered}"') != _columns(self.con, f'temp."{self.members}"'):
             return None

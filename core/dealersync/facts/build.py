@@ -36,6 +36,7 @@ from dealersync.facts.registry import (
 from dealersync.facts.relations import RELATION_SQL, scoped
 from dealersync.model import TABLES, create_table_sql
 from dealersync.opcodes import DEFAULT_OPCODES
+from dealersync.store import persisted_tables
 
 _CATEGORY_RE = re.compile(r"^[a-z0-9_]+$")
 _AS_OF = "{as_of}"
@@ -494,15 +495,6 @@ def facts_fingerprint(
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _tables(con: Any) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables()"
-        " WHERE NOT temporary AND database_name = current_database()"
-        " AND schema_name = current_schema()"
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
 def _count(con: Any, sql: str) -> int:
     row = con.execute(sql).fetchone()
     return int(row[0]) if row else 0
@@ -543,7 +535,7 @@ def build_facts(
     needed |= {name for name, _, materialized in RELATION_SQL if materialized}
     if hh:
         needed.add("_facts_hh")
-    plan = plan_refresh(con, DERIVED_NAME, fingerprint, exists=needed <= _tables(con))
+    plan = plan_refresh(con, DERIVED_NAME, fingerprint, exists=needed <= persisted_tables(con))
     reason = ""
     if plan.kind != "full":
         if not incremental:

@@ -61,6 +61,7 @@ from dealersync.identity.profiles import (
     quote_ident,
     sql_str,
 )
+from dealersync.store import persisted_tables
 
 log = logging.getLogger("dealersync.identity")
 
@@ -176,14 +177,7 @@ class IdentityIndex:
         """Bring the index up to date with ``customers`` through the change log. Returns what
         was done: ``"full"``, ``"customers"`` or ``"none"``."""
         con, spec = self.con, self.spec
-        exists = bool(
-            con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name IN (?, ?) AND NOT temporary"
-                " AND database_name = current_database() AND schema_name = current_schema()",
-                [self.table, self.shared],
-            ).fetchone()[0]  # type: ignore[index]
-            == 2
-        )
+        exists = {self.table, self.shared} <= persisted_tables(con)
         plan = changes.plan_refresh(con, spec.derived_name, spec.fingerprint, exists=exists)
         t0, c0 = time.perf_counter(), time.process_time()
         kind = plan.kind
