@@ -473,10 +473,7 @@ def table(res: dict[str, Any]) -> list[str]:
                      f" ({p_un} unexplained)")
     if "change_files" in res:
         c = res["change_files"]
-        exp_a = sum(v["adds"] for v in c["expected"].values())
-        exp_r = sum(v["removes"] for v in c["expected"].values())
-        got_a = sum(v["adds"] for v in c["delivered"].values())
-        got_r = sum(v["removes"] for v in c["delivered"].values())
+        exp_a, exp_r, got_a, got_r = diff_totals(c)
         lines.append(f"- change files (`snapshot = false, changes = true`), after the change: {got_a:,} rows added /"
                      f" {got_r:,} removed in {len(c['delivered'])} audience files, expected {exp_a:,} / {exp_r:,} from the"
                      f" two member sets: **{'exact' if c['exact'] else 'MISMATCH'}**; facts..deliver"
@@ -484,15 +481,19 @@ def table(res: dict[str, Any]) -> list[str]:
                      f" of its full sync's ({c['full']['after_load_seconds']:.2f} s)")
     if "meta_api" in res:
         m = res["meta_api"]
-        exp_a = sum(v["adds"] for v in m["expected"].values())
-        exp_r = sum(v["removes"] for v in m["expected"].values())
-        got_a = sum(v["adds"] for v in m["delivered"].values())
-        got_r = sum(v["removes"] for v in m["delivered"].values())
+        exp_a, exp_r, got_a, got_r = diff_totals(m)
         lines.append(f"- Meta API after the change: {got_a:,} adds / {got_r:,} removes delivered, expected {exp_a:,} / {exp_r:,}"
                      f" from the two member sets: **{'exact' if m['exact'] else 'MISMATCH'}**"
                      f" (requests {m['change_requests']}); the fake holds exactly the members:"
                      f" {m['fake_matches_full'] and m['fake_matches_change']}")
     return lines
+
+
+def diff_totals(run: dict[str, Any]) -> tuple[int, int, int, int]:
+    """Adds and removes expected from the member sets, then those delivered, summed over audiences."""
+    return tuple(  # type: ignore[return-value]
+        sum(v[kind] for v in run[side].values()) for side in ("expected", "delivered") for kind in ("adds", "removes")
+    )
 
 
 def targets(results: list[dict[str, Any]]) -> list[str]:
