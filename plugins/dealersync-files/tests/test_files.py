@@ -35,23 +35,21 @@ destinations = ["meta", "google"]
 """
 
 
+CUSTOMERS = [
+    {"customer_id": "C1", "first_name": "José", "last_name": "O'Brien", "email": "  Jo.Se+Tires@GMail.com ",
+     "phone_mobile": "(800) 555-0100", "city": "San Antonio", "state": "Texas",
+     "postal_code": "78205-1234", "country": "US"},
+    # the same person under a second customer id, email differently written
+    {"customer_id": "C2", "first_name": "Jose", "last_name": "OBrien", "email": "jo.se+tires@gmail.com"},
+    {"customer_id": "C3", "first_name": "Ann", "email": "not-an-email", "phone_mobile": "555.201.3344"},
+    {"customer_id": "C4", "first_name": "Nobody", "email": "", "phone_mobile": "n/a"},
+    {"customer_id": "C5", "email": "opted@out.com", "do_not_market": True},
+]
+
+
 @pytest.fixture
 def dealership(tmp_path: Path) -> Path:
-    write_extract(
-        tmp_path / "dms",
-        {
-            "customers": [
-                {"customer_id": "C1", "first_name": "José", "last_name": "O'Brien", "email": "  Jo.Se+Tires@GMail.com ",
-                 "phone_mobile": "(800) 555-0100", "city": "San Antonio", "state": "Texas",
-                 "postal_code": "78205-1234", "country": "US"},
-                # the same person under a second customer id, email differently written
-                {"customer_id": "C2", "first_name": "Jose", "last_name": "OBrien", "email": "jo.se+tires@gmail.com"},
-                {"customer_id": "C3", "first_name": "Ann", "email": "not-an-email", "phone_mobile": "555.201.3344"},
-                {"customer_id": "C4", "first_name": "Nobody", "email": "", "phone_mobile": "n/a"},
-                {"customer_id": "C5", "email": "opted@out.com", "do_not_market": True},
-            ]
-        },
-    )
+    write_extract(tmp_path / "dms", {"customers": CUSTOMERS})
     (tmp_path / "connectors.toml").write_text(CONFIG)
     return tmp_path
 
@@ -141,21 +139,8 @@ def test_change_files_hold_exactly_what_changed(dealership: Path, monkeypatch: p
     assert (again.added, again.removed) == (0, 0) and len(_change_files(out, "adds")) == 1
 
     # C3 gets a valid email (identifiers changed: old row removed, new row added), C6 arrives
-    write_extract(
-        dealership / "dms",
-        {
-            "customers": [
-                {"customer_id": "C1", "first_name": "José", "last_name": "O'Brien", "email": "  Jo.Se+Tires@GMail.com ",
-                 "phone_mobile": "(800) 555-0100", "city": "San Antonio", "state": "Texas",
-                 "postal_code": "78205-1234", "country": "US"},
-                {"customer_id": "C2", "first_name": "Jose", "last_name": "OBrien", "email": "jo.se+tires@gmail.com"},
-                {"customer_id": "C3", "first_name": "Ann", "email": "ann@x.com", "phone_mobile": "555.201.3344"},
-                {"customer_id": "C4", "first_name": "Nobody", "email": "", "phone_mobile": "n/a"},
-                {"customer_id": "C5", "email": "opted@out.com", "do_not_market": True},
-                {"customer_id": "C6", "email": "new@x.com"},
-            ]
-        },
-    )
+    ann = {**CUSTOMERS[2], "email": "ann@x.com"}
+    write_extract(dealership / "dms", {"customers": [*CUSTOMERS[:2], ann, *CUSTOMERS[3:], {"customer_id": "C6", "email": "new@x.com"}]})
     third = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
     assert (third.added, third.removed, third.members) == (2, 1, 3)
     adds, removes = _change_files(out, "adds")[-1], _change_files(out, "removes")[-1]
