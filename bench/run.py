@@ -197,6 +197,8 @@ def run_size(n: int, repeats: int, args: argparse.Namespace, log: Any) -> dict[s
     runs: list[dict[str, Any]] = []
     comparison = None
     errors: list[str] = []
+    if args.work:
+        Path(args.work).mkdir(parents=True, exist_ok=True)
     tmp_root = Path(tempfile.mkdtemp(prefix=f"dsbench-{n}-", dir=args.work))
     try:
         for r in range(repeats):

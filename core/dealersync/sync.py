@@ -32,6 +32,7 @@ from dealersync.delivery.snapshots import SnapshotHistory
 from dealersync.errors import ConfigError, DealersyncError
 from dealersync.facts import build_facts, fact_registry
 from dealersync.identity import IdentityIndexes
+from dealersync.identity.kept import drop_stale
 from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
@@ -208,6 +209,11 @@ class Runner:
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
         self._identity = None  # each run brings the identity indexes up to date once
+        if not dry_run:
+            known = self.config.settings.audiences
+            dropped = drop_stale(self.warehouse.con, {(a, d) for a, aud in known.items() for d in aud.destinations})
+            if dropped:
+                log.info("dropped the kept members of %d removed audience/destination pairs", len(dropped) // 2)
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
         results = []
         for name in names:
@@ -249,30 +255,29 @@ class Runner:
         return results
 
     def _deliver(self, res: DeliveryResult, audience_table: str, dry_run: bool) -> None:
-        """Build the members (a temp table: they live for this delivery only) and deliver them."""
-        members = f"_members_{res.audience}_{res.destination}"
-        try:
-            self._build_and_deliver(res, audience_table, members, dry_run)
-            if self.members_sink is not None and res.status != "failed":
-                self.members_sink(res, members)
-        finally:
-            self.warehouse.con.execute(f'DROP TABLE IF EXISTS temp."{members}"')
+        """Bring the pair's kept members up to date and deliver them."""
+        members = self._build_and_deliver(res, audience_table, dry_run)
+        if self.members_sink is not None and res.status != "failed":
+            self.members_sink(res, members)
 
-    def _build_and_deliver(self, res: DeliveryResult, audience_table: str, members: str, dry_run: bool) -> None:
+    def _build_and_deliver(self, res: DeliveryResult, audience_table: str, dry_run: bool) -> str:
+        """Returns the members table delivered."""
         con = self.warehouse.con
         dest = self.destination(res.destination)
         consented = f'SELECT customer_id FROM "{audience_table}" INTERSECT {consent_filter_sql(dest.channel)}'
         res.customers = _count(con, f"SELECT count(*) FROM ({consented})")
         res.no_consent = _count(con, f'SELECT count(*) FROM "{audience_table}"') - res.customers
         self.progress(f"building members of {res.audience} for {res.destination}")
-        con.execute(f'DROP TABLE IF EXISTS main."{members}"')  # persisted by versions before 0.2
         with self.timings.step("identity") as step:
             if self._identity is None:
                 self._identity = IdentityIndexes(
                     con, default_country=self.config.settings.identity.default_country, as_of=self.as_of
                 )
-            # the profile set's index is refreshed the first time this run needs it
-            stats = self._identity.build_members(consented, dest.identifiers, target=members, temp=True)
+            # the profile set's index is refreshed the first time this run needs it; the pair's
+            # kept members are rebuilt where this run's changes can touch them
+            kept = self._identity.kept(dest.identifiers, audience=res.audience, destination=res.destination)
+            stats = kept.update(consented)
+            members = kept.table
             step.rows += stats.customers
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
@@ -281,9 +286,9 @@ class Runner:
             )
         if isinstance(dest, AudienceDestination):
             self._deliver_incremental(res, dest, members, dry_run)
-            return
+            return members
         if dry_run:
-            return
+            return members
         if not isinstance(dest, SnapshotDestination):
             raise ConfigError(f"destinations.{res.destination}: connector '{res.connector}' is neither a snapshot nor an audience destination")
         res.mode = "snapshot"  # a file is always the whole audience, whatever the audience's mode
@@ -300,6 +305,7 @@ class Runner:
             step.rows += out.written + out.added + out.removed
         res.written, res.location, res.status = out.written, out.location, "ok"
         res.added, res.removed = out.added, out.removed
+        return members
 
     def _deliver_incremental(self, res: DeliveryResult, dest: AudienceDestination, members: str, dry_run: bool) -> None:
         aud = self.config.settings.audiences[res.audience]

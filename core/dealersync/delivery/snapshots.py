@@ -36,7 +36,7 @@ class SnapshotHistory:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, audience: str, destination: str, members: str) -> None:
         self.con = con
-        self.members = members  # this run's member table (a temp table)
+        self.members = members  # this run's member table
         self.delivered = f"_delivered_{audience}_{destination}"
 
     def previous(self, *, full_resync: bool = False) -> str | None:
@@ -44,7 +44,7 @@ class SnapshotHistory:
         destination's fields changed since)."""
         if full_resync or self.delivered not in persisted_tables(self.con):
             return None
-        if _columns(self.con, f'main."{self.delivered}"') != _columns(self.con, f'temp."{self.members}"'):
+        if _columns(self.con, f'main."{self.delivered}"') != _columns(self.con, f'"{self.members}"'):
             return None
         return f"main.{self.delivered}"
 

@@ -6,10 +6,13 @@
   sees it), set-oriented in DuckDB;
 * :class:`IdentityIndexes` / :class:`IdentityIndex`: every customer normalized and hashed once
   per profile set, kept in the warehouse and refreshed for the customers a load changed; a sync
-  builds every audience's members from it.
+  builds every audience's members from it;
+* :class:`KeptMembers`: one (audience, destination)'s members kept in the warehouse and rebuilt
+  only where a change can touch them.
 """
 
 from dealersync.identity.index import IdentityIndex, IdentityIndexes, MemberStats
+from dealersync.identity.kept import KeptMembers
 from dealersync.identity.members import build_members
 from dealersync.identity.phones import e164_digits
 from dealersync.identity.profiles import (
@@ -26,6 +29,7 @@ __all__ = [
     "PROFILES",
     "IdentityIndex",
     "IdentityIndexes",
+    "KeptMembers",
     "MemberStats",
     "NormContext",
     "Profile",

@@ -45,7 +45,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import duckdb
 import phonenumbers
@@ -62,6 +62,9 @@ from dealersync.identity.profiles import (
     sql_str,
 )
 from dealersync.store import persisted_tables
+
+if TYPE_CHECKING:
+    from dealersync.identity.kept import KeptMembers
 
 log = logging.getLogger("dealersync.identity")
 
@@ -195,6 +198,8 @@ class IdentityIndex:
                     self.table, missed,
                 )
                 try:
+                    # recorded, so that what is derived from the index (kept members) sees them too
+                    changes.record_changes(con, f"SELECT customer_id FROM {self._missed}")
                     n += self._apply("customers", f"SELECT customer_id FROM {self._missed}")
                 finally:
                     _drop(con, [self._missed])
@@ -304,13 +309,19 @@ class IdentityIndex:
         target: str,
         params: list | None = None,
         temp: bool = False,
+        state: str | None = None,
     ) -> MemberStats:
         """Create (or replace) table ``target`` (a temp table when ``temp``) with the members of
         the customers returned by ``customer_ids_sql`` (see :func:`dealersync.identity.build_members`
         for the columns).
 
         Joins only: the audience's index rows, the components of its customers that share a
-        token *within the audience*, one row per member ordered by ``member_key``."""
+        token *within the audience*, one row per member ordered by ``member_key``.
+
+        With ``state``, also creates temp table ``state``: per index row of those customers
+        ``cid``, ``nokey`` (no valid match key), ``x<i>`` (field ``i``'s input was invalid) and
+        the ``member_key`` of the member it joined (NULL when ``nokey``); what
+        :class:`dealersync.identity.KeptMembers` keeps to update members incrementally."""
         from dealersync.identity.members import (
             check_identifiers,
             check_target,
@@ -379,6 +390,14 @@ class IdentityIndex:
                 f" JOIN {t_keys} AS k ON k.lbl = g.lbl"
                 ") ORDER BY member_key"
             )
+            if state is not None:
+                flags = "".join(f", r.x{j} AS x{i}" for i, j in enumerate(cols))
+                con.execute(
+                    f"CREATE TEMP TABLE {state} AS SELECT r.cid, r.key IS NULL AS nokey{flags},"
+                    " CASE WHEN r.key IS NOT NULL THEN coalesce(k.member_key, r.key) END AS member_key"
+                    f" FROM {t_rows} AS r LEFT JOIN {t_label} AS l ON l.cid = r.cid"
+                    f" LEFT JOIN {t_keys} AS k ON k.lbl = l.lbl"
+                )
             members = con.execute(f"SELECT count(*) FROM {quote_target(target)}").fetchone()
             assert members is not None
             stats = MemberStats(
@@ -458,6 +477,13 @@ class IdentityIndexes:
         return self.index(identifiers).build_members(
             customer_ids_sql, identifiers, target=target, params=params, temp=temp
         )
+
+    def kept(self, identifiers: Mapping[str, str], *, audience: str, destination: str) -> KeptMembers:
+        """The kept members of (audience, destination), on the up-to-date index (call
+        :meth:`KeptMembers.update` to bring them up to date)."""
+        from dealersync.identity.kept import KeptMembers
+
+        return KeptMembers(self.index(identifiers), identifiers, audience=audience, destination=destination)
 
 
 # ---------------------------------------------------------------------------- the SQL

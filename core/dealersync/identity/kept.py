@@ -1,0 +1,221 @@
+"""One (audience, destination)'s members kept in the warehouse and updated by what changed.
+
+Building an audience's members from the identity index joins, groups and sorts all of the
+audience's customers: at a million customers, about a second per (audience, destination), on
+every run, however small the change. :class:`KeptMembers` keeps the pair's members and rebuilds
+only those the change can touch:
+
+``_members_<audience>_<destination>``: the members (the columns of
+    :func:`dealersync.identity.build_members`), in no particular order;
+``_memberstate_<audience>_<destination>``: per index row of the audience's customers: ``cid``,
+    ``nokey``, the invalid-input flags ``x<i>`` and the ``member_key`` of its member.
+
+An update takes the customers that **entered** or **left** the audience since the last build
+and those the change log (:mod:`dealersync.changes`) says **changed**, then closes that set:
+every customer of an old member it touches, and every audience customer sharing a match-key
+token with it, until nothing is added. Members outside the closed set cannot have changed: none
+of their customers changed, left, or gained a link to anyone who did. The closed set's members
+are rebuilt from the index (the same code as a full build), the old ones deleted and the new
+ones inserted in one transaction with the ``_derived`` mark, so an interrupted update is
+repeated whole by the next run. The result equals a full build (``tests/test_identity_kept.py``
+checks it after random changes).
+
+A full build happens the first time, and whenever the index's fingerprint (profiles, country,
+``as_of`` rules), the identifiers, or the change log (a change "for everyone") says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+
+import duckdb
+
+from dealersync import changes
+from dealersync.identity.index import IdentityIndex, MemberStats, _drop, _fatal
+from dealersync.identity.members import check_identifiers
+from dealersync.identity.profiles import quote_ident
+from dealersync.store import persisted_tables
+
+#: Bump when the kept tables' layout or meaning changes.
+KEPT_VERSION = 1
+
+MEMBERS_PREFIX = "_members_"
+STATE_PREFIX = "_memberstate_"
+DERIVED_PREFIX = "members:"
+
+
+def kept_tables(audience: str, destination: str) -> tuple[str, str]:
+    """The (members, state) table names of a pair."""
+    return f"{MEMBERS_PREFIX}{audience}_{destination}", f"{STATE_PREFIX}{audience}_{destination}"
+
+
+class KeptMembers:
+    """The kept members of one (audience, destination), built from ``index``."""
+
+    def __init__(
+        self,
+        index: IdentityIndex,
+        identifiers: Mapping[str, str],
+        *,
+        audience: str,
+        destination: str,
+    ) -> None:
+        self.index = index
+        self.con = index.con
+        self.identifiers = dict(identifiers)
+        self.fields, _ = check_identifiers(self.identifiers)
+        self.table, self.state = kept_tables(audience, destination)
+        self.derived_name = f"{DERIVED_PREFIX}{audience}:{destination}"
+        self.fingerprint = hashlib.sha256(
+            json.dumps([KEPT_VERSION, index.spec.fingerprint, list(self.identifiers.items())]).encode()
+        ).hexdigest()
+        self.last_update: str | None = None  # "full" or "customers" once updated
+        self.rebuilt = 0  # customers whose members the last update rebuilt
+
+    def update(self, customer_ids_sql: str, params: list | None = None) -> MemberStats:
+        """Bring the members up to date with the customers of ``customer_ids_sql`` (a SELECT of
+        ``customer_id``) and the index; return the whole audience's stats."""
+        con = self.con
+        exists = {self.table, self.state} <= persisted_tables(con)
+        plan = changes.plan_refresh(con, self.derived_name, self.fingerprint, exists=exists)
+        tmp = f"_dskm_{uuid.uuid4().hex[:10]}"
+        now, built, built_state = f"{tmp}_now", f"{tmp}_members", f"{tmp}_state"
+        created: list[str] = []
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE {now} AS SELECT DISTINCT customer_id FROM ({customer_ids_sql})"
+                " WHERE customer_id IS NOT NULL",
+                params or [],
+            )
+            created.append(now)
+            if plan.kind == "full":
+                self.index.build_members(
+                    f"SELECT customer_id FROM {now}", self.identifiers, target=built, temp=True, state=built_state
+                )
+                created += [built, built_state]
+                self._commit(plan, replace=(built, built_state))
+                self.rebuilt = self._count(now)
+            else:
+                touched = self._touched(now, plan, tmp, created)
+                self.index.build_members(
+                    f"SELECT cid AS customer_id FROM {touched} WHERE cid IN (SELECT customer_id FROM {now})",
+                    self.identifiers, target=built, temp=True, state=built_state,
+                )
+                created += [built, built_state]
+                self._commit(plan, patch=(touched, built, built_state))
+                self.rebuilt = self._count(touched)
+            self.last_update = plan.kind if plan.kind == "full" else "customers"
+            return self._stats()
+        except duckdb.Error as e:
+            _fatal(e, f"updating the kept members {self.table}")
+            raise
+        finally:
+            _drop(con, created)
+
+    def _touched(self, now: str, plan: changes.Refresh, tmp: str, created: list[str]) -> str:
+        """Temp table ``(cid)``: the customers whose members must be rebuilt (or dropped)."""
+        con, state, shared = self.con, quote_ident(self.state), quote_ident(self.index.shared)
+        seeds = [
+            f"SELECT n.customer_id AS cid FROM {now} AS n ANTI JOIN {state} AS s ON s.cid = n.customer_id",
+            f"SELECT s.cid FROM {state} AS s ANTI JOIN {now} AS n ON n.customer_id = s.cid",
+        ]
+        if plan.kind == "customers":
+            seeds.append(
+                f"SELECT customer_id FROM ({plan.changed_sql}) WHERE customer_id IN (SELECT customer_id FROM {now})"
+                f" OR customer_id IN (SELECT cid FROM {state})"
+            )
+        touched = f"{tmp}_touched"
+        con.execute(f"CREATE TEMP TABLE {touched} AS {' UNION '.join(seeds)}")
+        created.append(touched)
+        size = self._count(touched)
+        grow = f"{tmp}_grow"
+        while size:
+            # the old members' other customers, and the audience's customers sharing a token
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {grow} AS"
+                f" SELECT s.cid FROM {state} AS s WHERE s.member_key IN (SELECT member_key FROM {state}"
+                f"  WHERE cid IN (SELECT cid FROM {touched}) AND member_key IS NOT NULL)"
+                " UNION"
+                f" SELECT b.cid FROM {shared} AS a JOIN {shared} AS b ON b.tok = a.tok"
+                f"  WHERE a.cid IN (SELECT cid FROM {touched}) AND a.cid IN (SELECT customer_id FROM {now})"
+                f"  AND b.cid IN (SELECT customer_id FROM {now})"
+                " EXCEPT"
+                f" SELECT cid FROM {touched}"
+            )
+            if grow not in created:
+                created.append(grow)
+            added = self._count(grow)
+            if not added:
+                break
+            con.execute(f"INSERT INTO {touched} SELECT cid FROM {grow}")
+            size += added
+        return touched
+
+    def _commit(
+        self,
+        plan: changes.Refresh,
+        *,
+        replace: tuple[str, str] | None = None,
+        patch: tuple[str, str, str] | None = None,
+    ) -> None:
+        con, table, state = self.con, quote_ident(self.table), quote_ident(self.state)
+        con.begin()
+        try:
+            if replace is not None:
+                built, built_state = replace
+                con.execute(f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM {built}")
+                con.execute(f"CREATE OR REPLACE TABLE main.{state} AS SELECT * FROM {built_state}")
+            else:
+                assert patch is not None
+                touched, built, built_state = patch
+                con.execute(
+                    f"DELETE FROM main.{table} WHERE member_key IN (SELECT member_key FROM main.{state}"
+                    f" WHERE cid IN (SELECT cid FROM {touched}))"
+                )
+                con.execute(f"DELETE FROM main.{state} WHERE cid IN (SELECT cid FROM {touched})")
+                con.execute(f"INSERT INTO main.{table} SELECT * FROM {built}")
+                con.execute(f"INSERT INTO main.{state} SELECT * FROM {built_state}")
+            changes.mark_refreshed(con, self.derived_name, self.fingerprint, plan)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    def _stats(self) -> MemberStats:
+        con = self.con
+        flags = "".join(f", count(*) FILTER (WHERE x{i})" for i in range(len(self.fields)))
+        row = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE nokey){flags} FROM main.{quote_ident(self.state)}"
+        ).fetchone()
+        assert row is not None
+        members = self._count(f"main.{quote_ident(self.table)}")
+        return MemberStats(
+            customers=int(row[0]), members=members, unmatchable=int(row[1]),
+            invalid={f: int(v) for f, v in zip(self.fields, row[2:], strict=True)},
+        )
+
+    def _count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+
+def drop_stale(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> list[str]:
+    """Drop the kept tables (and ``_derived`` entries) of every pair not in ``pairs`` (an
+    audience or destination removed from the configuration); returns the tables dropped."""
+    keep = {t for a, d in pairs for t in kept_tables(a, d)}
+    stale = sorted(
+        t for t in persisted_tables(con)
+        if (t.startswith(MEMBERS_PREFIX) or t.startswith(STATE_PREFIX)) and t not in keep
+    )
+    for t in stale:
+        con.execute(f"DROP TABLE IF EXISTS main.{quote_ident(t)}")
+    names = [f"{DERIVED_PREFIX}{a}:{d}" for a, d in sorted(pairs)]
+    if "_derived" in persisted_tables(con):
+        marks = ", ".join("?" for _ in names) or "NULL"
+        con.execute(
+            f"DELETE FROM _derived WHERE starts_with(name, ?) AND name NOT IN ({marks})", [DERIVED_PREFIX, *names]
+        )
+    return stale
