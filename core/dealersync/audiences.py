@@ -55,10 +55,10 @@ class AudienceSnapshot:
         self.count: int = int(row[0]) if row else 0
 
     def _select(self, headers: Mapping[str, str]) -> str:
-        # kept member tables are updated in place (deletes and inserts): sort, so that a file
-        # is the same bytes whatever path led to the same members
+        # No ORDER BY (sorting the wide rows cost about as much as writing them): a kept member
+        # table is in member_key order after a full build; members rebuilt since follow it.
         cols = ", ".join(f'"{f}" AS "{h}"' for f, h in headers.items())
-        return f'SELECT {cols} FROM "{self._table}" ORDER BY member_key'
+        return f'SELECT {cols} FROM "{self._table}"'
 
     def write_csv(self, path: Path, headers: Mapping[str, str]) -> int:
         """Write ``headers`` (field -> CSV header) for every member, atomically; return rows written.

@@ -21,6 +21,7 @@ from dealersync.audiences import AudienceSnapshot, consent_filter_sql
 from dealersync.config import Config, ConnectorEntry, validate
 from dealersync.connectors import (
     AudienceDestination,
+    Channel,
     Connector,
     ConnectorContext,
     Destination,
@@ -121,6 +122,7 @@ class Runner:
         self.templates = template_registry(registry)
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
+        self._consent: dict[str, str] = {}  # channel -> this run's consent table
         #: called with each delivered (result, member table) before the table is dropped (the bench
         #: exports members through it)
         self.members_sink: Callable[[DeliveryResult, str], None] | None = None
@@ -209,6 +211,7 @@ class Runner:
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
         self._identity = None  # each run brings the identity indexes up to date once
+        self._consent.clear()  # and reads consent once per channel
         if not dry_run:
             known = self.config.settings.audiences
             dropped = drop_stale(self.warehouse.con, {(a, d) for a, aud in known.items() for d in aud.destinations})
@@ -254,6 +257,15 @@ class Runner:
             results.append(res)
         return results
 
+    def _consent_table(self, channel: Channel) -> str:
+        """A temp table of the customers ``channel``'s consent rule lets through, this run."""
+        table = self._consent.get(channel)
+        if table is None:
+            table = f'"_consent_{channel}"'
+            self.warehouse.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {consent_filter_sql(channel)}")
+            self._consent[channel] = table
+        return table
+
     def _deliver(self, res: DeliveryResult, audience_table: str, dry_run: bool) -> None:
         """Bring the pair's kept members up to date and deliver them."""
         members = self._build_and_deliver(res, audience_table, dry_run)
@@ -264,9 +276,10 @@ class Runner:
         """Returns the members table delivered."""
         con = self.warehouse.con
         dest = self.destination(res.destination)
-        consented = f'SELECT customer_id FROM "{audience_table}" INTERSECT {consent_filter_sql(dest.channel)}'
-        res.customers = _count(con, f"SELECT count(*) FROM ({consented})")
-        res.no_consent = _count(con, f'SELECT count(*) FROM "{audience_table}"') - res.customers
+        consented = (
+            f'SELECT customer_id FROM "{audience_table}"'
+            f" WHERE customer_id IN (SELECT customer_id FROM {self._consent_table(dest.channel)})"
+        )
         self.progress(f"building members of {res.audience} for {res.destination}")
         with self.timings.step("identity") as step:
             if self._identity is None:
@@ -279,6 +292,8 @@ class Runner:
             stats = kept.update(consented)
             members = kept.table
             step.rows += stats.customers
+        res.customers = kept.customers
+        res.no_consent = _count(con, f'SELECT count(DISTINCT customer_id) FROM "{audience_table}"') - res.customers
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
             res.warnings.append(

@@ -5,9 +5,9 @@ audience's customers: at a million customers, about a second per (audience, dest
 every run, however small the change. :class:`KeptMembers` keeps the pair's members and rebuilds
 only those the change can touch:
 
-``_members_<audience>_<destination>``: the members (the columns of
+``_members_<audience>_<destination>_<hash>``: the members (the columns of
     :func:`dealersync.identity.build_members`), in no particular order;
-``_memberstate_<audience>_<destination>``: per index row of the audience's customers: ``cid``,
+``_memberstate_<audience>_<destination>_<hash>``: per index row of the audience's customers: ``cid``,
     ``nokey``, the invalid-input flags ``x<i>`` and the ``member_key`` of its member.
 
 An update takes the customers that **entered** or **left** the audience since the last build
@@ -48,8 +48,10 @@ DERIVED_PREFIX = "members:"
 
 
 def kept_tables(audience: str, destination: str) -> tuple[str, str]:
-    """The (members, state) table names of a pair."""
-    return f"{MEMBERS_PREFIX}{audience}_{destination}", f"{STATE_PREFIX}{audience}_{destination}"
+    """The (members, state) table names of a pair: readable, and told apart by a hash of the
+    pair (names may contain ``_``: ("a_b", "c") and ("a", "b_c") must not share tables)."""
+    tag = f"{audience}_{destination}_{hashlib.sha256(json.dumps([audience, destination]).encode()).hexdigest()[:8]}"
+    return f"{MEMBERS_PREFIX}{tag}", f"{STATE_PREFIX}{tag}"
 
 
 class KeptMembers:
@@ -73,6 +75,7 @@ class KeptMembers:
             json.dumps([KEPT_VERSION, index.spec.fingerprint, list(self.identifiers.items())]).encode()
         ).hexdigest()
         self.last_update: str | None = None  # "full" or "customers" once updated
+        self.customers = 0  # distinct customers of the audience given to the last update
         self.rebuilt = 0  # customers whose members the last update rebuilt
 
     def update(self, customer_ids_sql: str, params: list | None = None) -> MemberStats:
@@ -91,13 +94,10 @@ class KeptMembers:
                 params or [],
             )
             created.append(now)
+            self.customers = self._count(now)
             if plan.kind == "full":
-                self.index.build_members(
-                    f"SELECT customer_id FROM {now}", self.identifiers, target=built, temp=True, state=built_state
-                )
-                created += [built, built_state]
-                self._commit(plan, replace=(built, built_state))
-                self.rebuilt = self._count(now)
+                self._rebuild(now, plan, built_state, created)
+                self.rebuilt = self.customers
             else:
                 touched = self._touched(now, plan, tmp, created)
                 self.index.build_members(
@@ -105,7 +105,7 @@ class KeptMembers:
                     self.identifiers, target=built, temp=True, state=built_state,
                 )
                 created += [built, built_state]
-                self._commit(plan, patch=(touched, built, built_state))
+                self._patch(plan, touched, built, built_state)
                 self.rebuilt = self._count(touched)
             self.last_update = plan.kind if plan.kind == "full" else "customers"
             return self._stats()
@@ -154,30 +154,34 @@ class KeptMembers:
             size += added
         return touched
 
-    def _commit(
-        self,
-        plan: changes.Refresh,
-        *,
-        replace: tuple[str, str] | None = None,
-        patch: tuple[str, str, str] | None = None,
-    ) -> None:
+    def _rebuild(self, now: str, plan: changes.Refresh, built_state: str, created: list[str]) -> None:
+        """Build the members whole, straight into the kept table (one write of the wide rows)."""
+        con, state = self.con, quote_ident(self.state)
+        con.begin()
+        try:
+            self.index.build_members(
+                f"SELECT customer_id FROM {now}", self.identifiers, target=f"main.{self.table}", state=built_state
+            )
+            created.append(built_state)
+            con.execute(f"CREATE OR REPLACE TABLE main.{state} AS SELECT * FROM {built_state}")
+            changes.mark_refreshed(con, self.derived_name, self.fingerprint, plan)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    def _patch(self, plan: changes.Refresh, touched: str, built: str, built_state: str) -> None:
+        """Replace the touched customers' members by the rebuilt ones, in one transaction."""
         con, table, state = self.con, quote_ident(self.table), quote_ident(self.state)
         con.begin()
         try:
-            if replace is not None:
-                built, built_state = replace
-                con.execute(f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM {built}")
-                con.execute(f"CREATE OR REPLACE TABLE main.{state} AS SELECT * FROM {built_state}")
-            else:
-                assert patch is not None
-                touched, built, built_state = patch
-                con.execute(
-                    f"DELETE FROM main.{table} WHERE member_key IN (SELECT member_key FROM main.{state}"
-                    f" WHERE cid IN (SELECT cid FROM {touched}))"
-                )
-                con.execute(f"DELETE FROM main.{state} WHERE cid IN (SELECT cid FROM {touched})")
-                con.execute(f"INSERT INTO main.{table} SELECT * FROM {built}")
-                con.execute(f"INSERT INTO main.{state} SELECT * FROM {built_state}")
+            con.execute(
+                f"DELETE FROM main.{table} WHERE member_key IN (SELECT member_key FROM main.{state}"
+                f" WHERE cid IN (SELECT cid FROM {touched}))"
+            )
+            con.execute(f"DELETE FROM main.{state} WHERE cid IN (SELECT cid FROM {touched})")
+            con.execute(f"INSERT INTO main.{table} SELECT * FROM {built}")
+            con.execute(f"INSERT INTO main.{state} SELECT * FROM {built_state}")
             changes.mark_refreshed(con, self.derived_name, self.fingerprint, plan)
             con.commit()
         except BaseException:
@@ -214,8 +218,8 @@ def drop_stale(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> l
         con.execute(f"DROP TABLE IF EXISTS main.{quote_ident(t)}")
     names = [f"{DERIVED_PREFIX}{a}:{d}" for a, d in sorted(pairs)]
     if "_derived" in persisted_tables(con):
-        marks = ", ".join("?" for _ in names) or "NULL"
         con.execute(
-            f"DELETE FROM _derived WHERE starts_with(name, ?) AND name NOT IN ({marks})", [DERIVED_PREFIX, *names]
+            "DELETE FROM _derived WHERE starts_with(name, ?) AND NOT list_contains(?::VARCHAR[], name)",
+            [DERIVED_PREFIX, names],
         )
     return stale

@@ -153,8 +153,9 @@ def test_change_files_hold_exactly_what_changed(dealership: Path, monkeypatch: p
     con = duckdb.connect(str(dealership / "wh.duckdb"), read_only=True)
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert {"_members_all_meta", "_memberstate_all_meta"} <= tables
-        assert con.execute("SELECT count(*) FROM _members_all_meta").fetchone() == (3,)
+        kept = sorted(t for t in tables if t.startswith(("_members_all_meta_", "_memberstate_all_meta_")))
+        assert len(kept) == 2
+        assert con.execute(f'SELECT count(*) FROM "{kept[0]}"').fetchone() == (3,)
         assert con.execute("SELECT count(*) FROM _delivered_all_meta").fetchone() == (3,)
     finally:
         con.close()
