@@ -22,7 +22,8 @@ bookkeeping tables if missing:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -177,3 +178,16 @@ def persisted_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         " WHERE NOT temporary AND database_name = current_database() AND schema_name = current_schema()"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: committed when it ends, rolled back when it raises
+    (whatever it raises: an interrupted write must leave nothing half done)."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise

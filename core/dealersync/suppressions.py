@@ -24,7 +24,7 @@ import duckdb
 
 from dealersync.changes import mark_refreshed, plan_refresh
 from dealersync.errors import ConfigError
-from dealersync.store import persisted_tables
+from dealersync.store import persisted_tables, transaction
 
 Kind = Literal["email", "phone", "customer_id"]
 
@@ -165,8 +165,7 @@ class SuppressionList:
         refresh = plan_refresh(con, CUSTOMER_KEYS, _KEYS_VERSION, exists=CUSTOMER_KEYS in persisted_tables(con))
         if refresh.kind == "none":
             return
-        con.begin()
-        try:
+        with transaction(con):
             if refresh.kind == "full":
                 con.execute(f"CREATE OR REPLACE TABLE {CUSTOMER_KEYS} AS {_customer_keys_sql('customers')}")
             else:
@@ -179,10 +178,6 @@ class SuppressionList:
                 con.execute(f"INSERT INTO {CUSTOMER_KEYS} {_customer_keys_sql('_changed_customer_rows')}")
                 con.execute("DROP TABLE _changed_customer_rows")
             mark_refreshed(con, CUSTOMER_KEYS, _KEYS_VERSION, refresh)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
 
     def _key(self, kind: Kind, value: str) -> str:
         # the value bound once: the phone key's SQL reads it several times

@@ -219,8 +219,12 @@ class Runner:
                 log.info("dropped the kept members of %d removed audience/destination pairs", len(dropped) // 2)
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
         results = []
-        for name in names:
-            results.extend(self._sync_audience(policy, name, dry_run, run_id, full_resync))
+        try:
+            for name in names:
+                results.extend(self._sync_audience(policy, name, dry_run, run_id, full_resync))
+        finally:
+            if self._identity is not None:
+                self._identity.close()
         return results
 
     def selected(self, audiences: Iterable[str] | None) -> list[str]:

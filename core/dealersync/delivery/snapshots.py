@@ -22,7 +22,7 @@ from __future__ import annotations
 import duckdb
 
 from dealersync.audiences import AudienceSnapshot
-from dealersync.store import persisted_tables
+from dealersync.store import persisted_tables, transaction
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -55,8 +55,7 @@ class SnapshotHistory:
         if changes is None:
             return
         con = self.con
-        con.begin()
-        try:
+        with transaction(con):
             if snapshot.first:
                 con.execute(f'CREATE OR REPLACE TABLE main."{self.delivered}" AS SELECT * FROM "{self.members}"')
             else:
@@ -65,7 +64,3 @@ class SnapshotHistory:
                     f'DELETE FROM main."{self.delivered}" WHERE member_key IN (SELECT member_key FROM "{removes}")'
                 )
                 con.execute(f'INSERT INTO main."{self.delivered}" SELECT * FROM "{adds}"')
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise

@@ -174,6 +174,12 @@ class IdentityIndex:
         self.temp = temp
         self.last_refresh: str | None = None  # "full", "customers" or "none" once refreshed
         self._keys_spec: IndexSpec | None = None  # the match-key profiles alone
+        # This run's "hot" customers (see _note_hot): their ids, their index rows, and (built on
+        # first use) their match keys normalized again; temp tables, dropped by close().
+        base = self.table.lstrip("_")
+        self._hot_ids, self._hot_rows, self._hot_keys = f"_hot_{base}_ids", f"_hot_{base}_rows", f"_hot_{base}_keys"
+        self._hot: bool = False
+        self._hot_keys_ready = False
 
     # ------------------------------------------------------------------------ refreshing
     def refresh(self) -> str:
@@ -206,6 +212,8 @@ class IdentityIndex:
                 kind = "customers"
         if kind != "none":
             changes.mark_refreshed(con, spec.derived_name, spec.fingerprint, plan)
+        if kind == "customers":
+            self._load_hot()
         log.info(
             "identity index %s (%s): %s refresh, %d customer rows re-derived in %.2f s (%.2f s CPU)",
             self.table, ", ".join(spec.names), kind, n,
@@ -232,6 +240,74 @@ class IdentityIndex:
         )
         row = con.execute(f"SELECT count(*) FROM {self._missed}").fetchone()
         return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------------ hot customers
+    #: Rounds of following shared tokens from the changed customers (a cap: a customer the
+    #: rounds miss is read from the index, as any other; the cache only saves the scan).
+    HOT_ROUNDS = 6
+
+    def _note_hot(self, t_ids: str) -> None:
+        """Add to this run's hot customers the customers of ``t_ids`` and everyone linked to
+        them through shared tokens (transitively, up to :attr:`HOT_ROUNDS`), as ``shared`` is
+        now. Called before and after a refresh changes the index, so that both the old links
+        and the new ones are in: the customers whose members a kept (audience, destination)
+        may rebuild after this change are then (nearly always) hot, and their rows are read
+        from the small hot table instead of a scan of the whole index per audience."""
+        con, shared, hot = self.con, quote_ident(self.shared), self._hot_ids
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {hot} (cid VARCHAR)")
+        con.execute(f"INSERT INTO {hot} SELECT customer_id FROM {t_ids} EXCEPT SELECT cid FROM {hot}")
+        frontier = f"SELECT customer_id FROM {t_ids}"
+        for _ in range(self.HOT_ROUNDS):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {hot}_next AS SELECT DISTINCT b.cid FROM {shared} AS a"
+                f" JOIN {shared} AS b ON b.tok = a.tok WHERE a.cid IN ({frontier})"
+                f" AND b.cid NOT IN (SELECT cid FROM {hot})"
+            )
+            row = con.execute(f"SELECT count(*) FROM {hot}_next").fetchone()
+            if not row or not row[0]:
+                break
+            con.execute(f"INSERT INTO {hot} SELECT cid FROM {hot}_next")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {hot}_front AS SELECT cid FROM {hot}_next")
+            frontier = f"SELECT cid FROM {hot}_front"
+        _drop(con, [f"{hot}_next", f"{hot}_front"])
+
+    def _load_hot(self) -> None:
+        """The hot customers' index rows, read once (after the refresh is complete)."""
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self._hot_rows} AS SELECT * FROM {quote_ident(self.table)}"
+            f" WHERE cid IN (SELECT cid FROM {self._hot_ids})"
+        )
+        self._hot, self._hot_keys_ready = True, False
+
+    def close(self) -> None:
+        """Drop this run's temp tables (the hot customers)."""
+        _drop(self.con, [self._hot_keys, self._hot_rows, self._hot_ids])
+        self._hot = self._hot_keys_ready = False
+
+    def _read_rows(self, select: str, ids: str, tmp: str, created: list[str]) -> str:
+        """Temp table of ``select`` (columns of alias ``x``) over the index rows of the
+        customers in temp table ``ids`` (``customer_id``): from the hot rows when they hold
+        them all, else the rest from the index."""
+        con, t_rows = self.con, f"{tmp}_rows"
+        if not self._hot:
+            con.execute(
+                f"CREATE TEMP TABLE {t_rows} AS SELECT {select} FROM {quote_ident(self.table)} AS x"
+                f" WHERE x.cid IN (SELECT customer_id FROM {ids})"
+            )
+            created.append(t_rows)
+            return t_rows
+        con.execute(
+            f"CREATE TEMP TABLE {t_rows} AS SELECT {select} FROM {self._hot_rows} AS x"
+            f" WHERE x.cid IN (SELECT customer_id FROM {ids})"
+        )
+        created.append(t_rows)
+        cold = f"SELECT customer_id FROM {ids} WHERE customer_id NOT IN (SELECT cid FROM {self._hot_ids})"
+        row = con.execute(f"SELECT count(*) FROM ({cold})").fetchone()
+        if row and row[0]:
+            con.execute(
+                f"INSERT INTO {t_rows} SELECT {select} FROM {quote_ident(self.table)} AS x WHERE x.cid IN ({cold})"
+            )
+        return t_rows
 
     def build_for(self, customer_ids_sql: str, params: list | None = None) -> None:
         """Fill a fresh index with the customers of ``customer_ids_sql`` only (a temp index)."""
@@ -267,6 +343,7 @@ class IdentityIndex:
             con.execute(f"CREATE TEMP TABLE {t_ids} AS SELECT DISTINCT customer_id FROM ({ids_sql})", params or [])
             created.append(t_ids)
             in_ids = f"IN (SELECT customer_id FROM {t_ids})"
+            self._note_hot(t_ids)  # with the links they had
             rows_sql = _derive(con, spec, f"cu.customer_id {in_ids}", None, tmp, created)
             # the tokens whose sharing may change: the changed customers' shared tokens before,
             # and all their tokens after (a token held by one row stays unshared when that row
@@ -285,6 +362,7 @@ class IdentityIndex:
                 f"INSERT INTO {shared} WITH k AS ({_tokens_sql(spec, idx, t_tok)})"
                 " SELECT cid, tok FROM k WHERE tok IN (SELECT tok FROM k GROUP BY tok HAVING count(*) > 1)"
             )
+            self._note_hot(t_ids)  # with the links they have now
             n = con.execute(f"SELECT count(*) FROM {t_new}").fetchone()
             return int(n[0]) if n else 0
         except duckdb.Error as e:
@@ -334,21 +412,20 @@ class IdentityIndex:
         if missing:
             raise ConfigError(f"identity index {self.table} has no profile {', '.join(missing)}")
         cols = [self.spec.column(p.name) for p in profs]
-        con, idx, shared = self.con, quote_ident(self.table), quote_ident(self.shared)
+        con, shared = self.con, quote_ident(self.shared)
         tmp = f"_dsid_{uuid.uuid4().hex[:10]}"
-        t_rows, t_edge = f"{tmp}_rows", f"{tmp}_edge"
+        t_ids, t_edge = f"{tmp}_ids", f"{tmp}_edge"
         created: list[str] = []
         try:
+            con.execute(
+                f"CREATE TEMP TABLE {t_ids} AS SELECT DISTINCT customer_id FROM ({customer_ids_sql})",
+                params or [],
+            )
+            created.append(t_ids)
             # the audience's index rows, read once: every later step works on these (a scan of
             # the index costs its size, not the audience's)
             used = sorted(set(cols))
-            con.execute(
-                f"CREATE TEMP TABLE {t_rows} AS SELECT x.cid, x.key"
-                + "".join(f", x.v{j}, x.x{j}" for j in used)
-                + f" FROM {idx} AS x WHERE x.cid IN (SELECT customer_id FROM ({customer_ids_sql}))",
-                params or [],
-            )
-            created.append(t_rows)
+            t_rows = self._read_rows("x.cid, x.key" + "".join(f", x.v{j}, x.x{j}" for j in used), t_ids, tmp, created)
             stats_sql = ", ".join(
                 ["count(*)", "count(*) FILTER (WHERE r.key IS NULL)"]
                 + [f"count(*) FILTER (WHERE r.x{j})" for j in cols]
@@ -432,10 +509,30 @@ class IdentityIndex:
             con.execute(f"CREATE TEMP TABLE {t_keys} AS SELECT lbl, lbl AS member_key FROM {t_label} LIMIT 0")
             created.append(t_keys)
             return t_keys
-        _derive(con, kspec, f"cu.customer_id IN (SELECT cid FROM {t_label})", None, f"{tmp}_k", created)
+        norm = f"{tmp}_k_norm"
+        if self._hot:
+            if not self._hot_keys_ready:
+                # the hot customers' match keys, normalized once this run (the components of
+                # the audiences a change touches are nearly always among them)
+                made: list[str] = []
+                try:
+                    _derive(con, kspec, f"cu.customer_id IN (SELECT cid FROM {self._hot_ids})", None, f"{self._hot_keys}_d", made)
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {self._hot_keys} AS SELECT * FROM {self._hot_keys}_d_norm")
+                finally:
+                    _drop(con, made)
+                self._hot_keys_ready = True
+            cold = f"SELECT cid FROM {t_label} WHERE cid NOT IN (SELECT cid FROM {self._hot_ids})"
+            row = con.execute(f"SELECT count(*) FROM ({cold})").fetchone()
+            if row and row[0]:
+                _derive(con, kspec, f"cu.customer_id IN ({cold})", None, f"{tmp}_k", created)
+                norm = f"(SELECT * FROM {self._hot_keys} UNION ALL SELECT * FROM {tmp}_k_norm)"
+            else:
+                norm = self._hot_keys
+        else:
+            _derive(con, kspec, f"cu.customer_id IN (SELECT cid FROM {t_label})", None, f"{tmp}_k", created)
         con.execute(
             f"CREATE TEMP TABLE {t_keys} AS SELECT l.lbl, sha256(min({min_token_sql(kspec, 'n')})) AS member_key"
-            f" FROM {tmp}_k_norm AS n JOIN {t_label} AS l ON l.cid = n.cid GROUP BY l.lbl"
+            f" FROM {norm} AS n JOIN {t_label} AS l ON l.cid = n.cid GROUP BY l.lbl"
         )
         created.append(t_keys)
         return t_keys
@@ -477,6 +574,11 @@ class IdentityIndexes:
         return self.index(identifiers).build_members(
             customer_ids_sql, identifiers, target=target, params=params, temp=temp
         )
+
+    def close(self) -> None:
+        """Drop the run's temp tables of every index."""
+        for index in self._indexes.values():
+            index.close()
 
     def kept(self, identifiers: Mapping[str, str], *, audience: str, destination: str) -> KeptMembers:
         """The kept members of (audience, destination), on the up-to-date index (call

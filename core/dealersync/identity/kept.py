@@ -37,7 +37,7 @@ from dealersync import changes
 from dealersync.identity.index import IdentityIndex, MemberStats, _drop, _fatal
 from dealersync.identity.members import check_identifiers
 from dealersync.identity.profiles import quote_ident
-from dealersync.store import persisted_tables
+from dealersync.store import persisted_tables, transaction
 
 #: Bump when the kept tables' layout or meaning changes.
 KEPT_VERSION = 1
@@ -157,24 +157,18 @@ class KeptMembers:
     def _rebuild(self, now: str, plan: changes.Refresh, built_state: str, created: list[str]) -> None:
         """Build the members whole, straight into the kept table (one write of the wide rows)."""
         con, state = self.con, quote_ident(self.state)
-        con.begin()
-        try:
+        with transaction(con):
             self.index.build_members(
                 f"SELECT customer_id FROM {now}", self.identifiers, target=f"main.{self.table}", state=built_state
             )
             created.append(built_state)
             con.execute(f"CREATE OR REPLACE TABLE main.{state} AS SELECT * FROM {built_state}")
             changes.mark_refreshed(con, self.derived_name, self.fingerprint, plan)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
 
     def _patch(self, plan: changes.Refresh, touched: str, built: str, built_state: str) -> None:
         """Replace the touched customers' members by the rebuilt ones, in one transaction."""
         con, table, state = self.con, quote_ident(self.table), quote_ident(self.state)
-        con.begin()
-        try:
+        with transaction(con):
             con.execute(
                 f"DELETE FROM main.{table} WHERE member_key IN (SELECT member_key FROM main.{state}"
                 f" WHERE cid IN (SELECT cid FROM {touched}))"
@@ -183,10 +177,6 @@ class KeptMembers:
             con.execute(f"INSERT INTO main.{table} SELECT * FROM {built}")
             con.execute(f"INSERT INTO main.{state} SELECT * FROM {built_state}")
             changes.mark_refreshed(con, self.derived_name, self.fingerprint, plan)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
 
     def _stats(self) -> MemberStats:
         con = self.con

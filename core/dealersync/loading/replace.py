@@ -24,6 +24,7 @@ from dealersync.loading.sql import ident, literal
 from dealersync.loading.staging import Scratch, Staged
 from dealersync.loading.unchanged import PendingFile, write_load_files
 from dealersync.model import TABLES
+from dealersync.store import transaction
 
 
 def replace_table(
@@ -60,8 +61,7 @@ def replace_table(
         if n_dups_total
         else ""
     )
-    con.begin()
-    try:
+    with transaction(con):
         # Which customers this changes, from the old rows before they go.
         changed = diff_customers(scratch, table, source, f"{ident(allv)} a{anti}", n)
         con.execute(f"DELETE FROM {ident(table.name)} WHERE _source = ?", [source])
@@ -131,7 +131,3 @@ def replace_table(
             else [(p, scan, reports[p.n]) for p, scan in load_files],
             loaded_at,
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise

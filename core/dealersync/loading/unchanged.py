@@ -34,6 +34,7 @@ from dealersync.loading.lines import FileScan, scan_file
 from dealersync.loading.reports import FileReport, category
 from dealersync.loading.sql import ident
 from dealersync.model import Table
+from dealersync.store import transaction
 
 log = logging.getLogger(__package__)
 
@@ -159,18 +160,13 @@ def skipped_reports(
                 unchanged=True,
             )
         )
-    con.begin()
-    try:
+    with transaction(con):
         for r in reports:
             con.execute(
                 "INSERT INTO _loads (source, \"table\", file, rows_loaded, rows_quarantined,"
                 " loaded_at, unchanged) VALUES (?, ?, ?, ?, ?, ?, true)",
                 [source, table, r.file, r.loaded, r.rows_quarantined, loaded_at],
             )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return reports
 
 
