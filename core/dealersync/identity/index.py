@@ -180,6 +180,10 @@ class IdentityIndex:
         self._hot_ids, self._hot_rows, self._hot_keys = f"_hot_{base}_ids", f"_hot_{base}_rows", f"_hot_{base}_keys"
         self._hot: bool = False
         self._hot_keys_ready = False
+        self._hot_closed = True  # every _note_hot converged within HOT_ROUNDS
+        #: The change-log position the index was at before this run's refresh, when the hot
+        #: customers are closed (every link followed to the end): see :meth:`hot_closed_for`.
+        self._hot_since: int | None = None
 
     # ------------------------------------------------------------------------ refreshing
     def refresh(self) -> str:
@@ -214,6 +218,7 @@ class IdentityIndex:
             changes.mark_refreshed(con, spec.derived_name, spec.fingerprint, plan)
         if kind == "customers":
             self._load_hot()
+            self._hot_since = plan.since if self._hot_closed else None
         log.info(
             "identity index %s (%s): %s refresh, %d customer rows re-derived in %.2f s (%.2f s CPU)",
             self.table, ", ".join(spec.names), kind, n,
@@ -269,7 +274,18 @@ class IdentityIndex:
             con.execute(f"INSERT INTO {hot} SELECT cid FROM {hot}_next")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {hot}_front AS SELECT cid FROM {hot}_next")
             frontier = f"SELECT cid FROM {hot}_front"
+        else:
+            self._hot_closed = False  # links left unfollowed
         _drop(con, [f"{hot}_next", f"{hot}_front"])
+
+    def hot_closed_for(self, since: int) -> str | None:
+        """The temp table of this run's hot customer ids (``cid``) when it is *closed* for a
+        derived table last brought up to date at change-log position ``since``: the index was
+        at that same position before this run's refresh, and every customer linked by a shared
+        token (before or after the refresh) to a hot customer is hot. Then a set of customers
+        changed since ``since`` that is all hot has every old and new link inside the hot set.
+        None otherwise."""
+        return self._hot_ids if self._hot and self._hot_since == since else None
 
     def _load_hot(self) -> None:
         """The hot customers' index rows, read once (after the refresh is complete)."""

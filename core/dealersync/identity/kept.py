@@ -130,6 +130,15 @@ class KeptMembers:
         touched = f"{tmp}_touched"
         con.execute(f"CREATE TEMP TABLE {touched} AS {' UNION '.join(seeds)}")
         created.append(touched)
+        hot = self.index.hot_closed_for(plan.since) if plan.kind == "customers" else None
+        if hot is not None and not self._count(f"(SELECT cid FROM {touched} EXCEPT SELECT cid FROM {hot})"):
+            # every seed is among this run's hot customers, which hold all their links, old and
+            # new: the closure is the hot customers of this audience, before or now
+            con.execute(
+                f"INSERT INTO {touched} SELECT cid FROM {hot} WHERE cid IN (SELECT customer_id FROM {now})"
+                f" OR cid IN (SELECT cid FROM {state}) EXCEPT SELECT cid FROM {touched}"
+            )
+            return touched
         size = self._count(touched)
         grow = f"{tmp}_grow"
         while size:
