@@ -122,7 +122,8 @@ class Runner:
         self.templates = template_registry(registry)
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
-        self._consent: dict[str, str] = {}  # channel -> this run's consent table
+        self._consent: dict[Channel, str] = {}  # this run's consent tables: see _consented
+        self._consented_sets: dict[tuple[str, Channel], tuple[str, int, int]] = {}
         #: called with each delivered (result, member table) before the table is dropped (the bench
         #: exports members through it)
         self.members_sink: Callable[[DeliveryResult, str], None] | None = None
@@ -211,7 +212,7 @@ class Runner:
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
         self._identity = None  # each run brings the identity indexes up to date once
-        self._consent.clear()  # and reads consent once per channel
+        self._drop_consent()  # and reads consent once per channel and audience
         if not dry_run:
             known = self.config.settings.audiences
             dropped = drop_stale(self.warehouse.con, {(a, d) for a, aud in known.items() for d in aud.destinations})
@@ -225,6 +226,7 @@ class Runner:
         finally:
             if self._identity is not None:
                 self._identity.close()
+            self._drop_consent()
         return results
 
     def selected(self, audiences: Iterable[str] | None) -> list[str]:
@@ -261,14 +263,30 @@ class Runner:
             results.append(res)
         return results
 
-    def _consent_table(self, channel: Channel) -> str:
-        """A temp table of the customers ``channel``'s consent rule lets through, this run."""
-        table = self._consent.get(channel)
-        if table is None:
-            table = f'"_consent_{channel}"'
-            self.warehouse.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {consent_filter_sql(channel)}")
-            self._consent[channel] = table
-        return table
+    def _consented(self, audience_table: str, channel: Channel) -> tuple[str, int, int]:
+        """The audience's customers ``channel``'s consent rule lets through, as a temp table
+        made once per run (an audience's destinations often share a channel), with the counts of
+        customers in the audience and let through."""
+        con = self.warehouse.con
+        if channel not in self._consent:
+            con.execute(f'CREATE OR REPLACE TEMP TABLE "_consent_{channel}" AS {consent_filter_sql(channel)}')
+            self._consent[channel] = f'"_consent_{channel}"'
+        key = (audience_table, channel)
+        if key not in self._consented_sets:
+            table = f'"_consented_{audience_table}_{channel}"'
+            con.execute(
+                f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT DISTINCT customer_id FROM "{audience_table}"'
+                f" WHERE customer_id IN (SELECT customer_id FROM {self._consent[channel]})"
+            )
+            total = _count(con, f'SELECT count(DISTINCT customer_id) FROM "{audience_table}"')
+            self._consented_sets[key] = (table, total, _count(con, f"SELECT count(*) FROM {table}"))
+        return self._consented_sets[key]
+
+    def _drop_consent(self) -> None:
+        for table in [*self._consent.values(), *(t for t, _, _ in self._consented_sets.values())]:
+            self.warehouse.con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self._consent.clear()
+        self._consented_sets.clear()
 
     def _deliver(self, res: DeliveryResult, audience_table: str, dry_run: bool) -> None:
         """Bring the pair's kept members up to date and deliver them."""
@@ -280,10 +298,8 @@ class Runner:
         """Returns the members table delivered."""
         con = self.warehouse.con
         dest = self.destination(res.destination)
-        consented = (
-            f'SELECT customer_id FROM "{audience_table}"'
-            f" WHERE customer_id IN (SELECT customer_id FROM {self._consent_table(dest.channel)})"
-        )
+        consented, in_audience, res.customers = self._consented(audience_table, dest.channel)
+        res.no_consent = in_audience - res.customers
         self.progress(f"building members of {res.audience} for {res.destination}")
         with self.timings.step("identity") as step:
             if self._identity is None:
@@ -293,11 +309,10 @@ class Runner:
             # the profile set's index is refreshed the first time this run needs it; the pair's
             # kept members are rebuilt where this run's changes can touch them
             kept = self._identity.kept(dest.identifiers, audience=res.audience, destination=res.destination)
-            stats = kept.update(consented)
+            stats = kept.update(f"SELECT customer_id FROM {consented}")
             members = kept.table
             step.rows += stats.customers
-        res.customers = kept.customers
-        res.no_consent = _count(con, f'SELECT count(DISTINCT customer_id) FROM "{audience_table}"') - res.customers
+            stats = kept.update(f"SELECT customer_id FROM {consented}")
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
             res.warnings.append(
