@@ -341,6 +341,18 @@ class Boom(RuntimeError):
     pass
 
 
+def killed_run(con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
+               fake: object, *, audience: str) -> None:
+    """A run that dies (``owner.name`` replaced by ``fake``, which raises Boom) while refreshing
+    the index for ``audience``'s Meta pair; then, as in a new process, no temp table is left."""
+    with monkeypatch.context() as m:
+        m.setattr(owner, name, fake)
+        with pytest.raises(Boom):
+            IdentityIndexes(con, default_country="US", as_of=AS_OF).kept(META, audience=audience, destination="meta")
+    for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+        con.execute(f'DROP TABLE temp."{t}"')
+
+
 def fail_once(monkeypatch) -> list[int]:
     """Make the next mark_refreshed raise (once); returns a list counting the calls."""
     real, calls = changes.mark_refreshed, []
@@ -455,34 +467,108 @@ def test_pairs_whose_names_join_alike_keep_their_own_members():
     assert_as_full_build(con, kept, stats, meta4, "for pair (x_y, z) after pair (x, y_z) was updated")
 
 
+def run(con: duckdb.DuckDBPyConnection, *audiences: str) -> dict[str, tuple[KeptMembers, MemberStats]]:
+    """One run that updates the Meta pair of each named audience (same audience SQL)."""
+    indexes = IdentityIndexes(con, default_country="US", as_of=AS_OF)
+    out = {}
+    try:
+        for audience in audiences:
+            kept = indexes.kept(META, audience=audience, destination="meta")
+            out[audience] = kept, kept.update(AUDIENCE_SQL)
+    finally:
+        indexes.close()
+    return out
+
+
+def start(con):
+    insert(con, [
+        ("c", "Cy", "Lee", "shared@example.com", None, None, "US", "75001"),
+        ("s", "Si", "Lee", "shared@example.com", None, None, "US", "75001"),
+        ("e", "Ed", "Lee", "e@example.com", None, None, "US", "75001"),
+    ])
+    set_audience(con, ["c", "s", "e"])
+    first = run(con, "every_run", "now_and_then")
+    assert first["now_and_then"][1].members == 2  # {c, s} and {e}
+
+
 def test_a_pair_left_out_of_a_run_still_sees_the_links_that_run_changed():
-    """C and D share an email when the pair is built; C changes email in a run that leaves the
-    pair out, and again in the next run, which updates it: D must stay a member (the hot
-    customers of the second run know only C's later links, not the one to D)."""
+    """c and s share an email when the pair is built; c changes email in a run that leaves the
+    pair out, and again in the next run, which updates it: s must stay a member (the hot
+    customers of the second run know only c's later links, not the one to s)."""
+    con = new_warehouse()
+    start(con)
+    con.execute("UPDATE customers SET email = 'c2@example.com' WHERE customer_id = 'c'")
+    record(con, ["c"])
+    run(con, "every_run")
+    con.execute("UPDATE customers SET email = 'c3@example.com' WHERE customer_id = 'c'")
+    record(con, ["c"])
+    for audience, (kept, stats) in run(con, "every_run", "now_and_then").items():
+        assert stats.members == 3, audience
+        assert_as_full_build(con, kept, stats, META, audience)
+
+
+def test_unrecorded_change_in_a_run_that_skips_the_pair():
+    """c leaves the email it shared with s, and the load records nothing. A run that syncs only
+    another audience finds the change (the index marked at its plan's position, before the
+    change it records) and applies it. The next run applies c again on an index that already
+    lost the c-s link, so its hot customers are {c} alone: the pair left out must still find
+    its old member {c, s} (from its own state) and keep s."""
+    con = new_warehouse()
+    start(con)
+    con.execute("UPDATE customers SET email = 'c2@example.com' WHERE customer_id = 'c'")  # not recorded
+    run(con, "every_run")
+    for audience, (kept, stats) in run(con, "every_run", "now_and_then").items():
+        assert_as_full_build(con, kept, stats, META, audience)
+
+
+def test_interrupted_index_refresh(monkeypatch):
+    """The index's refresh is written but the run dies before its mark is (here the mark fails;
+    equally a crash during the unrecorded-change scan that follows). The next run (a new
+    connection: no temp tables left) applies c again on an index that already holds c's new
+    row: no pair may lose s."""
+    con = new_warehouse()
+    start(con)
+    con.execute("UPDATE customers SET email = 'c2@example.com' WHERE customer_id = 'c'")
+    record(con, ["c"])
+    real = changes.mark_refreshed
+
+    def flaky(con_, name, *a, **kw):
+        if name.startswith("identity:"):
+            raise Boom("killed after the index was written")
+        return real(con_, name, *a, **kw)
+
+    killed_run(con, monkeypatch, changes, "mark_refreshed", flaky, audience="now_and_then")
+    for audience, (kept, stats) in run(con, "every_run", "now_and_then").items():
+        assert_as_full_build(con, kept, stats, META, audience)
+
+
+def test_index_refresh_interrupted_between_its_shared_writes(monkeypatch):
+    """c, x and y share an email; c changes it. A refresh that dies between deleting the shared
+    rows of c's old tokens and inserting those still shared (x and y's) must leave nothing:
+    the next run applies c again, but c no longer holds that token, so x and y would stay
+    unlinked for good (the index's writes are one transaction)."""
+    from dealersync.identity import index as index_mod
+
     con = new_warehouse()
     insert(con, [
         ("c", "Cy", "Lee", "shared@example.com", None, None, "US", "75001"),
-        ("d", "Di", "Lee", "shared@example.com", None, None, "US", "75001"),
-        ("e", "Ed", "Lee", "e@example.com", None, None, "US", "75001"),
+        ("x", "Xi", "Lee", "shared@example.com", None, None, "US", "75001"),
+        ("y", "Yo", "Lee", "shared@example.com", None, None, "US", "75001"),
     ])
-    set_audience(con, ["c", "d", "e"])
-
-    def run(*pairs: str) -> dict[str, tuple[KeptMembers, MemberStats]]:
-        indexes = IdentityIndexes(con, default_country="US", as_of=AS_OF)
-        out = {}
-        for audience in pairs:
-            kept = indexes.kept(META, audience=audience, destination="meta")
-            out[audience] = kept, kept.update(AUDIENCE_SQL)
-        indexes.close()
-        return out
-
-    first = run("every_run", "now_and_then")
-    assert first["now_and_then"][1].members == 2
+    set_audience(con, ["c", "x", "y"])
+    run(con, "a")
     con.execute("UPDATE customers SET email = 'c2@example.com' WHERE customer_id = 'c'")
     record(con, ["c"])
-    run("every_run")
-    con.execute("UPDATE customers SET email = 'c3@example.com' WHERE customer_id = 'c'")
-    record(con, ["c"])
-    for audience, (kept, stats) in run("every_run", "now_and_then").items():
-        assert stats.members == 3, audience
-        assert_as_full_build(con, kept, stats, META, audience)
+    real = index_mod._tokens_sql
+
+    def dies(spec, idx, only=None):
+        if only is not None:
+            raise Boom("killed between DELETE FROM shared and INSERT INTO shared")
+        return real(spec, idx, only)
+
+    killed_run(con, monkeypatch, index_mod, "_tokens_sql", dies, audience="a")
+    # a pair built whole now (no shortcut involved) still differs: the index itself is wrong
+    kept, stats = run(con, "a", "fresh")["fresh"]
+    assert kept.last_update == "full"
+    assert_as_full_build(con, kept, stats, META, "after an interrupted index refresh")
+

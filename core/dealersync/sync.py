@@ -312,7 +312,6 @@ class Runner:
             stats = kept.update(f"SELECT customer_id FROM {consented}")
             members = kept.table
             step.rows += stats.customers
-            stats = kept.update(f"SELECT customer_id FROM {consented}")
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
         if res.members < dest.min_members:
             res.warnings.append(

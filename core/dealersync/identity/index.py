@@ -61,7 +61,7 @@ from dealersync.identity.profiles import (
     quote_ident,
     sql_str,
 )
-from dealersync.store import persisted_tables
+from dealersync.store import persisted_tables, transaction
 
 if TYPE_CHECKING:
     from dealersync.identity.kept import KeptMembers
@@ -176,19 +176,22 @@ class IdentityIndex:
         self._keys_spec: IndexSpec | None = None  # the match-key profiles alone
         # This run's "hot" customers (see _note_hot): their ids, their index rows, and (built on
         # first use) their match keys normalized again; temp tables, dropped by close().
-        base = self.table.lstrip("_")
-        self._hot_ids, self._hot_rows, self._hot_keys = f"_hot_{base}_ids", f"_hot_{base}_rows", f"_hot_{base}_keys"
+        hot = f"_dshot_{uuid.uuid4().hex[:10]}"
+        self._hot_ids, self._hot_rows, self._hot_keys = f"{hot}_ids", f"{hot}_rows", f"{hot}_keys"
         self._hot: bool = False
         self._hot_keys_ready = False
         self._hot_closed = True  # every _note_hot converged within HOT_ROUNDS
-        #: The change-log position the index was at before this run's refresh, when the hot
-        #: customers are closed (every link followed to the end): see :meth:`hot_closed_for`.
-        self._hot_since: int | None = None
 
     # ------------------------------------------------------------------------ refreshing
     def refresh(self) -> str:
         """Bring the index up to date with ``customers`` through the change log. Returns what
         was done: ``"full"``, ``"customers"`` or ``"none"``."""
+        try:
+            return self._refresh()
+        except duckdb.Error as e:
+            _fatal(e, f"refreshing the identity index {self.table}")
+
+    def _refresh(self) -> str:
         con, spec = self.con, self.spec
         exists = {self.table, self.shared} <= persisted_tables(con)
         plan = changes.plan_refresh(con, spec.derived_name, spec.fingerprint, exists=exists)
@@ -202,7 +205,7 @@ class IdentityIndex:
                 missed = self._unrecorded()
             except duckdb.Error as e:
                 _fatal(e, f"checking the identity index {self.table}")
-            if missed:
+            if missed:  # (a DuckDB error above is reported by refresh())
                 log.warning(
                     "identity index %s: %d customers changed without a change record; re-deriving them",
                     self.table, missed,
@@ -218,7 +221,6 @@ class IdentityIndex:
             changes.mark_refreshed(con, spec.derived_name, spec.fingerprint, plan)
         if kind == "customers":
             self._load_hot()
-            self._hot_since = plan.since if self._hot_closed else None
         log.info(
             "identity index %s (%s): %s refresh, %d customer rows re-derived in %.2f s (%.2f s CPU)",
             self.table, ", ".join(spec.names), kind, n,
@@ -278,14 +280,13 @@ class IdentityIndex:
             self._hot_closed = False  # links left unfollowed
         _drop(con, [f"{hot}_next", f"{hot}_front"])
 
-    def hot_closed_for(self, since: int) -> str | None:
-        """The temp table of this run's hot customer ids (``cid``) when it is *closed* for a
-        derived table last brought up to date at change-log position ``since``: the index was
-        at that same position before this run's refresh, and every customer linked by a shared
-        token (before or after the refresh) to a hot customer is hot. Then a set of customers
-        changed since ``since`` that is all hot has every old and new link inside the hot set.
-        None otherwise."""
-        return self._hot_ids if self._hot and self._hot_since == since else None
+    def closed_hot(self) -> str | None:
+        """The temp table of this run's hot customer ids (``cid``) when it is *closed*: every
+        customer linked to a hot customer by a token shared now is hot (a customer the refresh
+        did not change has the same links before and after it, and the closure before the
+        refresh followed them). None when there are no hot customers or a closure was cut
+        short. Links that existed only before (old members) are for the caller to check."""
+        return self._hot_ids if self._hot and self._hot_closed else None
 
     def _load_hot(self) -> None:
         """The hot customers' index rows, read once (after the refresh is complete)."""
@@ -346,12 +347,13 @@ class IdentityIndex:
                 else:
                     where = f"cu.customer_id IN (SELECT customer_id FROM ({ids_sql}))"
                 rows_sql = _derive(con, spec, where, params, tmp, created)
-                con.execute(f"CREATE OR REPLACE {temp}TABLE {idx} AS {rows_sql}")
-                toks = _tokens_sql(spec, idx)
-                con.execute(
-                    f"CREATE OR REPLACE {temp}TABLE {shared} AS WITH k AS ({toks})"
-                    " SELECT cid, tok FROM k WHERE tok IN (SELECT tok FROM k GROUP BY tok HAVING count(*) > 1)"
-                )
+                with transaction(con):  # the rows and their shared tokens, or neither
+                    con.execute(f"CREATE OR REPLACE {temp}TABLE {idx} AS {rows_sql}")
+                    toks = _tokens_sql(spec, idx)
+                    con.execute(
+                        f"CREATE OR REPLACE {temp}TABLE {shared} AS WITH k AS ({toks})"
+                        " SELECT cid, tok FROM k WHERE tok IN (SELECT tok FROM k GROUP BY tok HAVING count(*) > 1)"
+                    )
                 n = con.execute(f"SELECT count(*) FROM {idx}").fetchone()
                 return int(n[0]) if n else 0
             assert ids_sql is not None
@@ -370,14 +372,17 @@ class IdentityIndex:
             t_new = f"{tmp}_new"
             con.execute(f"CREATE TEMP TABLE {t_new} AS {rows_sql}")
             created.append(t_new)
-            con.execute(f"DELETE FROM {idx} WHERE cid {in_ids}")
-            con.execute(f"INSERT INTO {idx} SELECT * FROM {t_new}")
             con.execute(f"INSERT INTO {t_tok} SELECT tok FROM ({_tokens_sql(spec, t_new)}) AS k")
-            con.execute(f"DELETE FROM {shared} WHERE tok IN (SELECT tok FROM {t_tok})")
-            con.execute(
-                f"INSERT INTO {shared} WITH k AS ({_tokens_sql(spec, idx, t_tok)})"
-                " SELECT cid, tok FROM k WHERE tok IN (SELECT tok FROM k GROUP BY tok HAVING count(*) > 1)"
-            )
+            # one transaction: an interruption between the shared tokens' delete and insert
+            # would lose links no later refresh looks at again
+            with transaction(con):
+                con.execute(f"DELETE FROM {idx} WHERE cid {in_ids}")
+                con.execute(f"INSERT INTO {idx} SELECT * FROM {t_new}")
+                con.execute(f"DELETE FROM {shared} WHERE tok IN (SELECT tok FROM {t_tok})")
+                con.execute(
+                    f"INSERT INTO {shared} WITH k AS ({_tokens_sql(spec, idx, t_tok)})"
+                    " SELECT cid, tok FROM k WHERE tok IN (SELECT tok FROM k GROUP BY tok HAVING count(*) > 1)"
+                )
             self._note_hot(t_ids)  # with the links they have now
             n = con.execute(f"SELECT count(*) FROM {t_new}").fetchone()
             return int(n[0]) if n else 0

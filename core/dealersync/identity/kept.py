@@ -130,23 +130,27 @@ class KeptMembers:
         touched = f"{tmp}_touched"
         con.execute(f"CREATE TEMP TABLE {touched} AS {' UNION '.join(seeds)}")
         created.append(touched)
-        hot = self.index.hot_closed_for(plan.since) if plan.kind == "customers" else None
+        old_mates = (
+            f"SELECT s.cid FROM {state} AS s WHERE s.member_key IN (SELECT member_key FROM {state}"
+            f" WHERE cid IN (SELECT cid FROM {touched}) AND member_key IS NOT NULL)"
+        )
+        hot = self.index.closed_hot()
         if hot is not None and not self._count(f"(SELECT cid FROM {touched} EXCEPT SELECT cid FROM {hot})"):
-            # every seed is among this run's hot customers, which hold all their links, old and
-            # new: the closure is the hot customers of this audience, before or now
+            # every seed is among this run's hot customers, which hold every link shared now:
+            # take the audience's hot customers; if no old member reaches outside them, that is
+            # the closure (else grow from there)
             con.execute(
                 f"INSERT INTO {touched} SELECT cid FROM {hot} WHERE cid IN (SELECT customer_id FROM {now})"
                 f" OR cid IN (SELECT cid FROM {state}) EXCEPT SELECT cid FROM {touched}"
             )
-            return touched
+            if not self._count(f"({old_mates} EXCEPT SELECT cid FROM {touched})"):
+                return touched
         size = self._count(touched)
         grow = f"{tmp}_grow"
         while size:
             # the old members' other customers, and the audience's customers sharing a token
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {grow} AS"
-                f" SELECT s.cid FROM {state} AS s WHERE s.member_key IN (SELECT member_key FROM {state}"
-                f"  WHERE cid IN (SELECT cid FROM {touched}) AND member_key IS NOT NULL)"
+                f"CREATE OR REPLACE TEMP TABLE {grow} AS {old_mates}"
                 " UNION"
                 f" SELECT b.cid FROM {shared} AS a JOIN {shared} AS b ON b.tok = a.tok"
                 f"  WHERE a.cid IN (SELECT cid FROM {touched}) AND a.cid IN (SELECT customer_id FROM {now})"
