@@ -123,9 +123,10 @@ class KeptMembers:
             f"SELECT s.cid FROM {state} AS s ANTI JOIN {now} AS n ON n.customer_id = s.cid",
         ]
         if plan.kind == "customers":
+            # changed customers still in the audience (those no longer in it left: seeded above);
+            # a join, so the small change log is the side hashed
             seeds.append(
-                f"SELECT customer_id FROM ({plan.changed_sql}) WHERE customer_id IN (SELECT customer_id FROM {now})"
-                f" OR customer_id IN (SELECT cid FROM {state})"
+                f"SELECT c.customer_id FROM ({plan.changed_sql}) AS c JOIN {now} AS n ON n.customer_id = c.customer_id"
             )
         touched = f"{tmp}_touched"
         con.execute(f"CREATE TEMP TABLE {touched} AS {' UNION '.join(seeds)}")
