@@ -22,6 +22,7 @@ import duckdb
 
 from dealersync.config import AudienceSettings
 from dealersync.segments import CompiledSQL
+from dealersync.store import scalar_int
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
 
@@ -145,5 +146,4 @@ class AudiencePolicy:
         return self._count(f'SELECT count(*) FROM "{table}"')
 
     def _count(self, sql: str, params: list[object] | None = None) -> int:
-        row = self._con.execute(sql, params or []).fetchone()
-        return int(row[0]) if row else 0
+        return scalar_int(self._con, sql, params)

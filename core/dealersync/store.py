@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import duckdb
 
@@ -178,6 +178,12 @@ def persisted_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         " WHERE NOT temporary AND database_name = current_database() AND schema_name = current_schema()"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    """The first column of the first row of ``sql`` (a count, usually) as an int; 0 for no row."""
+    row = con.execute(sql, params or []).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 @contextmanager

@@ -38,7 +38,7 @@ from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
-from dealersync.store import Warehouse, ensure_table
+from dealersync.store import Warehouse, ensure_table, scalar_int
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
 
@@ -124,8 +124,8 @@ class Runner:
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
         self._consent: dict[Channel, str] = {}  # this run's consent tables: see _consented
         self._consented_sets: dict[tuple[str, Channel], tuple[str, int, int]] = {}
-        #: called with each delivered (result, member table) before the table is dropped (the bench
-        #: exports members through it)
+        #: called with each delivered (result, kept member table) (the bench exports members
+        #: through it)
         self.members_sink: Callable[[DeliveryResult, str], None] | None = None
         self.timings = Timings()
 
@@ -211,8 +211,8 @@ class Runner:
         """Deliver the named audiences (all by default). Sources must be loaded first."""
         names = self.selected(audiences)
         run_id = uuid.uuid4().hex[:12]
-        self._identity = None  # each run brings the identity indexes up to date once
-        self._drop_consent()  # and reads consent once per channel and audience
+        self._identity = None  # each run brings the identity indexes up to date once (and reads
+        # consent once per channel and audience: see _consented)
         if not dry_run:
             known = self.config.settings.audiences
             dropped = drop_stale(self.warehouse.con, {(a, d) for a, aud in known.items() for d in aud.destinations})
@@ -278,8 +278,8 @@ class Runner:
                 f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT DISTINCT customer_id FROM "{audience_table}"'
                 f" WHERE customer_id IN (SELECT customer_id FROM {self._consent[channel]})"
             )
-            total = _count(con, f'SELECT count(DISTINCT customer_id) FROM "{audience_table}"')
-            self._consented_sets[key] = (table, total, _count(con, f"SELECT count(*) FROM {table}"))
+            total = scalar_int(con, f'SELECT count(DISTINCT customer_id) FROM "{audience_table}"')
+            self._consented_sets[key] = (table, total, scalar_int(con, f"SELECT count(*) FROM {table}"))
         return self._consented_sets[key]
 
     def _drop_consent(self) -> None:
@@ -382,8 +382,3 @@ class Runner:
              r.planned, r.added, r.removed, r.rejected, r.unchanged, r.gave_up, r.full_resync,
              json.dumps(r.platform_counts, sort_keys=True), json.dumps(r.rejections, sort_keys=True)],
         )
-
-
-def _count(con: Any, sql: str, params: list[Any] | None = None) -> int:
-    row = con.execute(sql, params or []).fetchone()
-    return int(row[0]) if row else 0

@@ -36,7 +36,7 @@ from dealersync.facts.registry import (
 from dealersync.facts.relations import RELATION_SQL, scoped
 from dealersync.model import TABLES, create_table_sql
 from dealersync.opcodes import DEFAULT_OPCODES
-from dealersync.store import persisted_tables
+from dealersync.store import persisted_tables, scalar_int
 
 _CATEGORY_RE = re.compile(r"^[a-z0-9_]+$")
 _AS_OF = "{as_of}"
@@ -495,11 +495,6 @@ def facts_fingerprint(
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _count(con: Any, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
-
-
 def build_facts(
     con: Any,
     registry: FactRegistry,
@@ -544,7 +539,7 @@ def build_facts(
             plan, reason = Refresh("full", plan.upto), "a fact's SQL may read other customers"
     if plan.kind == "full":
         _build_full(con, facts, registry, params, catalog, hh)
-        result = FactsBuild("full", _count(con, f"SELECT count(*) FROM {FACTS_TABLE}"), 0, reason)
+        result = FactsBuild("full", scalar_int(con, f"SELECT count(*) FROM {FACTS_TABLE}"), 0, reason)
         mark_refreshed(con, DERIVED_NAME, fingerprint, plan)
         return result
     _create_views(con, facts)
@@ -644,7 +639,7 @@ def _refresh_customers(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _facts_changed AS SELECT customer_id FROM ({changed_sql})"
     )
-    changed = _count(con, "SELECT count(*) FROM _facts_changed")
+    changed = scalar_int(con, "SELECT count(*) FROM _facts_changed")
     # Vehicles whose _vehicles row may change: those a changed customer owns (before or now),
     # has a vehicle record of, or had or has a service visit of (odometer readings).
     con.execute(
@@ -691,7 +686,7 @@ def _refresh_customers(
         + "\nUNION ALL ".join(scope)
         + ") AS t(customer_id) WHERE customer_id IS NOT NULL"
     )
-    customers = _count(con, "SELECT count(*) FROM _facts_scope")
+    customers = scalar_int(con, "SELECT count(*) FROM _facts_scope")
     within = "customer_id IN (SELECT customer_id FROM _facts_scope)"
     # Per-customer tables: a customer's rows read its own records only.
     for name, sql, materialized in RELATION_SQL:
