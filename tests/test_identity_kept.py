@@ -456,15 +456,14 @@ def test_pairs_whose_names_join_alike_keep_their_own_members():
         ("a", "Ann", "Lee", "J.Doe@gmail.com", None, None, "US", "75001"),
         ("b", "Bob", "Lee", "bob@example.com", None, None, "US", "75001"),
     ])
-    meta4 = {"email": "meta.email", "phone": "meta.phone", "fn": "meta.fn", "ln": "meta.ln"}
     google4 = {"email": "google.email", "phone": "google.phone", "fn": "google.given_name", "ln": "google.family_name"}
     set_audience(con, ["a"])
-    update(con, meta4, audience="x_y", destination="z")
+    update(con, META, audience="x_y", destination="z")
     set_audience(con, ["a", "b"])
     update(con, google4, audience="x", destination="y_z")
     set_audience(con, ["a"])
-    kept, stats = update(con, meta4, audience="x_y", destination="z")
-    assert_as_full_build(con, kept, stats, meta4, "for pair (x_y, z) after pair (x, y_z) was updated")
+    kept, stats = update(con, META, audience="x_y", destination="z")
+    assert_as_full_build(con, kept, stats, META, "for pair (x_y, z) after pair (x, y_z) was updated")
 
 
 def run(con: duckdb.DuckDBPyConnection, *audiences: str) -> dict[str, tuple[KeptMembers, MemberStats]]:

@@ -61,7 +61,7 @@ from dealersync.identity.profiles import (
     quote_ident,
     sql_str,
 )
-from dealersync.store import persisted_tables, transaction
+from dealersync.store import persisted_tables, scalar_int, transaction
 
 if TYPE_CHECKING:
     from dealersync.identity.kept import KeptMembers
@@ -201,11 +201,8 @@ class IdentityIndex:
         if kind != "full":
             # a load that did not record its changes must not leave the index stale: compare
             # the rows' hashes (one scan) and re-derive the customers that differ
-            try:
-                missed = self._unrecorded()
-            except duckdb.Error as e:
-                _fatal(e, f"checking the identity index {self.table}")
-            if missed:  # (a DuckDB error above is reported by refresh())
+            missed = self._unrecorded()
+            if missed:
                 log.warning(
                     "identity index %s: %d customers changed without a change record; re-deriving them",
                     self.table, missed,
@@ -270,8 +267,7 @@ class IdentityIndex:
                 f" JOIN {shared} AS b ON b.tok = a.tok WHERE a.cid IN ({frontier})"
                 f" AND b.cid NOT IN (SELECT cid FROM {hot})"
             )
-            row = con.execute(f"SELECT count(*) FROM {hot}_next").fetchone()
-            if not row or not row[0]:
+            if not scalar_int(con, f"SELECT count(*) FROM {hot}_next"):
                 break
             con.execute(f"INSERT INTO {hot} SELECT cid FROM {hot}_next")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {hot}_front AS SELECT cid FROM {hot}_next")
@@ -305,25 +301,16 @@ class IdentityIndex:
         """Temp table of ``select`` (columns of alias ``x``) over the index rows of the
         customers in temp table ``ids`` (``customer_id``): from the hot rows when they hold
         them all, else the rest from the index."""
-        con, t_rows = self.con, f"{tmp}_rows"
-        if not self._hot:
-            con.execute(
-                f"CREATE TEMP TABLE {t_rows} AS SELECT {select} FROM {quote_ident(self.table)} AS x"
-                f" WHERE x.cid IN (SELECT customer_id FROM {ids})"
-            )
-            created.append(t_rows)
-            return t_rows
+        con, t_rows, idx = self.con, f"{tmp}_rows", quote_ident(self.table)
         con.execute(
-            f"CREATE TEMP TABLE {t_rows} AS SELECT {select} FROM {self._hot_rows} AS x"
+            f"CREATE TEMP TABLE {t_rows} AS SELECT {select} FROM {self._hot_rows if self._hot else idx} AS x"
             f" WHERE x.cid IN (SELECT customer_id FROM {ids})"
         )
         created.append(t_rows)
-        cold = f"SELECT customer_id FROM {ids} WHERE customer_id NOT IN (SELECT cid FROM {self._hot_ids})"
-        row = con.execute(f"SELECT count(*) FROM ({cold})").fetchone()
-        if row and row[0]:
-            con.execute(
-                f"INSERT INTO {t_rows} SELECT {select} FROM {quote_ident(self.table)} AS x WHERE x.cid IN ({cold})"
-            )
+        if self._hot:
+            cold = f"SELECT customer_id FROM {ids} WHERE customer_id NOT IN (SELECT cid FROM {self._hot_ids})"
+            if scalar_int(con, f"SELECT count(*) FROM ({cold})"):
+                con.execute(f"INSERT INTO {t_rows} SELECT {select} FROM {idx} AS x WHERE x.cid IN ({cold})")
         return t_rows
 
     def build_for(self, customer_ids_sql: str, params: list | None = None) -> None:
@@ -543,8 +530,7 @@ class IdentityIndex:
                     _drop(con, made)
                 self._hot_keys_ready = True
             cold = f"SELECT cid FROM {t_label} WHERE cid NOT IN (SELECT cid FROM {self._hot_ids})"
-            row = con.execute(f"SELECT count(*) FROM ({cold})").fetchone()
-            if row and row[0]:
+            if scalar_int(con, f"SELECT count(*) FROM ({cold})"):
                 _derive(con, kspec, f"cu.customer_id IN ({cold})", None, f"{tmp}_k", created)
                 norm = f"(SELECT * FROM {self._hot_keys} UNION ALL SELECT * FROM {tmp}_k_norm)"
             else:

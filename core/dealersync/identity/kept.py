@@ -37,7 +37,7 @@ from dealersync import changes
 from dealersync.identity.index import IdentityIndex, MemberStats, _drop, _fatal
 from dealersync.identity.members import check_identifiers
 from dealersync.identity.profiles import quote_ident
-from dealersync.store import persisted_tables, transaction
+from dealersync.store import persisted_tables, scalar_int, transaction
 
 #: Bump when the kept tables' layout or meaning changes.
 KEPT_VERSION = 1
@@ -75,7 +75,6 @@ class KeptMembers:
             json.dumps([KEPT_VERSION, index.spec.fingerprint, list(self.identifiers.items())]).encode()
         ).hexdigest()
         self.last_update: str | None = None  # "full" or "customers" once updated
-        self.customers = 0  # distinct customers of the audience given to the last update
         self.rebuilt = 0  # customers whose members the last update rebuilt
 
     def update(self, customer_ids_sql: str, params: list | None = None) -> MemberStats:
@@ -94,10 +93,9 @@ class KeptMembers:
                 params or [],
             )
             created.append(now)
-            self.customers = self._count(now)
             if plan.kind == "full":
                 self._rebuild(now, plan, built_state, created)
-                self.rebuilt = self.customers
+                self.rebuilt = self._count(now)
             else:
                 touched = self._touched(now, plan, tmp, created)
                 self.index.build_members(
@@ -146,9 +144,11 @@ class KeptMembers:
             )
             if not self._count(f"({old_mates} EXCEPT SELECT cid FROM {touched})"):
                 return touched
-        size = self._count(touched)
+        if not self._count(touched):
+            return touched
         grow = f"{tmp}_grow"
-        while size:
+        created.append(grow)
+        while True:
             # the old members' other customers, and the audience's customers sharing a token
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {grow} AS {old_mates}"
@@ -159,14 +159,9 @@ class KeptMembers:
                 " EXCEPT"
                 f" SELECT cid FROM {touched}"
             )
-            if grow not in created:
-                created.append(grow)
-            added = self._count(grow)
-            if not added:
-                break
+            if not self._count(grow):
+                return touched
             con.execute(f"INSERT INTO {touched} SELECT cid FROM {grow}")
-            size += added
-        return touched
 
     def _rebuild(self, now: str, plan: changes.Refresh, built_state: str, created: list[str]) -> None:
         """Build the members whole, straight into the kept table (one write of the wide rows)."""
@@ -206,22 +201,19 @@ class KeptMembers:
         )
 
     def _count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+        return scalar_int(self.con, f"SELECT count(*) FROM {table}")
 
 
 def drop_stale(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> list[str]:
     """Drop the kept tables (and ``_derived`` entries) of every pair not in ``pairs`` (an
     audience or destination removed from the configuration); returns the tables dropped."""
     keep = {t for a, d in pairs for t in kept_tables(a, d)}
-    stale = sorted(
-        t for t in persisted_tables(con)
-        if (t.startswith(MEMBERS_PREFIX) or t.startswith(STATE_PREFIX)) and t not in keep
-    )
+    tables = persisted_tables(con)
+    stale = sorted(t for t in tables if t.startswith((MEMBERS_PREFIX, STATE_PREFIX)) and t not in keep)
     for t in stale:
         con.execute(f"DROP TABLE IF EXISTS main.{quote_ident(t)}")
     names = [f"{DERIVED_PREFIX}{a}:{d}" for a, d in sorted(pairs)]
-    if "_derived" in persisted_tables(con):
+    if "_derived" in tables:
         con.execute(
             "DELETE FROM _derived WHERE starts_with(name, ?) AND NOT list_contains(?::VARCHAR[], name)",
             [DERIVED_PREFIX, names],
