@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from dealersync.connectors import Channel
+from dealersync.store import unordered
 
 #: Who may be reached on each channel. Kept here so every audience applies the same rule.
 CONSENT_SQL: dict[str, str] = {
@@ -55,8 +56,8 @@ class AudienceSnapshot:
         self.count: int = int(row[0]) if row else 0
 
     def _select(self, headers: Mapping[str, str]) -> str:
-        # No ORDER BY (sorting the wide rows cost about as much as writing them): a kept member
-        # table is in member_key order after a full build; members rebuilt since follow it.
+        # No ORDER BY, and written unordered (see _copy_atomically): the platforms do not read
+        # the order, and keeping it cost more than the write.
         cols = ", ".join(f'"{f}" AS "{h}"' for f, h in headers.items())
         return f'SELECT {cols} FROM "{self._table}"'
 
@@ -99,7 +100,7 @@ class AudienceSnapshot:
                                       (adds, tables[0], self._table, self._previous)):
             self._con.execute(
                 f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT x.* FROM {_ref(new)} AS x'
-                f" ANTI JOIN {_ref(old)} AS y ON {same} ORDER BY x.member_key"
+                f" ANTI JOIN {_ref(old)} AS y ON {same}"
             )
             row = self._con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
             n = int(row[0]) if row else 0
@@ -137,11 +138,13 @@ def _ref(table: str) -> str:
 
 
 def _copy_atomically(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
-    """COPY ``select`` to a CSV at ``path``: a temporary file beside it, renamed over the target."""
+    """COPY ``select`` to a CSV at ``path``: a temporary file beside it, renamed over the target.
+    Its rows are in no particular order (written by all the engine's threads as they come)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        con.execute(f"COPY ({select}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',')")
+        with unordered(con):
+            con.execute(f"COPY ({select}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',')")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -187,6 +187,18 @@ def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | Non
 
 
 @contextmanager
+def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block without ``preserve_insertion_order``: for writes whose row order means
+    nothing (a CSV upload file), which DuckDB then runs without re-sequencing its threads' output.
+    The warehouse keeps the setting on otherwise: loading relies on it for line numbers."""
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = true")
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Run the block in one transaction: committed when it ends, rolled back when it raises
     (whatever it raises: an interrupted write must leave nothing half done)."""
