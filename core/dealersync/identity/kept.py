@@ -94,13 +94,13 @@ class KeptMembers:
             )
             created.append(now)
             if plan.kind == "full":
-                self._rebuild(now, plan, built_state, created)
+                self._rebuild(now, plan)
                 self.rebuilt = self._count(now)
             else:
                 touched = self._touched(now, plan, tmp, created)
                 self.index.build_members(
                     f"SELECT cid AS customer_id FROM {touched} WHERE cid IN (SELECT customer_id FROM {now})",
-                    self.identifiers, target=built, temp=True, state=built_state,
+                    self.identifiers, target=built, temp=True, state=built_state, ordered=False,
                 )
                 created += [built, built_state]
                 self._patch(plan, touched, built, built_state)
@@ -163,16 +163,15 @@ class KeptMembers:
                 return touched
             con.execute(f"INSERT INTO {touched} SELECT cid FROM {grow}")
 
-    def _rebuild(self, now: str, plan: changes.Refresh, built_state: str, created: list[str]) -> None:
-        """Build the members whole, straight into the kept table (one write of the wide rows)."""
-        con, state = self.con, quote_ident(self.state)
-        with transaction(con):
+    def _rebuild(self, now: str, plan: changes.Refresh) -> None:
+        """Build the members and their state whole, straight into the kept tables (one write of
+        the wide rows, unsorted: their order means nothing)."""
+        with transaction(self.con):
             self.index.build_members(
-                f"SELECT customer_id FROM {now}", self.identifiers, target=f"main.{self.table}", state=built_state
+                f"SELECT customer_id FROM {now}", self.identifiers,
+                target=f"main.{self.table}", state=f"main.{self.state}", ordered=False,
             )
-            created.append(built_state)
-            con.execute(f"CREATE OR REPLACE TABLE main.{state} AS SELECT * FROM {built_state}")
-            changes.mark_refreshed(con, self.derived_name, self.fingerprint, plan)
+            changes.mark_refreshed(self.con, self.derived_name, self.fingerprint, plan)
 
     def _patch(self, plan: changes.Refresh, touched: str, built: str, built_state: str) -> None:
         """Replace the touched customers' members by the rebuilt ones, in one transaction."""
