@@ -23,27 +23,9 @@ from dealersync.identity import (
 from dealersync.identity import phones as phones_mod
 from dealersync.model import TABLES, create_table_sql
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+from tests.identifiers import GOOGLE, META
 
-META = {
-    "email": "meta.email",
-    "phone": "meta.phone",
-    "fn": "meta.fn",
-    "ln": "meta.ln",
-    "ct": "meta.ct",
-    "st": "meta.st",
-    "zip": "meta.zip",
-    "country": "meta.country",
-    "doby": "meta.doby",
-}
-GOOGLE = {
-    "email": "google.email",
-    "phone": "google.phone",
-    "first_name": "google.given_name",
-    "last_name": "google.family_name",
-    "country": "google.country",
-    "zip": "google.postal_code",
-}
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sha(value: str) -> str:

@@ -24,6 +24,8 @@ from dealersync.identity import index as index_mod
 from dealersync.identity._scratch import build_members_from_scratch
 from dealersync.model import TABLES, create_table_sql
 
+from tests.identifiers import GOOGLE, META
+
 AS_OF = dt.date(2026, 11, 23)
 
 # ------------------------------------------------- every test of test_identity.py, three ways
@@ -33,7 +35,7 @@ assert _spec and _spec.loader
 base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(base)
 
-META, GOOGLE, add = base.META, base.GOOGLE, base.add
+add = base.add
 
 
 def table(con: duckdb.DuckDBPyConnection, name: str) -> tuple[list, list]:

@@ -18,17 +18,11 @@ from dealersync.identity import kept as kept_mod
 from dealersync.model import TABLES, create_table_sql
 from dealersync.store import persisted_tables
 
+from tests.identifiers import GOOGLE
+
 AS_OF = dt.date(2026, 11, 23)
 
-META = {"email": "meta.email", "phone": "meta.phone", "fn": "meta.fn", "ln": "meta.ln"}
-GOOGLE = {
-    "email": "google.email",
-    "phone": "google.phone",
-    "first_name": "google.given_name",
-    "last_name": "google.family_name",
-    "country": "google.country",
-    "zip": "google.postal_code",
-}
+META = {"email": "meta.email", "phone": "meta.phone", "fn": "meta.fn", "ln": "meta.ln"}  # not the full META of identifiers.py
 PAIRS = {"meta": META, "google": GOOGLE}  # destination -> identifiers
 AUDIENCE_SQL = "SELECT customer_id FROM aud"
 
