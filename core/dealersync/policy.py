@@ -98,7 +98,11 @@ class AudiencePolicy:
         eligible = self.eligible(name)
         sel = Selection(name, f"_audience_{name}")
         with self._timings.step("segments"):
-            sel.segment_size = self._count(f"SELECT count(*) FROM ({seg.sql})", seg.params)
+            # without excludes the kept table is the segment: no second evaluation to count it
+            sel.segment_size = (
+                self._count(f"SELECT count(*) FROM ({seg.sql})", seg.params) if aud.exclude
+                else self._size(f"_kept_{name}")
+            )
         with self._timings.step("policy") as step:
             self._apply_policy(name, sel, eligible)
             step.rows += sel.customers
