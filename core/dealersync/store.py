@@ -21,6 +21,8 @@ bookkeeping tables if missing:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -178,6 +180,22 @@ def persisted_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         " WHERE NOT temporary AND database_name = current_database() AND schema_name = current_schema()"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def pair_table(prefix: str, audience: str, destination: str) -> str:
+    """The name of a table kept per (audience, destination): readable, and told apart by a hash of
+    the pair (names may contain ``_``: ("a_b", "c") and ("a", "b_c") must not share a table)."""
+    digest = hashlib.sha256(json.dumps([audience, destination]).encode()).hexdigest()[:8]
+    return f"{prefix}{audience}_{destination}_{digest}"
+
+
+def drop_tables_except(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...], keep: set[str]) -> list[str]:
+    """Drop the warehouse tables named with one of ``prefixes`` that are not in ``keep`` (those of
+    an audience or destination removed from the configuration); returns them, sorted."""
+    stale = sorted(t for t in persisted_tables(con) if t.startswith(prefixes) and t not in keep)
+    for t in stale:
+        con.execute(f'DROP TABLE IF EXISTS main."{t}"')
+    return stale
 
 
 def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:

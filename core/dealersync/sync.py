@@ -29,7 +29,7 @@ from dealersync.connectors import (
     Source,
 )
 from dealersync.delivery import IncrementalDelivery
-from dealersync.delivery.snapshots import SnapshotHistory
+from dealersync.delivery.snapshots import SnapshotHistory, drop_stale_deliveries
 from dealersync.errors import ConfigError, DealersyncError
 from dealersync.facts import build_facts, fact_registry
 from dealersync.identity import IdentityIndexes
@@ -215,9 +215,10 @@ class Runner:
         # consent once per channel and audience: see _consented)
         if not dry_run:
             known = self.config.settings.audiences
-            dropped = drop_stale(self.warehouse.con, {(a, d) for a, aud in known.items() for d in aud.destinations})
+            pairs = {(a, d) for a, aud in known.items() for d in aud.destinations}
+            dropped = drop_stale(self.warehouse.con, pairs) + drop_stale_deliveries(self.warehouse.con, pairs)
             if dropped:
-                log.info("dropped the kept members of %d removed audience/destination pairs", len(dropped) // 2)
+                log.info("dropped %d tables of audience/destination pairs no longer configured", len(dropped))
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
         results = []
         try:

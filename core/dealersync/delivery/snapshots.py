@@ -5,7 +5,7 @@ files of changes (Meta Ads Manager "add customers" / "remove customers", Google 
 append" / "upload and remove"), which are small after a small change. For a destination that
 writes them (:meth:`dealersync.AudienceSnapshot.write_changes_csv`) the engine keeps, per
 (audience, destination), the members of its last **confirmed** write in
-``_delivered_<audience>_<destination>``:
+``_delivered_<audience>_<destination>_<hash>`` (:func:`dealersync.store.pair_table`):
 
 * the change files are computed against that table;
 * only after the destination returned (the files are written) does :meth:`SnapshotHistory.confirm`
@@ -22,7 +22,9 @@ from __future__ import annotations
 import duckdb
 
 from dealersync.audiences import AudienceSnapshot
-from dealersync.store import persisted_tables, transaction
+from dealersync.store import drop_tables_except, pair_table, persisted_tables, transaction
+
+DELIVERED_PREFIX = "_delivered_"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -37,7 +39,7 @@ class SnapshotHistory:
     def __init__(self, con: duckdb.DuckDBPyConnection, audience: str, destination: str, members: str) -> None:
         self.con = con
         self.members = members  # this run's member table
-        self.delivered = f"_delivered_{audience}_{destination}"
+        self.delivered = pair_table(DELIVERED_PREFIX, audience, destination)
 
     def previous(self, *, full_resync: bool = False) -> str | None:
         """The table of the last confirmed write, or None (never written, a full resync, or the
@@ -64,3 +66,10 @@ class SnapshotHistory:
                     f'DELETE FROM main."{self.delivered}" WHERE member_key IN (SELECT member_key FROM "{removes}")'
                 )
                 con.execute(f'INSERT INTO main."{self.delivered}" SELECT * FROM "{adds}"')
+
+
+def drop_stale_deliveries(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> list[str]:
+    """Drop the last-write tables of every pair not in ``pairs`` (an audience or destination removed
+    from the configuration, or a table named before the pair's hash was part of the name); returns
+    the tables dropped. The pair's next change files are then a first write: every member added."""
+    return drop_tables_except(con, (DELIVERED_PREFIX,), {pair_table(DELIVERED_PREFIX, a, d) for a, d in pairs})

@@ -37,7 +37,7 @@ from dealersync import changes
 from dealersync.identity.index import IdentityIndex, MemberStats, _drop, _fatal
 from dealersync.identity.members import check_identifiers
 from dealersync.identity.profiles import quote_ident
-from dealersync.store import persisted_tables, scalar_int, transaction
+from dealersync.store import drop_tables_except, pair_table, persisted_tables, scalar_int, transaction
 
 #: Bump when the kept tables' layout or meaning changes.
 KEPT_VERSION = 1
@@ -48,10 +48,8 @@ DERIVED_PREFIX = "members:"
 
 
 def kept_tables(audience: str, destination: str) -> tuple[str, str]:
-    """The (members, state) table names of a pair: readable, and told apart by a hash of the
-    pair (names may contain ``_``: ("a_b", "c") and ("a", "b_c") must not share tables)."""
-    tag = f"{audience}_{destination}_{hashlib.sha256(json.dumps([audience, destination]).encode()).hexdigest()[:8]}"
-    return f"{MEMBERS_PREFIX}{tag}", f"{STATE_PREFIX}{tag}"
+    """The (members, state) table names of a pair (see :func:`dealersync.store.pair_table`)."""
+    return pair_table(MEMBERS_PREFIX, audience, destination), pair_table(STATE_PREFIX, audience, destination)
 
 
 class KeptMembers:
@@ -206,13 +204,9 @@ class KeptMembers:
 def drop_stale(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> list[str]:
     """Drop the kept tables (and ``_derived`` entries) of every pair not in ``pairs`` (an
     audience or destination removed from the configuration); returns the tables dropped."""
-    keep = {t for a, d in pairs for t in kept_tables(a, d)}
-    tables = persisted_tables(con)
-    stale = sorted(t for t in tables if t.startswith((MEMBERS_PREFIX, STATE_PREFIX)) and t not in keep)
-    for t in stale:
-        con.execute(f"DROP TABLE IF EXISTS main.{quote_ident(t)}")
+    stale = drop_tables_except(con, (MEMBERS_PREFIX, STATE_PREFIX), {t for a, d in pairs for t in kept_tables(a, d)})
     names = [f"{DERIVED_PREFIX}{a}:{d}" for a, d in sorted(pairs)]
-    if "_derived" in tables:
+    if "_derived" in persisted_tables(con):
         con.execute(
             "DELETE FROM _derived WHERE starts_with(name, ?) AND NOT list_contains(?::VARCHAR[], name)",
             [DERIVED_PREFIX, names],

@@ -156,7 +156,9 @@ def test_change_files_hold_exactly_what_changed(dealership: Path, monkeypatch: p
         kept = sorted(t for t in tables if t.startswith(("_members_all_meta_", "_memberstate_all_meta_")))
         assert len(kept) == 2
         assert con.execute(f'SELECT count(*) FROM "{kept[0]}"').fetchone() == (3,)
-        assert con.execute("SELECT count(*) FROM _delivered_all_meta").fetchone() == (3,)
+        delivered = [t for t in tables if t.startswith("_delivered_all_meta_")]
+        assert len(delivered) == 1
+        assert con.execute(f'SELECT count(*) FROM "{delivered[0]}"').fetchone() == (3,)
     finally:
         con.close()
 
@@ -179,3 +181,28 @@ def test_failed_write_is_not_the_baseline(dealership: Path, monkeypatch: pytest.
     assert (res.added, res.removed) == (0, 0)
     res = {r.destination: r for r in run_sync(dealership / "connectors.toml", full_resync=True)}["meta"]
     assert (res.added, res.removed) == (2, 0)  # a full resync writes everyone again
+
+
+def test_a_removed_pair_loses_its_baseline(dealership: Path) -> None:
+    """The next sync drops the last-write table of a destination no longer configured; if it comes
+    back, its change files start again with every member added."""
+    import duckdb
+
+    def delivered() -> set[str]:
+        con = duckdb.connect(str(dealership / "wh.duckdb"), read_only=True)
+        try:
+            return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+                    if r[0].startswith("_delivered_")}
+        finally:
+            con.close()
+
+    (dealership / "connectors.toml").write_text(CHANGES_CONFIG)
+    run_sync(dealership / "connectors.toml")
+    [table] = delivered()
+    assert table.startswith("_delivered_all_meta_")
+    (dealership / "connectors.toml").write_text(CHANGES_CONFIG.replace('destinations = ["meta", "google"]', 'destinations = ["google"]'))
+    run_sync(dealership / "connectors.toml")
+    assert delivered() == set()
+    (dealership / "connectors.toml").write_text(CHANGES_CONFIG)
+    res = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
+    assert (res.added, res.removed) == (2, 0) and delivered() == {table}
