@@ -331,6 +331,21 @@ def test_new_identifiers_rebuild_whole_and_no_change_rebuilds_nothing():
     assert_as_full_build(con, kept, stats, META)
 
 
+def test_update_from_a_table_of_distinct_ids_is_the_same_update():
+    """The sync hands its consented audience table over as it is (update_from_table)."""
+    con = new_warehouse()
+    world = World(con, random.Random(11), n=120)
+    set_audience(con, world.rng.sample(world.ids(), 80))
+    update(con, META, destination="d")
+    for _ in range(3):
+        record(con, world.mutate())
+        set_audience(con, world.rng.sample(world.ids(), 80))
+        kept = IdentityIndexes(con, default_country="US", as_of=AS_OF).kept(META, audience="a", destination="d")
+        stats = kept.update_from_table("aud")
+        assert kept.last_update == "customers"
+        assert_as_full_build(con, kept, stats, META)
+
+
 class Boom(RuntimeError):
     pass
 

@@ -275,11 +275,12 @@ class Runner:
         key = (audience_table, channel)
         if key not in self._consented_sets:
             table = f'"_consented_{audience_table}_{channel}"'
+            # the audience table holds each customer once (policy builds it with set operations)
             con.execute(
-                f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT DISTINCT customer_id FROM "{audience_table}"'
+                f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT customer_id FROM "{audience_table}"'
                 f" WHERE customer_id IN (SELECT customer_id FROM {self._consent[channel]})"
             )
-            total = scalar_int(con, f'SELECT count(DISTINCT customer_id) FROM "{audience_table}"')
+            total = scalar_int(con, f'SELECT count(customer_id) FROM "{audience_table}"')
             self._consented_sets[key] = (table, total, scalar_int(con, f"SELECT count(*) FROM {table}"))
         return self._consented_sets[key]
 
@@ -310,7 +311,7 @@ class Runner:
             # the profile set's index is refreshed the first time this run needs it; the pair's
             # kept members are rebuilt where this run's changes can touch them
             kept = self._identity.kept(dest.identifiers, audience=res.audience, destination=res.destination)
-            stats = kept.update(f"SELECT customer_id FROM {consented}")
+            stats = kept.update_from_table(consented)
             members = kept.table
             step.rows += stats.customers
         res.members, res.unmatchable, res.invalid = stats.members, stats.unmatchable, dict(stats.invalid)
