@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dealersync.store import ensure_table
+from dealersync.store import create_table_if_missing
 
 #: Rows of change log kept for derived tables that lag behind (see :func:`mark_refreshed`).
 MAX_PENDING = 5_000_000
@@ -26,8 +26,10 @@ DERIVED_COLUMNS = (("name", "VARCHAR"), ("seq", "BIGINT"), ("fingerprint", "VARC
 
 
 def _ensure(con: Any) -> None:
-    ensure_table(con, "_changes", CHANGES_COLUMNS)
-    ensure_table(con, "_derived", DERIVED_COLUMNS)
+    # called before every plan and mark (dozens per run): no catalog read; columns added in a
+    # later version would be added when the warehouse opens (store.BOOKKEEPING_ADDED)
+    create_table_if_missing(con, "_changes", CHANGES_COLUMNS)
+    create_table_if_missing(con, "_derived", DERIVED_COLUMNS)
 
 
 def _last_seq(con: Any) -> int:

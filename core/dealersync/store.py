@@ -157,14 +157,19 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def create_table_if_missing(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[str, str]]) -> None:
+    """Create ``table`` with ``columns`` unless it exists (one cheap statement, no catalog read)."""
+    cols = ", ".join(f'"{n}" {t}' for n, t in columns)
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+
+
 def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[str, str]]) -> None:
     """Create ``table`` with ``columns``, or add the ones an older version did not have.
 
     Bookkeeping tables only grow (a column is never renamed or dropped), so a warehouse written
     by an earlier version keeps its history and gains the new columns as NULL.
     """
-    cols = ", ".join(f'"{n}" {t}' for n, t in columns)
-    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+    create_table_if_missing(con, table, columns)
     have = {r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
     ).fetchall()}
