@@ -64,6 +64,9 @@ def _sync(tmp_path: Path, text: str) -> tuple[int, str]:
          "audiences.winback.mode: found 'mirorr', expected one of 'mirror', 'add' or 'replace'"),
         ('connector = "meta-file"', 'connector = "meta-file"\nfilname = "x.csv"',
          "destinations.meta.filname: unknown key; expected one of: filename, dir, snapshot, changes, changes_filename"),
+        ('destinations = ["meta"]\n', 'destinations = ["meta"]\n[audiences.WinBack]\nsegment = "tires"\ndestinations = ["meta"]\n',
+         "audiences.WinBack: the name differs from audiences.winback only in case; expected names that differ"
+         " otherwise (the warehouse's table names ignore case)"),
     ],
 )
 def test_config_error_messages(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from dealersync.connectors import Channel
-from dealersync.store import unordered
 
 #: Who may be reached on each channel. Kept here so every audience applies the same rule.
 CONSENT_SQL: dict[str, str] = {
@@ -143,8 +142,9 @@ def _copy_atomically(con: duckdb.DuckDBPyConnection, select: str, path: Path) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with unordered(con):
-            con.execute(f"COPY ({select}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',')")
+        # PRESERVE_ORDER false: the threads' output is not put back in sequence (2-3x faster for
+        # wide rows); an option of this COPY only, unlike the global preserve_insertion_order
+        con.execute(f"COPY ({select}) TO '{_sql_path(tmp)}' (HEADER, DELIMITER ',', PRESERVE_ORDER false)")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

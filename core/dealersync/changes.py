@@ -26,8 +26,9 @@ DERIVED_COLUMNS = (("name", "VARCHAR"), ("seq", "BIGINT"), ("fingerprint", "VARC
 
 
 def _ensure(con: Any) -> None:
-    # called before every plan and mark (dozens per run): no catalog read; columns added in a
-    # later version would be added when the warehouse opens (store.BOOKKEEPING_ADDED)
+    # called before every plan and mark (dozens per run): no catalog read (a column added to
+    # these tables in a later version must be listed in store.BOOKKEEPING_ADDED, which adds it
+    # when the warehouse opens)
     create_table_if_missing(con, "_changes", CHANGES_COLUMNS)
     create_table_if_missing(con, "_derived", DERIVED_COLUMNS)
 

@@ -170,6 +170,14 @@ def _expected_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> str:
 
 
 def _check_references(s: Settings) -> None:
+    lowered: dict[str, str] = {}
+    for name in s.audiences:
+        other = lowered.setdefault(name.lower(), name)
+        if other != name:
+            raise ConfigError(
+                f"audiences.{name}: the name differs from audiences.{other} only in case; expected"
+                " names that differ otherwise (the warehouse's table names ignore case)"
+            )
     ranks: dict[tuple[str, int], str] = {}
     for name, aud in s.audiences.items():
         if aud.priority_group is not None:

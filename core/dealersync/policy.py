@@ -34,8 +34,8 @@ CREATE TABLE IF NOT EXISTS _holdouts (
 
 @dataclass
 class Selection:
-    """An audience's customers after policy (``table``, a temp table of distinct, non-null
-    customer_id) and the drops."""
+    """An audience's customers after policy (``table``, a temp table holding each customer_id
+    once: it is made by set operations) and the drops."""
 
     audience: str
     table: str

@@ -187,6 +187,11 @@ def persisted_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
+def quote_ident(name: str) -> str:
+    """A SQL identifier, double-quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def pair_table(prefix: str, audience: str, destination: str) -> str:
     """The name of a table kept per (audience, destination): readable, and told apart by a hash of
     the pair (names may contain ``_``: ("a_b", "c") and ("a", "b_c") must not share a table)."""
@@ -199,7 +204,7 @@ def drop_tables_except(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...]
     an audience or destination removed from the configuration); returns them, sorted."""
     stale = sorted(t for t in persisted_tables(con) if t.startswith(prefixes) and t not in keep)
     for t in stale:
-        con.execute(f'DROP TABLE IF EXISTS main."{t}"')
+        con.execute(f"DROP TABLE IF EXISTS main.{quote_ident(t)}")
     return stale
 
 
@@ -207,18 +212,6 @@ def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | Non
     """The first column of the first row of ``sql`` (a count, usually) as an int; 0 for no row."""
     row = con.execute(sql, params or []).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
-
-
-@contextmanager
-def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block without ``preserve_insertion_order``: for writes whose row order means
-    nothing (a CSV upload file), which DuckDB then runs without re-sequencing its threads' output.
-    The warehouse keeps the setting on otherwise: loading relies on it for line numbers."""
-    con.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute("SET preserve_insertion_order = true")
 
 
 @contextmanager

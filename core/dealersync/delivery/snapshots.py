@@ -19,12 +19,16 @@ harmless for these uploads, so an interrupted run converges.
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 
 from dealersync.audiences import AudienceSnapshot
-from dealersync.store import drop_tables_except, pair_table, persisted_tables, transaction
+from dealersync.store import drop_tables_except, pair_table, persisted_tables, quote_ident, transaction
 
 DELIVERED_PREFIX = "_delivered_"
+
+log = logging.getLogger("dealersync")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -70,6 +74,26 @@ class SnapshotHistory:
 
 def drop_stale_deliveries(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> list[str]:
     """Drop the last-write tables of every pair not in ``pairs`` (an audience or destination removed
-    from the configuration, or a table named before the pair's hash was part of the name); returns
-    the tables dropped. The pair's next change files are then a first write: every member added."""
+    from the configuration); returns the tables dropped. If such a pair comes back, its change
+    files start again as a first write: every member added.
+
+    A table named before the pair's hash was part of the name (``_delivered_<audience>_<destination>``)
+    is renamed to its pair's table, so no pending removal is lost; only when two configured
+    pairs share that old name (their baseline was mixed up) is it dropped, with a warning."""
+    tables = persisted_tables(con)
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for a, d in sorted(pairs):
+        owners.setdefault(f"{DELIVERED_PREFIX}{a}_{d}", []).append((a, d))
+    for old, pair_list in owners.items():
+        new = pair_table(DELIVERED_PREFIX, *pair_list[0])
+        if old not in tables or new in tables:
+            continue
+        if len(pair_list) == 1:
+            con.execute(f"ALTER TABLE main.{quote_ident(old)} RENAME TO {quote_ident(new)}")
+        else:
+            log.warning(
+                "the last confirmed write of %s was kept in one table for all of them: their next"
+                " change files add every member; re-upload these audiences whole (--full-resync)"
+                " to remove members who left", " and ".join(f"{a}/{d}" for a, d in pair_list),
+            )
     return drop_tables_except(con, (DELIVERED_PREFIX,), {pair_table(DELIVERED_PREFIX, a, d) for a, d in pairs})

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dealersync.errors import ConfigError
+from dealersync.store import quote_ident
 from dealersync.identity._reference import (
     COUNTRY_ALIASES,
     COUNTRY_CODES,
@@ -138,11 +139,6 @@ def get_profile(name: str) -> Profile:
 
 
 # ------------------------------------------------------------------------------- SQL helpers
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier, double-quoted."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_str(value: str) -> str:
