@@ -92,20 +92,33 @@ class AudienceSnapshot:
             n = self.write_csv(adds, headers) if self.count else 0
             self.changes_written = (self._table, "")
             return n, 0
-        same = " AND ".join(["y.member_key = x.member_key", *(f'y."{f}" IS NOT DISTINCT FROM x."{f}"' for f in self.fields)])
+        # one full outer join on member_key (unique in both tables) finds both sides at once:
+        # a key only in the new table is an add, only in the old a remove, in both with other
+        # identifiers an add and a remove
+        con = self._con
+        columns = [d[0] for d in con.execute(f"SELECT * FROM {_ref(self._table)} LIMIT 0").description or []]
+        both = ", ".join(f'n."{c}" AS "n{i}", o."{c}" AS "o{i}"' for i, c in enumerate(columns))
+        differ = " OR ".join(f'n."{f}" IS DISTINCT FROM o."{f}"' for f in self.fields)
+        diff = f"{self._table}__diff"
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{diff}" AS SELECT n.member_key IS NOT NULL AS is_new,'
+            f" o.member_key IS NOT NULL AS is_old, {both}"
+            f" FROM {_ref(self._table)} AS n FULL OUTER JOIN {_ref(self._previous)} AS o ON o.member_key = n.member_key"
+            f" WHERE n.member_key IS NULL OR o.member_key IS NULL OR {differ}"
+        )
         tables = (f"{self._table}__adds", f"{self._table}__removes")
         counts = []
-        for path, table, new, old in ((removes, tables[1], self._previous, self._table),
-                                      (adds, tables[0], self._table, self._previous)):
-            self._con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT x.* FROM {_ref(new)} AS x'
-                f" ANTI JOIN {_ref(old)} AS y ON {same}"
-            )
-            row = self._con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
-            n = int(row[0]) if row else 0
-            if n:
-                _copy_atomically(self._con, f'SELECT {cols} FROM "{table}"', path)
-            counts.append(n)
+        try:
+            for path, table, side, flag in ((removes, tables[1], "o", "is_old"), (adds, tables[0], "n", "is_new")):
+                picked = ", ".join(f'"{side}{i}" AS "{c}"' for i, c in enumerate(columns))
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {picked} FROM "{diff}" WHERE {flag}')
+                row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+                n = int(row[0]) if row else 0
+                if n:
+                    _copy_atomically(con, f'SELECT {cols} FROM "{table}"', path)
+                counts.append(n)
+        finally:
+            con.execute(f'DROP TABLE IF EXISTS temp."{diff}"')
         self.changes_written = tables
         return counts[1], counts[0]
 
