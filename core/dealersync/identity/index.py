@@ -375,7 +375,6 @@ class IdentityIndex:
             return int(n[0]) if n else 0
         except duckdb.Error as e:
             _fatal(e, f"refreshing the identity index {self.table}")
-            raise
         finally:
             _drop(con, created)
 
@@ -498,7 +497,6 @@ class IdentityIndex:
             return stats
         except duckdb.Error as e:
             _fatal(e, f"building members into {target}")
-            raise
         finally:
             _drop(con, created)
 

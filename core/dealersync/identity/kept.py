@@ -78,14 +78,22 @@ class KeptMembers:
     def update(self, customer_ids_sql: str, params: list | None = None) -> MemberStats:
         """Bring the members up to date with the customers of ``customer_ids_sql`` (a SELECT of
         ``customer_id``) and the index; return the whole audience's stats."""
-        return self._update(customer_ids_sql, params, None)
+        now = f"_dskm_{uuid.uuid4().hex[:10]}_now"
+        try:
+            self.con.execute(
+                f"CREATE TEMP TABLE {now} AS SELECT DISTINCT customer_id FROM ({customer_ids_sql})"
+                " WHERE customer_id IS NOT NULL",
+                params or [],
+            )
+            return self.update_from_table(now)
+        except duckdb.Error as e:
+            _fatal(e, f"updating the kept members {self.table}")
+        finally:
+            _drop(self.con, [now])
 
-    def update_from_table(self, table: str) -> MemberStats:
-        """:meth:`update` from ``table``, a (temp) table of distinct, non-null ``customer_id``,
+    def update_from_table(self, now: str) -> MemberStats:
+        """:meth:`update` from ``now``, a (temp) table of distinct, non-null ``customer_id``,
         read as it is (the sync's consented audience: no copy per destination)."""
-        return self._update(None, None, table)
-
-    def _update(self, customer_ids_sql: str | None, params: list | None, table: str | None) -> MemberStats:
         con = self.con
         exists = {self.table, self.state} <= persisted_tables(con)
         plan = changes.plan_refresh(con, self.derived_name, self.fingerprint, exists=exists)
@@ -93,16 +101,6 @@ class KeptMembers:
         built, built_state = f"{tmp}_members", f"{tmp}_state"
         created: list[str] = []
         try:
-            if table is None:
-                now = f"{tmp}_now"
-                con.execute(
-                    f"CREATE TEMP TABLE {now} AS SELECT DISTINCT customer_id FROM ({customer_ids_sql})"
-                    " WHERE customer_id IS NOT NULL",
-                    params or [],
-                )
-                created.append(now)
-            else:
-                now = table
             if plan.kind == "full":
                 self._rebuild(now, plan)
                 self.rebuilt = self._count(now)
@@ -119,7 +117,6 @@ class KeptMembers:
             return self._stats()
         except duckdb.Error as e:
             _fatal(e, f"updating the kept members {self.table}")
-            raise
         finally:
             _drop(con, created)
 
