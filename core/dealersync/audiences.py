@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from dealersync.connectors import Channel
+from dealersync.store import table_columns
 
 #: Who may be reached on each channel. Kept here so every audience applies the same rule.
 CONSENT_SQL: dict[str, str] = {
@@ -96,7 +97,7 @@ class AudienceSnapshot:
         # a key only in the new table is an add, only in the old a remove, in both with other
         # identifiers an add and a remove
         con = self._con
-        columns = [d[0] for d in con.execute(f"SELECT * FROM {_ref(self._table)} LIMIT 0").description or []]
+        columns = [name for name, _ in table_columns(con, _ref(self._table))]
         both = ", ".join(f'n."{c}" AS "n{i}", o."{c}" AS "o{i}"' for i, c in enumerate(columns))
         differ = " OR ".join(f'n."{f}" IS DISTINCT FROM o."{f}"' for f in self.fields)
         diff = f"{self._table}__diff"

@@ -208,6 +208,13 @@ def drop_tables_except(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...]
     return stale
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of ``table`` (a SQL table reference), from a result's
+    description: cheaper than the catalog views, which list every table."""
+    cur = con.execute(f"SELECT * FROM {table} LIMIT 0")
+    return [(d[0], str(d[1])) for d in cur.description or []]
+
+
 def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
     """The first column of the first row of ``sql`` (a count, usually) as an int; 0 for no row."""
     row = con.execute(sql, params or []).fetchone()

@@ -24,17 +24,18 @@ import logging
 import duckdb
 
 from dealersync.audiences import AudienceSnapshot
-from dealersync.store import drop_tables_except, pair_table, persisted_tables, quote_ident, transaction
+from dealersync.store import (
+    drop_tables_except,
+    pair_table,
+    persisted_tables,
+    quote_ident,
+    table_columns,
+    transaction,
+)
 
 DELIVERED_PREFIX = "_delivered_"
 
 log = logging.getLogger("dealersync")
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    # the result's description: cheaper than the catalog views, which list every table
-    cur = con.execute(f"SELECT * FROM {table} LIMIT 0")
-    return [(d[0], str(d[1])) for d in cur.description or []]
 
 
 class SnapshotHistory:
@@ -50,7 +51,7 @@ class SnapshotHistory:
         destination's fields changed since)."""
         if full_resync or self.delivered not in persisted_tables(self.con):
             return None
-        if _columns(self.con, f'main."{self.delivered}"') != _columns(self.con, f'"{self.members}"'):
+        if table_columns(self.con, f'main."{self.delivered}"') != table_columns(self.con, f'"{self.members}"'):
             return None
         return f"main.{self.delivered}"
 
