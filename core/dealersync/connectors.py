@@ -96,6 +96,14 @@ class ExtractFile:
     quote: str = '"'
     date_format: str | None = None  # strftime format when dates are not ISO 8601
     timestamp_format: str | None = None
+    #: The file's text encoding, any name Python's codecs know ("cp1252", "latin-1",
+    #: "utf-16", ...); None detects it: a BOM decides, else UTF-8, and a file that is not
+    #: UTF-8 but is Windows-1252 loads as cp1252 with a warning (see docs/data-model.md).
+    #: "utf-8" is strict: lines that are not UTF-8 are quarantined.
+    encoding: str | None = None
+    #: Title lines above the header (report writers); None finds the header among the first
+    #: lines by the table's key column names.
+    skip_rows: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
 """The ``dms-csv`` source: a directory holding one CSV file per canonical table.
 
 The generic layout is ``customers.csv``, ``vehicles.csv``, ... with the canonical column names as
-headers (see the data model). Other layouts are described in config: a file name per table
-(``files``) and a header per canonical column (``columns``). The engine loads each file through
-its CSV reader with quarantine; this class only says which files to load and how to read them.
+headers (see the data model). Other layouts are described in config: how to read the files
+(``delimiter``, ``encoding``, ``date_format``, ...) source-wide, and per table under
+``[sources.X.tables.<table>]`` (its ``file``, ``columns`` and any read option, which overrides
+the source-wide one); ``files`` and ``columns`` at the top level say the same per table. The
+engine loads each file through its CSV reader with quarantine; this class only says which files
+to load and how to read them.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +24,88 @@ from dealersync import (
     RecordBatch,
     Source,
 )
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 REQUIRED_TABLE = "customers"
+
+
+def _one_character(value: str | None) -> str | None:
+    if value is not None and (len(value) != 1 or value in '\r\n"'):
+        raise ValueError("must be one character other than a quote or a line break")
+    return value
+
+
+def _known_encoding(value: str | None) -> str | None:
+    """A text encoding Python knows (the engine decodes with it)."""
+    if value is None:
+        return value
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError(
+            "not a known text encoding (e.g. utf-8, cp1252, latin-1, utf-16)"
+        )
+    return value
+
+
+def _check_columns(table: str, mapping: dict[str, str]) -> None:
+    unknown = sorted(set(mapping) - set(TABLES[table].column_names))
+    if unknown:
+        raise ValueError(
+            f"{table}: unknown column {', '.join(unknown)}"
+            f" (columns: {', '.join(TABLES[table].column_names)})"
+        )
+
+
+class ReadOptions(ConnectorConfig):
+    """How files are read: source-wide, or one table's (None: the source-wide value)."""
+
+    delimiter: str | None = Field(
+        default=None,
+        description="Field delimiter (one character, e.g. ';', '|' or a tab \"\\t\"); default ','.",
+    )
+    encoding: str | None = Field(
+        default=None,
+        description="Text encoding, e.g. \"cp1252\" (Windows-1252), \"latin-1\", \"utf-8\","
+        " \"utf-16\" (Excel's Unicode Text). Default: detected (a byte order mark decides,"
+        " else UTF-8; a file that is not UTF-8 but is Windows-1252 is read as cp1252 with a"
+        " warning). \"utf-8\" is strict: lines that are not UTF-8 are quarantined.",
+    )
+    skip_rows: int | None = Field(
+        default=None,
+        ge=0,
+        description="Title lines above the header row (report writers). Default: the header is"
+        " found among the first 20 lines by the table's key column name.",
+    )
+    date_format: str | None = Field(
+        default=None,
+        description="strftime format of dates when they are not ISO 8601 (YYYY-MM-DD),"
+        ' e.g. "%m/%d/%Y".',
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strftime format of timestamps when they are not ISO 8601,"
+        ' e.g. "%m/%d/%Y %H:%M".',
+    )
+
+    _delimiter = field_validator("delimiter")(_one_character)
+    _encoding = field_validator("encoding")(_known_encoding)
+
+
+class TableOptions(ReadOptions):
+    """One table's file: its name, its headers and any read option that differs."""
+
+    file: str | None = Field(
+        default=None,
+        description="The table's file name when it is not <table>.csv, e.g. \"CUST.TXT\".",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="The file's header for each canonical column when it differs,"
+        ' e.g. { customer_id = "CustNo" }.',
+    )
 
 
 class DmsCsvSource(Source):
@@ -30,7 +113,7 @@ class DmsCsvSource(Source):
 
     name = "dms-csv"
 
-    class Config(ConnectorConfig):
+    class Config(ReadOptions):
         path: str = Field(
             description="Directory of the extract, holding customers.csv and the other table"
             " files; relative to connectors.toml."
@@ -38,30 +121,28 @@ class DmsCsvSource(Source):
         files: dict[str, str] = Field(
             default_factory=dict,
             description="File name per table when it is not <table>.csv,"
-            ' e.g. { customers = "CUST.TXT" }.',
+            ' e.g. { customers = "CUST.TXT" } (or `file` under tables.<table>).',
         )
         columns: dict[str, dict[str, str]] = Field(
             default_factory=dict,
             description="Per table, the file's header for each canonical column when it differs,"
-            ' e.g. { customers = { customer_id = "CustNo", email = "E-Mail" } }.'
-            " Unmapped columns are read by their canonical name; absent ones load empty.",
+            ' e.g. { customers = { customer_id = "CustNo", email = "E-Mail" } }'
+            " (or `columns` under tables.<table>). Unmapped columns are read by their"
+            " canonical name; absent ones load empty.",
+        )
+        tables: dict[str, TableOptions] = Field(
+            default_factory=dict,
+            description="Per table, its file and how to read it when it differs from the"
+            " source-wide options: [sources.<name>.tables.deals] with file, columns,"
+            " delimiter, encoding, skip_rows, date_format, timestamp_format.",
         )
         delimiter: str = Field(
             default=",",
-            description="Field delimiter of every file (one character, e.g. ';' or '|').",
-        )
-        date_format: str | None = Field(
-            default=None,
-            description="strftime format of dates when they are not ISO 8601 (YYYY-MM-DD),"
-            ' e.g. "%m/%d/%Y".',
-        )
-        timestamp_format: str | None = Field(
-            default=None,
-            description="strftime format of timestamps when they are not ISO 8601,"
-            ' e.g. "%m/%d/%Y %H:%M".',
+            description="Field delimiter of every file (one character, e.g. ';', '|' or a"
+            ' tab "\\t"); tables.<table>.delimiter overrides it.',
         )
 
-        @field_validator("files", "columns")
+        @field_validator("files", "columns", "tables")
         @classmethod
         def _known_tables(cls, value: dict[str, Any]) -> dict[str, Any]:
             unknown = sorted(set(value) - set(TABLES))
@@ -77,22 +158,31 @@ class DmsCsvSource(Source):
             cls, value: dict[str, dict[str, str]]
         ) -> dict[str, dict[str, str]]:
             for table, mapping in value.items():
-                unknown = sorted(set(mapping) - set(TABLES[table].column_names))
-                if unknown:
-                    raise ValueError(
-                        f"{table}: unknown column {', '.join(unknown)}"
-                        f" (columns: {', '.join(TABLES[table].column_names)})"
-                    )
+                _check_columns(table, mapping)
             return value
 
-        @field_validator("delimiter")
+        @field_validator("tables")
         @classmethod
-        def _one_character(cls, value: str) -> str:
-            if len(value) != 1 or value in '\r\n"':
-                raise ValueError(
-                    "must be one character other than a quote or a line break"
-                )
+        def _known_table_columns(
+            cls, value: dict[str, TableOptions]
+        ) -> dict[str, TableOptions]:
+            for table, opts in value.items():
+                _check_columns(table, opts.columns)
             return value
+
+        @model_validator(mode="after")
+        def _one_place_per_table(self) -> DmsCsvSource.Config:
+            """A table's file and columns are set at the top level or under `tables`."""
+            for table, opts in self.tables.items():
+                if table in self.files and opts.file:
+                    raise ValueError(
+                        f"files.{table} and tables.{table}.file are both set; keep one"
+                    )
+                if table in self.columns and opts.columns:
+                    raise ValueError(
+                        f"columns.{table} and tables.{table}.columns are both set; keep one"
+                    )
+            return self
 
     config: Config
 
@@ -102,9 +192,23 @@ class DmsCsvSource(Source):
     def directory(self) -> Path:
         return self.context.resolve(self.config.path)
 
+    def table_options(self, table: str) -> TableOptions:
+        """How ``table``'s file is read: its own options over the source-wide ones."""
+        cfg = self.config
+        own = cfg.tables.get(table, TableOptions())
+        merged = {
+            name: getattr(own, name) if getattr(own, name) is not None else getattr(cfg, name)
+            for name in ReadOptions.model_fields
+        }
+        return TableOptions(
+            file=own.file or cfg.files.get(table),
+            columns=own.columns or cfg.columns.get(table, {}),
+            **merged,
+        )
+
     def file_for(self, table: str) -> Path:
         """The file holding ``table`` in this extract (it may not exist)."""
-        return self.directory / self.config.files.get(table, f"{table}.csv")
+        return self.directory / (self.table_options(table).file or f"{table}.csv")
 
     # ------------------------------------------------------------------------------ contract
 
@@ -116,12 +220,15 @@ class DmsCsvSource(Source):
             )
         customers = self.file_for(REQUIRED_TABLE)
         if not customers.is_file():
-            hint = (
-                " (set by the `files` option)"
-                if REQUIRED_TABLE in self.config.files
-                else "; if the extract names it differently, set"
-                f' files.{REQUIRED_TABLE} = "<file name>"'
-            )
+            if REQUIRED_TABLE in self.config.files:
+                hint = " (set by the `files` option)"
+            elif self.table_options(REQUIRED_TABLE).file:
+                hint = f" (set by tables.{REQUIRED_TABLE}.file)"
+            else:
+                hint = (
+                    "; if the extract names it differently, set"
+                    f' files.{REQUIRED_TABLE} = "<file name>"'
+                )
             raise ConfigError(
                 f"{where}: the customers file {customers} does not exist{hint}"
             )
@@ -139,11 +246,14 @@ class DmsCsvSource(Source):
             raise ConfigError(
                 f"[sources.{self.context.instance}]: unknown table '{stream}'"
             )
+        opts = self.table_options(stream)
         yield ExtractFile(
             path=self.file_for(stream),
             table=stream,
-            columns=dict(self.config.columns.get(stream, {})),
-            delimiter=self.config.delimiter,
-            date_format=self.config.date_format,
-            timestamp_format=self.config.timestamp_format,
+            columns=dict(opts.columns),
+            delimiter=opts.delimiter or ",",
+            date_format=opts.date_format,
+            timestamp_format=opts.timestamp_format,
+            encoding=opts.encoding,
+            skip_rows=opts.skip_rows,
         )

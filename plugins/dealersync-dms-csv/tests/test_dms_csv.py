@@ -148,3 +148,65 @@ def test_imports_only_the_public_dealersync_api():
                     assert not alias.name.startswith("dealersync."), (
                         f"{path.name}: {alias.name}"
                     )
+
+
+def test_per_table_options_override_the_source_wide_ones(tmp_path, extract):
+    (extract / "DEALS.TXT").write_text("DealNo|customer_id\nD1|C1\n")
+    src = make(
+        tmp_path,
+        encoding="cp1252",
+        date_format="%m/%d/%Y",
+        skip_rows=1,
+        columns={"customers": {"email": "E-Mail"}},
+        tables={
+            "deals": {
+                "file": "DEALS.TXT",
+                "columns": {"deal_id": "DealNo"},
+                "delimiter": "|",
+                "encoding": "utf-16",
+                "skip_rows": 0,
+                "date_format": "%d.%m.%Y",
+            },
+            "vehicles": {"timestamp_format": "%m/%d/%Y %H:%M"},
+        },
+    )
+    assert src.streams() == ["customers", "vehicles", "deals", "events"]
+    (deals,) = src.read("deals", None)
+    assert deals == ExtractFile(
+        path=extract / "DEALS.TXT",
+        table="deals",
+        columns={"deal_id": "DealNo"},
+        delimiter="|",
+        date_format="%d.%m.%Y",
+        encoding="utf-16",
+        skip_rows=0,
+    )
+    (vehicles,) = src.read("vehicles", None)
+    assert (vehicles.encoding, vehicles.date_format, vehicles.skip_rows) == (
+        "cp1252", "%m/%d/%Y", 1
+    )  # fmt: skip
+    assert vehicles.timestamp_format == "%m/%d/%Y %H:%M"
+    (customers,) = src.read("customers", None)
+    assert customers.columns == {"email": "E-Mail"}
+    assert customers.delimiter == ","
+
+
+def test_per_table_options_are_checked():
+    with pytest.raises(pydantic.ValidationError, match="unknown table widgets"):
+        DmsCsvSource.Config(path="x", tables={"widgets": {"file": "w.csv"}})
+    with pytest.raises(pydantic.ValidationError, match="deals: unknown column shoe"):
+        DmsCsvSource.Config(path="x", tables={"deals": {"columns": {"shoe": "S"}}})
+    with pytest.raises(pydantic.ValidationError, match="both set; keep one"):
+        DmsCsvSource.Config(
+            path="x", files={"deals": "a.csv"}, tables={"deals": {"file": "b.csv"}}
+        )
+    with pytest.raises(pydantic.ValidationError, match="not a known text encoding"):
+        DmsCsvSource.Config(path="x", tables={"deals": {"encoding": "klingon"}})
+    with pytest.raises(pydantic.ValidationError, match="not a known text encoding"):
+        DmsCsvSource.Config(path="x", encoding="rot13")  # a codec, not a text encoding
+    with pytest.raises(pydantic.ValidationError, match="one character"):
+        DmsCsvSource.Config(path="x", tables={"deals": {"delimiter": "||"}})
+    with pytest.raises(pydantic.ValidationError, match="skip_rows"):
+        DmsCsvSource.Config(path="x", skip_rows=-1)
+    with pytest.raises(pydantic.ValidationError, match="shoe"):
+        DmsCsvSource.Config(path="x", tables={"deals": {"shoe": 1}})
