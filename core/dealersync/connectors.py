@@ -104,6 +104,11 @@ class ExtractFile:
     #: Title lines above the header (report writers); None finds the header among the first
     #: lines by the table's key column names.
     skip_rows: int | None = None
+    #: The dealer's own words for enumerated columns: canonical column -> {value as the DMS
+    #: writes it -> canonical value}, e.g. ``{"status": {"WIP": "recommended"}}``; it comes
+    #: before the built-in spellings (:mod:`dealersync.vocabularies`). Case and surrounding
+    #: spaces are ignored.
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class RecordBatch:
     table: str
     records: list[dict[str, Any]]
     cursor: dict[str, Any] | None = None  # saved after the batch loads; passed back to read()
+    #: The source's own words for enumerated columns, as :attr:`ExtractFile.values`.
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class Source(Connector):

@@ -40,6 +40,9 @@ class Column:
     name: str
     type: ColumnType = "text"
     description: str = ""
+    #: The canonical values of an enumerated text column (empty: any text). A loaded row holds
+    #: one of them or NULL; a DMS's own spellings are mapped onto them while loading
+    #: (:mod:`dealersync.vocabularies`).
     choices: tuple[str, ...] = ()
 
 
@@ -83,16 +86,33 @@ class Table:
         return self._model  # type: ignore[no-any-return]
 
 
-def _cols(spec: str) -> tuple[Column, ...]:
-    """Parse ``"name:type, name:type"`` (type defaults to text) into columns."""
+def _cols(spec: str, choices: dict[str, tuple[str, ...]] | None = None) -> tuple[Column, ...]:
+    """Parse ``"name:type, name:type"`` (type defaults to text) into columns; ``choices`` gives
+    the canonical values of the enumerated ones."""
+    choices = choices or {}
     out = []
     for part in spec.split(","):
         part = part.strip()
         if not part:
             continue
         name, _, typ = part.partition(":")
-        out.append(Column(name.strip(), (typ.strip() or "text")))  # type: ignore[arg-type]
+        name = name.strip()
+        out.append(
+            Column(name, (typ.strip() or "text"), choices=choices.get(name, ()))  # type: ignore[arg-type]
+        )
+    unknown = set(choices) - {c.name for c in out}
+    if unknown:
+        raise ValueError(f"choices for unknown columns {sorted(unknown)}")  # pragma: no cover
     return tuple(out)
+
+
+# The canonical values of the enumerated columns. Facts and segments compare these exact
+# (lower-case) words; the loader maps each DMS's spellings onto them (dealersync.vocabularies).
+NEW_USED = ("new", "used")  # certified pre-owned is used (the vocabulary maps CPO to used)
+DEAL_TYPES = ("cash", "finance", "lease")
+PAY_TYPES = ("customer", "warranty", "internal")
+LINE_STATUSES = ("performed", "declined", "recommended")
+APPOINTMENT_STATUSES = ("scheduled", "completed", "cancelled", "no_show")
 
 
 CUSTOMERS = Table(
@@ -123,7 +143,8 @@ DEALS = Table(
     columns=_cols(
         "deal_id, customer_id, co_buyer_customer_id, vehicle_id, deal_date:date, new_used,"
         " deal_type, term_months:integer, apr:decimal, monthly_payment:decimal,"
-        " lease_maturity_date:date, payoff_amount:decimal, sale_price:decimal"
+        " lease_maturity_date:date, payoff_amount:decimal, sale_price:decimal",
+        {"new_used": NEW_USED, "deal_type": DEAL_TYPES},
     ),
 )
 REPAIR_ORDERS = Table(
@@ -132,7 +153,8 @@ REPAIR_ORDERS = Table(
     description="Service repair orders.",
     columns=_cols(
         "ro_id, customer_id, vehicle_id, opened_on:date, closed_on:date, odometer:integer,"
-        " pay_type, total:decimal"
+        " pay_type, total:decimal",
+        {"pay_type": PAY_TYPES},
     ),
 )
 RO_LINES = Table(
@@ -141,14 +163,18 @@ RO_LINES = Table(
     description="Repair-order lines: performed, declined or recommended work.",
     columns=_cols(
         "ro_id, line_no:integer, op_code, description, labor_amount:decimal,"
-        " parts_amount:decimal, status"
+        " parts_amount:decimal, status",
+        {"status": LINE_STATUSES},
     ),
 )
 APPOINTMENTS = Table(
     "appointments",
     key=("appointment_id",),
     description="Service appointments.",
-    columns=_cols("appointment_id, customer_id, vehicle_id, scheduled_for:timestamp, status"),
+    columns=_cols(
+        "appointment_id, customer_id, vehicle_id, scheduled_for:timestamp, status",
+        {"status": APPOINTMENT_STATUSES},
+    ),
 )
 LEADS = Table(
     "leads",
@@ -184,6 +210,11 @@ TABLES: dict[str, Table] = {
         EVENTS,
         SUPPRESSIONS,
     )
+}
+
+#: The enumerated columns, ``(table, column) -> canonical values``.
+ENUMERATED: dict[tuple[str, str], tuple[str, ...]] = {
+    (t.name, c.name): c.choices for t in TABLES.values() for c in t.columns if c.choices
 }
 
 #: Columns the warehouse adds to every loaded row.

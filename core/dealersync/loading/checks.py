@@ -8,6 +8,9 @@ several bad cells gets one entry per bad cell.
 Booleans accept true/false, t/f, Y/N, yes/no, 1/0 in any case. Dates are ISO 8601 unless the
 extract gives a ``date_format`` (strptime); timestamps are ISO 8601 unless it gives a
 ``timestamp_format`` (a timestamp column also accepts a bare date in ``date_format``).
+An enumerated column (``Column.choices``) holds its canonical value: the DMS's spelling is
+mapped by the column's vocabulary (:mod:`dealersync.vocabularies`); a value no vocabulary
+knows is flagged.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ from dealersync.connectors import ExtractFile
 from dealersync.loading.layout import Layout
 from dealersync.loading.sql import ident, literal
 from dealersync.model import DUCKDB_TYPES, Column
+from dealersync.vocabularies import unknown_value_reason, vocabulary
 
 #: Boolean spellings accepted in extract files (compared lowercase, trimmed).
 TRUE_WORDS = ("true", "t", "y", "yes", "1")
 FALSE_WORDS = ("false", "f", "n", "no", "0")
 
 
-def _conversion(col: Column, t: str, ef: ExtractFile) -> str:
+def _conversion(col: Column, t: str, ef: ExtractFile, table: str) -> str:
     """SQL converting the trimmed text expression ``t`` to the column's type (NULL if it fails)."""
     date_format = ef.date_format
     ts_format = ef.timestamp_format
+    if col.choices:
+        return _canonical_value(t, vocabulary(table, col.name, ef.values.get(col.name)))
     if col.type == "text":
         return t
     if col.type == "integer":
@@ -67,6 +73,16 @@ def _conversion(col: Column, t: str, ef: ExtractFile) -> str:
             f" ELSE CASE lower({t}) {' '.join(folded)} END END"
         )
     raise ValueError(f"unknown column type {col.type!r}")  # pragma: no cover
+
+
+def _canonical_value(t: str, vocab: dict[str, str]) -> str:
+    """SQL mapping ``t`` onto its canonical value by ``vocab`` (folded spelling -> canonical),
+    NULL when it knows no such spelling. Simple CASE arms (an IN list or a join could reorder
+    the rows, see :mod:`dealersync.loading.lines`); the canonical values as written stop at
+    the first arms, lower() only for the rest."""
+    exact = [f"WHEN {literal(c)} THEN {literal(c)}" for c in dict.fromkeys(vocab.values())]
+    folded = [f"WHEN {literal(k)} THEN {literal(v)}" for k, v in vocab.items()]
+    return f"CASE {t} {' '.join(exact)} ELSE CASE lower({t}) {' '.join(folded)} END END"
 
 
 def _interleave(trues: list[str], falses: list[str]) -> list[str]:
@@ -141,18 +157,23 @@ def row_checks(layout: Layout) -> RowChecks:
             f"CASE WHEN starts_with({c}, ' ') OR ends_with({c}, ' ')"
             f" THEN NULLIF(trim({c}), '') ELSE {c} END AS t{j}"
         )
-        middle.append(f"{_conversion(col, f't{j}', ef)} AS v{j}")
+        middle.append(f"{_conversion(col, f't{j}', ef, table.name)} AS v{j}")
         if col.type == "decimal":
             outer.append(f"CASE WHEN isfinite(v{j}) THEN v{j} END AS {ident(col.name)}")
         else:
             outer.append(f"v{j} AS {ident(col.name)}")
-        if col.type != "text":
+        if col.type != "text" or col.choices:
             middle.append(f"t{j} IS NOT NULL AS h{j}")
             ok_value = (
                 f"isfinite(v{j})" if col.type == "decimal" else f"v{j} IS NOT NULL"
             )
             outer.append(f"(h{j} AND NOT coalesce({ok_value}, false)) AS _bad{j}")
-            flags.append((f"_bad{j}", col.name, type_reason(col, ef)))
+            reason = (
+                unknown_value_reason(table.name, col.name)
+                if col.choices
+                else type_reason(col, ef)
+            )
+            flags.append((f"_bad{j}", col.name, reason))
         if col.name in table.key:
             middle.append(f"t{j} IS NULL AS m{j}")
             outer.append(f"m{j} AS _miss{j}")

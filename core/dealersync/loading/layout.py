@@ -12,6 +12,7 @@ from typing import Any
 from dealersync.connectors import ExtractFile
 from dealersync.errors import ConfigError
 from dealersync.model import Table
+from dealersync.vocabularies import value_map_problems
 
 #: The parallel reader's buffer (bytes). Its chunks are the batches of the order-keeping
 #: insert; with DuckDB 2.0's default they are small and uneven (ro_lines of the 1M-customer
@@ -98,6 +99,9 @@ def read_layout(ef: ExtractFile, table: Table) -> Layout:
             f" not a column of table '{table.name}'"
             f" (its columns: {', '.join(table.column_names)})"
         )
+    problems = value_map_problems(table, ef.values)
+    if problems:
+        raise ConfigError(f"{file}: the `values` option: {'; '.join(problems)}")
     positions = _match_columns(header, table, ef, file)
     return Layout(ef, table, path, file, header, header_lines, positions)
 

@@ -3,6 +3,8 @@
 Each record is validated against the table's pydantic model (the API edge); invalid records go
 to quarantine with ``file = "<source>:<table>:records"`` and ``line`` = the record's 1-based
 index among that table's records in this load. Valid records are inserted in one statement.
+Enumerated columns are mapped onto their canonical values by the same vocabularies as extract
+files (the built-in spellings and the batch's ``values``); an unknown value is quarantined.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from dealersync.connectors import RecordBatch
+from dealersync.errors import ConfigError
 from dealersync.loading.checks import type_reason
 from dealersync.loading.reports import FileReport
 from dealersync.loading.sql import append_rows, ident
 from dealersync.loading.staging import Scratch, Staged, target_table
 from dealersync.model import DUCKDB_TYPES, Table
+from dealersync.vocabularies import (
+    fold,
+    unknown_value_reason,
+    value_map_problems,
+    vocabulary,
+)
 
 BLANKS = " "  # what DuckDB's trim() removes; records are trimmed alike
 
@@ -33,11 +42,19 @@ def stage_records(
     file = f"{source}:{table.name}:records"
     model = table.record_model()
     names = table.column_names
+    problems = value_map_problems(table, batch.values)
+    if problems:
+        raise ConfigError(f"{file}: the `values` option: {'; '.join(problems)}")
+    vocabularies = {
+        c.name: vocabulary(table.name, c.name, batch.values.get(c.name))
+        for c in table.columns
+        if c.choices
+    }
     good: list[tuple[Any, ...]] = []
     bad: list[tuple[Any, ...]] = []
     for offset, record in enumerate(batch.records):
         index = first_index + offset + 1
-        checked = validate_record(record, table, model)
+        checked = validate_record(record, table, model, vocabularies)
         if isinstance(checked, list):
             bad.extend((file, index, col, reason) for col, reason in checked)
             continue
@@ -70,9 +87,13 @@ def stage_records(
 
 
 def validate_record(
-    record: Mapping[str, Any], table: Table, model: Any
+    record: Mapping[str, Any],
+    table: Table,
+    model: Any,
+    vocabularies: Mapping[str, Mapping[str, str]],
 ) -> dict[str, Any] | list[tuple[str | None, str]]:
-    """The record's canonical values, or its problems as (column, reason) without values."""
+    """The record's canonical values, or its problems as (column, reason) without values.
+    ``vocabularies`` maps each enumerated column's folded spellings to canonical values."""
     if not isinstance(record, Mapping):
         return [(None, "not a record (expected a mapping of column to value)")]
     clean: dict[str, Any] = {}
@@ -93,6 +114,12 @@ def validate_record(
             and table.column(name).type == "text"
         ):
             value = str(value)  # an API's numeric id is text in the model
+        if name in vocabularies and value is not None:
+            canonical = vocabularies[name].get(fold(str(value)))
+            if canonical is None:
+                problems.append((name, unknown_value_reason(table.name, name)))
+                continue
+            value = canonical
         clean[name] = value
     for key in table.key:
         if clean.get(key) is None:

@@ -39,7 +39,7 @@ from dealersync.store import transaction
 log = logging.getLogger(__package__)
 
 #: Bump when a loader change makes the same bytes load differently: every table reloads once.
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"  # 2: value vocabularies, money, date detection
 
 
 @dataclass
@@ -78,6 +78,7 @@ def options_fingerprint(ef: ExtractFile, table: Table) -> str:
         "quote": ef.quote,
         "date_format": ef.date_format,
         "timestamp_format": ef.timestamp_format,
+        "values": {c: sorted(m.items()) for c, m in sorted(ef.values.items())},
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
