@@ -13,6 +13,8 @@ import pytest
 from dealersync.model import TABLES
 from dealersync.opcodes import DEFAULT_OPCODES
 from dealersync.sample import generate
+from dealersync.sample.dialect import DEALER
+from dealersync.sample.service_menu import intended_categories, menu_line
 
 AS_OF = dt.date(2026, 6, 1)
 N = 3000
@@ -318,3 +320,105 @@ def test_tiny_samples(tmp_path: Path, customers: int) -> None:
 def test_rejects_no_customers(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         generate(tmp_path, 0, as_of=AS_OF)
+
+
+# --- the dealer dialect --------------------------------------------------------------------------
+
+MONEY = re.compile(r"^\$\d{1,3}(,\d{3})*\.\d\d$")
+
+
+@pytest.fixture(scope="module")
+def dealer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dealer")
+    generate(out, N, as_of=AS_OF, dialect=DEALER, encoding="cp1252")
+    return out
+
+
+def read_dealer(out: Path, table: str) -> Rows:
+    encoding = "cp1252" if table == "customers" else "utf-8"
+    with (out / f"{table}.csv").open(newline="", encoding=encoding) as f:
+        return list(csv.DictReader(f))
+
+
+def test_dealer_writes_dms_letters_and_money(dealer: Path) -> None:
+    lines, ros = read_dealer(dealer, "ro_lines"), read_dealer(dealer, "repair_orders")
+    assert set(column(lines, "status")) == {"C", "D", "R"}
+    assert set(column(ros, "pay_type")) == {"C", "W", "I"}
+    totals = column(ros, "total")
+    assert all(MONEY.match(t) for t in totals)
+    assert any("," in t for t in totals)  # $1,234.56
+    # a total is the sum of the RO's performed lines
+    performed: dict[str, float] = defaultdict(float)
+    for r in lines:
+        if r["status"] == "C":
+            performed[r["ro_id"]] += float(r["labor_amount"]) + float(r["parts_amount"])
+    for r in ros:
+        money = float(r["total"].lstrip("$").replace(",", ""))
+        assert money == pytest.approx(performed[r["ro_id"]], abs=0.005), r["ro_id"]
+
+
+def test_dealer_op_codes_as_service_writers_type_them(dealer: Path) -> None:
+    lines = read_dealer(dealer, "ro_lines")
+    menu = [menu_line(r["op_code"], r["description"]) for r in lines]  # every line is on the menu
+    codes_by_category: dict[str, set[str]] = defaultdict(set)
+    for m in menu:
+        for category in m.categories:
+            codes_by_category[category].add(m.code)
+    assert len(codes_by_category["tires"]) >= 4 and len(codes_by_category["brakes"]) >= 3
+    assert len(codes_by_category["oil"]) >= 4
+    descriptions = set(column(lines, "description"))
+    for wording in ("TIRE ROTATON", "FRONT BREAK PADS & RESURFACE ROTORS", "4 TIRES M&B"):
+        assert wording in descriptions, wording  # typos and abbreviations
+    # lines that name tires or brakes without selling them, done and on the file
+    for category in ("tires", "brakes"):
+        named = {
+            r["description"]
+            for r, m in zip(lines, menu, strict=True)
+            if category in m.mentions and r["status"] == "C"
+        }
+        assert category.upper().rstrip("S") in " ".join(named)
+        assert len(named) >= 5, category
+    for wording in ("TIRE ROTATION", "TIRE PRESSURE CHECK", "BRAKE INSPECTION", "ROTATE & BALANCE",
+                    "MULTI POINT INSP - CHECK BRAKES"):  # fmt: skip
+        assert wording in descriptions, wording
+        assert not {"tires", "brakes"} & set(intended_categories(*_code_of(lines, wording)))
+    # package lines sell several categories
+    assert set(intended_categories(*_code_of(lines, "LOF W/ TIRE ROTATION"))) == {"oil", "rotation"}
+    assert set(intended_categories(*_code_of(lines, "4 TIRES MOUNT & BALANCE + ALIGN"))) == {
+        "tires",
+        "alignment",
+    }
+    # one catch-all code whose lines only their description explains
+    misc = {c for m in menu if m.code == "MISC" for c in m.categories}
+    assert {"tires", "brakes", "rotation"} <= misc
+    # tire and brake purchases are declined and recommended as well as done
+    big = Counter(
+        r["status"] for r, m in zip(lines, menu, strict=True) if {"tires", "brakes"} & set(m.categories)
+    )
+    assert min(big["C"], big["D"], big["R"]) > 100
+
+
+def _code_of(lines: Rows, description: str) -> tuple[str, str]:
+    return next((r["op_code"], description) for r in lines if r["description"] == description)
+
+
+def test_dealer_customers_file_is_windows_1252_with_crlf(dealer: Path, tmp_path: Path) -> None:
+    raw = (dealer / "customers.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert raw.count(b"\r\n") == raw.count(b"\n") == N + 1
+    assert b"\x92" in raw  # ’: a byte Latin-1 would misread
+    text = raw.decode("cp1252")
+    assert "é" in text and "ñ" in text and "O’Brien" in text
+    # the same people as the UTF-8 file the dialect writes without the option
+    generate(tmp_path, N, as_of=AS_OF, dialect=DEALER)
+    assert (tmp_path / "customers.csv").read_text(encoding="utf-8") == text.replace("\r\n", "\n")
+    # and as the plain dialect, but for the apostrophes some people type as ’
+    generate(tmp_path / "plain", N, as_of=AS_OF)
+    plain = (tmp_path / "plain" / "customers.csv").read_text(encoding="utf-8")
+    assert plain == text.replace("\r\n", "\n").replace("’", "'")
+
+
+def test_rejects_unknown_encoding(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="latin-9"):
+        generate(tmp_path, 10, as_of=AS_OF, encoding="latin-9")

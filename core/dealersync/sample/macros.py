@@ -11,8 +11,8 @@ import datetime as dt
 import unicodedata
 from collections.abc import Sequence
 
-from dealersync.opcodes import DEFAULT_OPCODES
 from dealersync.sample import vocab
+from dealersync.sample.service_menu import MenuLine
 
 #: Days before as_of: RO history spans at most this much (plus < 30 days of jitter).
 RO_HORIZON_DAYS = 1800
@@ -27,13 +27,8 @@ MAX_LINES = 4
 #: Every model's trim list is cycled to this length, so a trim is picked without len().
 TRIM_SLOTS = 4
 
-#: Op codes in catalog order; SQL lists index them 1-based.
-OP_CODES: tuple[str, ...] = tuple(DEFAULT_OPCODES)
-#: How often each op code is the reason for the visit (line 1).
-MAIN_OP_WEIGHTS: dict[str, int] = {
-    "LOF": 8, "LOFS": 5, "OILCHG": 3, "TIRE4": 2, "TIRE2": 1, "TIRES": 1, "BRKF": 2, "BRKR": 1,
-    "BRAKES": 1, "BATT": 1, "ALIGN": 1, "TRANS": 1, "COOL": 1, "RECALL": 1, "DIAG": 2,
-}  # fmt: skip
+#: Every menu line's descriptions are cycled to this length, so one is picked without len().
+DESCRIPTION_SLOTS = 4
 
 
 def sql_literal(value: object) -> str:
@@ -88,18 +83,33 @@ def _vocab_macros() -> dict[str, Sequence[object]]:
         "car_wmi": [c[3] for c in cars],
         "car_price": [c[4] for c in cars],
         "car_trims": [[c[5][k % len(c[5])] for k in range(TRIM_SLOTS)] for c in cars],
-        "op_codes": OP_CODES,
-        "op_labor": [vocab.OP_PRICES[c][0] for c in OP_CODES],
-        "op_parts": [vocab.OP_PRICES[c][1] for c in OP_CODES],
-        "op_description": [vocab.OP_PRICES[c][2] for c in OP_CODES],
-        "op_often_declined": [DEFAULT_OPCODES[c] in ("brakes", "tires") for c in OP_CODES],
-        "main_ops": _weighted({OP_CODES.index(c) + 1: w for c, w in MAIN_OP_WEIGHTS.items()}),
         "email_campaigns": vocab.EMAIL_CAMPAIGNS,
         "clinic_campaigns": vocab.CLINIC_CAMPAIGNS,
     }
 
 
 VOCAB = _vocab_macros()
+
+
+def _menu_macros(menu: Sequence[MenuLine]) -> dict[str, Sequence[object]]:
+    """The service menu as SQL lists; a line's index into them is its 1-based menu position."""
+    if any(len(m.descriptions) > DESCRIPTION_SLOTS for m in menu):
+        raise AssertionError(f"a menu line has more than {DESCRIPTION_SLOTS} descriptions")
+    return {
+        "op_codes": [m.code for m in menu],
+        "op_descriptions": [
+            [m.descriptions[k % len(m.descriptions)] for k in range(DESCRIPTION_SLOTS)]
+            for m in menu
+        ],
+        "op_labor": [m.labor for m in menu],
+        "op_parts": [m.parts for m in menu],
+        # a further line's uniform draw below the first cut is declined, below the second
+        # recommended, else performed
+        "op_declined_below": [m.declined for m in menu],
+        "op_recommended_below": [round(m.declined + m.recommended, 6) for m in menu],
+        "visit_ops": _weighted({n: m.visit for n, m in enumerate(menu, 1)}),
+        "addon_ops": _weighted({n: m.addon for n, m in enumerate(menu, 1)}),
+    }
 
 
 def pick_index(vocab_name: str, tag: str, a: str, b: str) -> str:
@@ -200,22 +210,22 @@ def _performed_amount(line: int) -> str:
     )
 
 
-def _service_macros() -> list[str]:
+def _service_macros(menu: dict[str, Sequence[object]]) -> list[str]:
+    visits, addons = len(menu["visit_ops"]), len(menu["addon_ops"])
     return [
         f"rok(i, r) AS i * {RO_SLOTS} + r",  # repair order number, the key of its lines' randomness
         "roid(i, r) AS printf('R%09d', rok(i, r))",
         # 1 .. MAX_LINES lines
         "n_lines(i, r) AS CASE WHEN ru('nl', i, r) < 0.35 THEN 1 WHEN ru('nl', i, r) < 0.65 THEN 2"
         " WHEN ru('nl', i, r) < 0.85 THEN 3 ELSE 4 END",
-        f"line_op(i, r, l) AS CASE WHEN l = 0 THEN {pick('main_ops', 'op', 'rok(i, r)', '0')}"
-        f" ELSE 1 + ri('op', rok(i, r), l, {len(OP_CODES)}) END",
-        # line 1 is why the customer came in; brakes and tires are often declined
+        # line 1 is why the customer came in, the others were added (or offered) on the visit
+        f"line_op(i, r, l) AS CASE WHEN l = 0 THEN visit_ops()[1 + ri('op', rok(i, r), 0, {visits})]"
+        f" ELSE addon_ops()[1 + ri('op', rok(i, r), l, {addons})] END",
+        # line 1 is always done; the others are declined or recommended as often as the menu says
         "line_status(i, r, l) AS CASE WHEN l = 0 THEN 'performed'"
-        " WHEN op_often_declined()[line_op(i, r, l)] THEN (CASE WHEN ru('st', rok(i, r), l) < 0.45"
-        " THEN 'declined' WHEN ru('st', rok(i, r), l) < 0.60 THEN 'recommended'"
-        " ELSE 'performed' END)"
-        " ELSE (CASE WHEN ru('st', rok(i, r), l) < 0.08 THEN 'declined'"
-        " WHEN ru('st', rok(i, r), l) < 0.18 THEN 'recommended' ELSE 'performed' END) END",
+        " WHEN ru('st', rok(i, r), l) < op_declined_below()[line_op(i, r, l)] THEN 'declined'"
+        " WHEN ru('st', rok(i, r), l) < op_recommended_below()[line_op(i, r, l)]"
+        " THEN 'recommended' ELSE 'performed' END",
         "line_labor(i, r, l) AS (op_labor()[line_op(i, r, l)]"
         " * (0.8 + 0.4 * ru('lab', rok(i, r), l)))::DECIMAL(10, 2)",
         "line_parts(i, r, l) AS (op_parts()[line_op(i, r, l)]"
@@ -226,9 +236,11 @@ def _service_macros() -> list[str]:
     ]
 
 
-def macro_statements(seed: int, as_of: dt.date) -> list[str]:
-    """CREATE MACRO statements, in dependency order, for one (seed, as_of)."""
-    bodies = [f"{name}() AS {sql_literal(value)}" for name, value in VOCAB.items()]
+def macro_statements(seed: int, as_of: dt.date, menu: Sequence[MenuLine]) -> list[str]:
+    """CREATE MACRO statements, in dependency order, for one (seed, as_of, service menu)."""
+    menu_lists = _menu_macros(menu)
+    vocabularies = VOCAB | menu_lists
+    bodies = [f"{name}() AS {sql_literal(value)}" for name, value in vocabularies.items()]
     bodies += _random_macros(seed, as_of)
-    bodies += _customer_macros() + _vehicle_macros() + _service_macros()
+    bodies += _customer_macros() + _vehicle_macros() + _service_macros(menu_lists)
     return [f"CREATE MACRO {body}" for body in bodies]

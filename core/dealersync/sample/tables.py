@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dealersync.sample.dialect import Dialect, written
 from dealersync.sample.macros import (
     APPOINTMENT_SLOTS,
+    DESCRIPTION_SLOTS,
     EVENT_SLOTS,
     LEAD_SLOTS,
     TRIM_SLOTS,
@@ -43,6 +45,7 @@ class Spec:
 
     customers: int
     year: int  # the calendar year of as_of
+    dialect: Dialect
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,16 @@ def _last_name_with_suffix() -> str:
             || {pick("name_suffixes", "sfx", "p", "2")} ELSE '' END"""
 
 
+def _typed_last_name(spec: Spec) -> str:
+    """The last name with its suffix, its apostrophe typed as ’ by some people."""
+    name = f"({_last_name_with_suffix()})"
+    share = spec.dialect.curly_apostrophes
+    if not share:
+        return name
+    curly = f"replace({name}, '''', '’')"
+    return f"(CASE WHEN ru('apo', p, 0) < {share} THEN {curly} ELSE {name} END)"
+
+
 def _address() -> str:
     street = f"""(100 + ri('hn', hm, 0, 9900))::VARCHAR
         || ' ' || {pick("streets", "st", "hm", "0")} || ' '
@@ -157,7 +170,7 @@ def customer_columns(spec: Spec) -> dict[str, str]:
     return {
         "customer_id": "cid(i)",
         "first_name": _name("fn", "fn", 0.02),
-        "last_name": _name(f"({_last_name_with_suffix()})", "ln", 0.01),
+        "last_name": _name(_typed_last_name(spec), "ln", 0.01),
         "email": _email(),
         "phone_mobile": f"CASE WHEN ru('mpe', i, 0) < 0.10 THEN NULL ELSE {mobile} END",
         "phone_home": f"CASE WHEN ru('hpe', i, 0) >= 0.35 THEN NULL ELSE {landline} END",
@@ -302,9 +315,14 @@ def repair_orders(spec: Spec) -> Query:
             "closed_on": "CASE WHEN d < 3 AND ru('open', i, r) < 0.5 THEN NULL"
             " ELSE day(least(d, ri('cl', i, r, 4)) - d) END",
             "odometer": "odometer_at(i, s, d)",
-            "pay_type": "CASE WHEN ru('pay', i, r) < 0.80 THEN 'customer'"
-            " WHEN ru('pay', i, r) < 0.92 THEN 'warranty' ELSE 'internal' END",
-            "total": "ro_total(i, r)",
+            "pay_type": written(
+                "CASE WHEN ru('pay', i, r) < 0.80 THEN 'customer'"
+                " WHEN ru('pay', i, r) < 0.92 THEN 'warranty' ELSE 'internal' END",
+                spec.dialect.pay_type,
+            ),
+            "total": "'$' || format('{:,.2f}', ro_total(i, r))"
+            if spec.dialect.money_text
+            else "ro_total(i, r)",
         },
         rows,
     )
@@ -318,10 +336,10 @@ def ro_lines(spec: Spec) -> Query:
             "ro_id": "roid(i, r)",
             "line_no": "l + 1",
             "op_code": "op_codes()[op]",
-            "description": "op_description()[op]",
+            "description": f"op_descriptions()[op][1 + ri('dsc', rok(i, r), l, {DESCRIPTION_SLOTS})]",
             "labor_amount": "line_labor(i, r, l)",
             "parts_amount": "line_parts(i, r, l)",
-            "status": "line_status(i, r, l)",
+            "status": written("line_status(i, r, l)", spec.dialect.line_status),
         },
         rows,
     )

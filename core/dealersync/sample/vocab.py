@@ -107,29 +107,30 @@ VEHICLES: tuple[tuple[str, str, str, str, int, tuple[str, ...]], ...] = (
     ("BMW", "X5", "gas", "5UX", 65000, ("sDrive40i", "xDrive40i", "M60i")),
 )
 
-#: Op codes with a typical labor and parts price, and the line description a service writer types.
-OP_PRICES: dict[str, tuple[int, int, str]] = {
-    "LOF": (30, 35, "Lube oil and filter"),
-    "LOFS": (35, 55, "Synthetic oil change"),
-    "OILCHG": (30, 40, "OIL CHANGE"),
-    "TIRE2": (60, 320, "Mount and balance 2 tires"),
-    "TIRE4": (100, 720, "Mount and balance 4 tires"),
-    "TIRES": (90, 640, "Replace tires"),
-    "TROT": (25, 0, "Tire rotation"),
-    "BRKF": (150, 180, "Front brake pads and rotors"),
-    "BRKR": (140, 160, "Rear brake pads"),
-    "BRAKES": (200, 300, "Brake service"),
-    "BATT": (30, 180, "Replace battery"),
-    "BATTEST": (20, 0, "Battery test"),
-    "ALIGN": (110, 0, "4-wheel alignment"),
-    "WIPER": (10, 35, "Replace wiper blades"),
-    "CABFLT": (25, 40, "Cabin air filter"),
-    "ENGFLT": (20, 30, "Engine air filter"),
-    "TRANS": (120, 90, "Transmission fluid service"),
-    "COOL": (100, 60, "Coolant flush"),
-    "MPI": (0, 0, "Multi-point inspection"),
-    "RECALL": (0, 0, "Recall campaign"),
-    "DIAG": (150, 0, "Diagnose concern"),
+#: The built-in op codes (dealersync.opcodes) as the plain extract writes them: category, typical
+#: labor and parts price, and the one description a service writer types for each.
+PLAIN_OPS: dict[str, tuple[str, int, int, str]] = {
+    "LOF": ("oil", 30, 35, "Lube oil and filter"),
+    "LOFS": ("oil", 35, 55, "Synthetic oil change"),
+    "OILCHG": ("oil", 30, 40, "OIL CHANGE"),
+    "TIRE2": ("tires", 60, 320, "Mount and balance 2 tires"),
+    "TIRE4": ("tires", 100, 720, "Mount and balance 4 tires"),
+    "TIRES": ("tires", 90, 640, "Replace tires"),
+    "TROT": ("rotation", 25, 0, "Tire rotation"),
+    "BRKF": ("brakes", 150, 180, "Front brake pads and rotors"),
+    "BRKR": ("brakes", 140, 160, "Rear brake pads"),
+    "BRAKES": ("brakes", 200, 300, "Brake service"),
+    "BATT": ("battery", 30, 180, "Replace battery"),
+    "BATTEST": ("battery", 20, 0, "Battery test"),
+    "ALIGN": ("alignment", 110, 0, "4-wheel alignment"),
+    "WIPER": ("wipers", 10, 35, "Replace wiper blades"),
+    "CABFLT": ("filters", 25, 40, "Cabin air filter"),
+    "ENGFLT": ("filters", 20, 30, "Engine air filter"),
+    "TRANS": ("fluids", 120, 90, "Transmission fluid service"),
+    "COOL": ("fluids", 100, 60, "Coolant flush"),
+    "MPI": ("inspection", 0, 0, "Multi-point inspection"),
+    "RECALL": ("recall", 0, 0, "Recall campaign"),
+    "DIAG": ("diagnosis", 150, 0, "Diagnose concern"),
 }
 
 EMAIL_CAMPAIGNS: tuple[str, ...] = (
