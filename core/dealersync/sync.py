@@ -37,6 +37,7 @@ from dealersync.identity.kept import drop_stale
 from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
+from dealersync.report.overlaps import record_overlaps
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
 from dealersync.store import Warehouse, ensure_table, scalar_int
 from dealersync.suppressions import SuppressionList
@@ -124,6 +125,7 @@ class Runner:
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
         self._consent: dict[Channel, str] = {}  # this run's consent tables: see _consented
         self._consented_sets: dict[tuple[str, Channel], tuple[str, int, int]] = {}
+        self._selected: dict[str, str] = {}  # this run's audiences -> their customers after policy
         #: called with each delivered (result, kept member table) (the bench exports members
         #: through it)
         self.members_sink: Callable[[DeliveryResult, str], None] | None = None
@@ -220,10 +222,14 @@ class Runner:
             if dropped:
                 log.info("dropped %d tables of audience/destination pairs no longer configured", len(dropped))
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
+        self._selected.clear()
         results = []
         try:
             for name in names:
                 results.extend(self._sync_audience(policy, name, dry_run, run_id, full_resync))
+            if not dry_run:
+                with self.timings.step("policy"):
+                    record_overlaps(self.warehouse.con, run_id, self.as_of, self._selected)
         finally:
             if self._identity is not None:
                 self._identity.close()
@@ -246,6 +252,7 @@ class Runner:
         sel = policy.select(name)
         if not dry_run:
             policy.record_holdout(run_id, self.as_of, name)
+            self._selected[name] = sel.table
         results = []
         for dest_name in aud.destinations:
             started, started_at = time.monotonic(), dt.datetime.now()

@@ -36,3 +36,10 @@ as_of_option = click.option(
     metavar="YYYY-MM-DD",
     help="Evaluate relative rules against this day (default: as_of in the config, else today).",
 )
+
+since_option = click.option(
+    "--since",
+    callback=_parse_date,
+    metavar="YYYY-MM-DD",
+    help="Only runs started on or after this day (default: all).",
+)
