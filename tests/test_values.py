@@ -214,7 +214,7 @@ def test_a_large_ro_lines_file_keeps_every_line_with_mapped_statuses(
             bad.append(at)
             continue
         spelling, canonical = rng.choice(spellings)
-        lines.append(f"R{i},1,LOF,{'d' * rng.randrange(30, 70)},1{i % 10}.50,{spelling}")
+        lines.append(f"R{i},1,LOF,{'d' * rng.randrange(30, 70)},${i % 10},{spelling}")
         expected[f"R{i}"] = (at, canonical)
     path = tmp_path / "ro_lines.csv"
     path.write_text("\n".join(lines) + "\n")

@@ -109,6 +109,9 @@ class ExtractFile:
     #: before the built-in spellings (:mod:`dealersync.vocabularies`). Case and surrounding
     #: spaces are ignored.
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: The decimal separator of numbers: "." (``1,234.56``) or "," (``1.234,56``); see
+    #: :mod:`dealersync.loading.numbers`.
+    decimal_separator: str = "."
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ column's canonical type; a non-empty value that does not convert, or an empty ke
 on the row. Flagged rows are not loaded: each flag becomes one quarantine entry, so a row with
 several bad cells gets one entry per bad cell.
 
+Numbers accept money as report writers print it (:mod:`dealersync.loading.numbers`).
 Booleans accept true/false, t/f, Y/N, yes/no, 1/0 in any case. Dates are ISO 8601 unless the
 extract gives a ``date_format`` (strptime); timestamps are ISO 8601 unless it gives a
 ``timestamp_format`` (a timestamp column also accepts a bare date in ``date_format``).
@@ -21,6 +22,7 @@ import duckdb
 
 from dealersync.connectors import ExtractFile
 from dealersync.loading.layout import Layout
+from dealersync.loading.numbers import decimal_sql, integer_sql
 from dealersync.loading.sql import ident, literal
 from dealersync.model import DUCKDB_TYPES, Column
 from dealersync.vocabularies import unknown_value_reason, vocabulary
@@ -39,15 +41,9 @@ def _conversion(col: Column, t: str, ef: ExtractFile, table: str) -> str:
     if col.type == "text":
         return t
     if col.type == "integer":
-        return (
-            f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+') THEN TRY_CAST({t} AS BIGINT)"
-            f" WHEN regexp_full_match({t}, '[+-]?[0-9]+\\.0*')"
-            f" THEN TRY_CAST(split_part({t}, '.', 1) AS BIGINT) END"
-        )
+        return integer_sql(t, ef.decimal_separator)
     if col.type == "decimal":
-        return (
-            f"TRY_CAST({t} AS DOUBLE)"  # non-finite values are rejected by the caller
-        )
+        return decimal_sql(t, ef.decimal_separator)  # non-finite values: rejected by the caller
     if col.type == "date":
         if date_format:
             return f"CAST(TRY_STRPTIME({t}, {literal(date_format)}) AS DATE)"

@@ -99,6 +99,10 @@ def read_layout(ef: ExtractFile, table: Table) -> Layout:
             f" not a column of table '{table.name}'"
             f" (its columns: {', '.join(table.column_names)})"
         )
+    if ef.decimal_separator not in (".", ","):
+        raise ConfigError(
+            f"{file}: decimal_separator must be \".\" or \",\" (not {ef.decimal_separator!r})"
+        )
     problems = value_map_problems(table, ef.values)
     if problems:
         raise ConfigError(f"{file}: the `values` option: {'; '.join(problems)}")

@@ -79,6 +79,7 @@ def options_fingerprint(ef: ExtractFile, table: Table) -> str:
         "date_format": ef.date_format,
         "timestamp_format": ef.timestamp_format,
         "values": {c: sorted(m.items()) for c, m in sorted(ef.values.items())},
+        "decimal_separator": ef.decimal_separator,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
