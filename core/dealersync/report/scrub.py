@@ -7,10 +7,13 @@ leave the dealership by email, so before any free text reaches it:
 * anything shaped like an email becomes ``[email]``;
 * a run of 7 or more digits (spaces, dots, dashes, parentheses and ``+`` between them allowed),
   the shape of a phone number, becomes ``[number]``;
-* a word (3 characters or more, not all digits) that is a word of any customer's first or last name, street
-  address or city in the warehouse becomes ``[redacted]``: names have no shape to match, so the
-  customers table itself is the list of what must not appear. One set-oriented query for all
-  the texts of a report.
+* a word (3 characters or more, not all digits) that is a word of any customer's first or last
+  name, street address or city becomes ``[redacted]``: names have no shape to match, so the
+  warehouse itself is the list of what must not appear;
+* a campaign name of the customers' events found in the text becomes ``[redacted]`` (whole: its
+  words alone, "service" or "offer", are ordinary words).
+
+All texts of a report are checked in one set-oriented query per source.
 """
 
 from __future__ import annotations
@@ -27,32 +30,48 @@ DIGITS = re.compile(r"\+?\(?\d(?:[\s().-]*\d){6,}\)?")
 #: A word that could be part of a name: 3 or more letters and digits, at least one a letter
 #: (a house number alone names nobody, and "100 people" must stay readable).
 WORD = re.compile(r"(?=[^\W_]*[^\W\d_])[^\W_]{3,}")
-#: The customers columns whose words must not appear in the report.
-NAME_COLUMNS = ("first_name", "last_name", "address_line1", "city")
+#: Columns whose words must not appear in the report.
+WORD_COLUMNS = ("first_name", "last_name", "address_line1", "city")
+NOT_WORD = r"[^\pL\pN]"
+REDACTED = "[redacted]"
 
 
 def _shapes(text: str) -> str:
     return DIGITS.sub("[number]", EMAIL.sub("[email]", text))
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
+    return {r[0] for r in rows}
+
+
 def customer_words(con: duckdb.DuckDBPyConnection, words: Iterable[str]) -> set[str]:
     """Which of ``words`` (lower case) are words of a customer's name, address or city."""
     wanted = sorted(set(words))
-    if not wanted:
-        return set()
-    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'customers'").fetchall()}
-    columns = [c for c in NAME_COLUMNS if c in have]
-    if not columns:
+    columns = [c for c in WORD_COLUMNS if c in _columns(con, "customers")]
+    if not wanted or not columns:
         return set()
     text = f"lower(concat_ws(' ', {', '.join(quote_ident(c) for c in columns)}))"
-    not_word = r"[^\pL\pN]"
     rows = con.execute(
-        f"""WITH wanted AS (SELECT unnest(?::VARCHAR[]) AS w),
-                 hits AS (SELECT {text} AS t FROM customers WHERE regexp_matches({text}, ?))
-            SELECT DISTINCT w FROM wanted WHERE w IN (SELECT unnest(regexp_split_to_array(t, ?)) FROM hits)""",
-        [wanted, f"(^|{not_word})({'|'.join(wanted)})($|{not_word})", f"{not_word}+"],
+        f"""WITH wanted AS (SELECT unnest($wanted::VARCHAR[]) AS w),
+                 hits AS (SELECT {text} AS t FROM customers WHERE regexp_matches({text}, $pattern))
+            SELECT DISTINCT w FROM wanted WHERE w IN (SELECT unnest(regexp_split_to_array(t, $split)) FROM hits)""",
+        {"wanted": wanted, "pattern": f"(^|{NOT_WORD})({'|'.join(wanted)})($|{NOT_WORD})", "split": f"{NOT_WORD}+"},
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def campaigns_in(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
+    """The events' campaign names (lower case) found in any of ``texts``, longest first."""
+    texts = sorted({t.lower() for t in texts})
+    if not texts or "campaign" not in _columns(con, "events"):
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT lower(e.campaign) FROM (SELECT DISTINCT campaign FROM events WHERE length(campaign) >= 3) AS e,"
+        " (SELECT unnest(?::VARCHAR[]) AS t) AS x WHERE contains(x.t, lower(e.campaign))",
+        [texts],
+    ).fetchall()
+    return sorted((r[0] for r in rows), key=len, reverse=True)
 
 
 class Scrubber:
@@ -61,7 +80,7 @@ class Scrubber:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self._texts: set[str] = set()
-        self._found: set[str] | None = None
+        self._found: tuple[set[str], re.Pattern[str] | None] | None = None
 
     def add(self, texts: Iterable[str | None]) -> None:
         self._texts.update(t for t in texts if t)
@@ -74,7 +93,13 @@ class Scrubber:
         if text not in self._texts:
             self.add([text])
         if self._found is None:
-            words = {w.lower() for t in self._texts for w in WORD.findall(_shapes(t))}
-            self._found = customer_words(self._con, words)
-        found = self._found
-        return WORD.sub(lambda m: "[redacted]" if m.group(0).lower() in found else m.group(0), _shapes(text))
+            shaped = [_shapes(t) for t in self._texts]
+            words = customer_words(self._con, {w.lower() for t in shaped for w in WORD.findall(t)})
+            campaigns = campaigns_in(self._con, shaped)
+            phrases = re.compile("|".join(map(re.escape, campaigns)), re.IGNORECASE) if campaigns else None
+            self._found = (words, phrases)
+        words, phrases = self._found
+        out = _shapes(text)
+        if phrases is not None:
+            out = phrases.sub(REDACTED, out)
+        return WORD.sub(lambda m: REDACTED if m.group(0).lower() in words else m.group(0), out)
