@@ -37,6 +37,7 @@ from dealersync.hookspecs import hookimpl
 from dealersync.http import HttpSession
 from dealersync.identity import MemberStats, Profile, get_profile, register_profile
 from dealersync.model import TABLES, Column, Table
+from dealersync.vocabularies import value_map_problems
 
 __version__ = "0.1.0"
 
@@ -76,4 +77,5 @@ __all__ = [
     "get_profile",
     "hookimpl",
     "register_profile",
+    "value_map_problems",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dealersync import (
     TABLES,
@@ -23,6 +23,7 @@ from dealersync import (
     ExtractFile,
     RecordBatch,
     Source,
+    value_map_problems,
 )
 from pydantic import Field, field_validator, model_validator
 
@@ -59,6 +60,16 @@ def _check_columns(table: str, mapping: dict[str, str]) -> None:
         )
 
 
+def _check_values(table: str, mapping: dict[str, dict[str, str]]) -> None:
+    problems = value_map_problems(TABLES[table], mapping)
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+#: A table's `values`: canonical column -> {the DMS's spelling -> canonical value}.
+ValueMap = dict[str, dict[str, str]]
+
+
 class ReadOptions(ConnectorConfig):
     """How files are read: source-wide, or one table's (None: the source-wide value)."""
 
@@ -89,6 +100,12 @@ class ReadOptions(ConnectorConfig):
         description="strftime format of timestamps when they are not ISO 8601,"
         ' e.g. "%m/%d/%Y %H:%M".',
     )
+    decimal_separator: Literal[".", ","] | None = Field(
+        default=None,
+        description='Decimal separator of numbers: "." (default: 1,234.56) or ","'
+        " (1.234,56). Money signs, thousands separators and (12.00) / 12.00- negatives"
+        " are read either way.",
+    )
 
     _delimiter = field_validator("delimiter")(_one_character)
     _encoding = field_validator("encoding")(_known_encoding)
@@ -105,6 +122,12 @@ class TableOptions(ReadOptions):
         default_factory=dict,
         description="The file's header for each canonical column when it differs,"
         ' e.g. { customer_id = "CustNo" }.',
+    )
+    values: ValueMap = Field(
+        default_factory=dict,
+        description="The DMS's own words for the table's enumerated columns, per column:"
+        ' { status = { WIP = "recommended" } }; they come before the built-in spellings'
+        " (case and surrounding spaces ignored).",
     )
 
 
@@ -130,11 +153,19 @@ class DmsCsvSource(Source):
             " (or `columns` under tables.<table>). Unmapped columns are read by their"
             " canonical name; absent ones load empty.",
         )
+        values: dict[str, ValueMap] = Field(
+            default_factory=dict,
+            description="Per table, the DMS's own words for enumerated columns onto the"
+            ' canonical values, e.g. { ro_lines = { status = { WIP = "recommended" } } }'
+            " (or `values` under tables.<table>, which adds to and overrides it). Built-in"
+            " spellings (C, D, DECL, CP, W, I, ...) need no mapping; see docs/data-model.md.",
+        )
         tables: dict[str, TableOptions] = Field(
             default_factory=dict,
             description="Per table, its file and how to read it when it differs from the"
             " source-wide options: [sources.<name>.tables.deals] with file, columns,"
-            " delimiter, encoding, skip_rows, date_format, timestamp_format.",
+            " values, delimiter, encoding, skip_rows, date_format, timestamp_format,"
+            " decimal_separator.",
         )
         delimiter: str = Field(
             default=",",
@@ -142,7 +173,7 @@ class DmsCsvSource(Source):
             ' tab "\\t"); tables.<table>.delimiter overrides it.',
         )
 
-        @field_validator("files", "columns", "tables")
+        @field_validator("files", "columns", "tables", "values")
         @classmethod
         def _known_tables(cls, value: dict[str, Any]) -> dict[str, Any]:
             unknown = sorted(set(value) - set(TABLES))
@@ -168,6 +199,14 @@ class DmsCsvSource(Source):
         ) -> dict[str, TableOptions]:
             for table, opts in value.items():
                 _check_columns(table, opts.columns)
+                _check_values(table, opts.values)
+            return value
+
+        @field_validator("values")
+        @classmethod
+        def _known_values(cls, value: dict[str, ValueMap]) -> dict[str, ValueMap]:
+            for table, mapping in value.items():
+                _check_values(table, mapping)
             return value
 
         @model_validator(mode="after")
@@ -200,9 +239,15 @@ class DmsCsvSource(Source):
             name: getattr(own, name) if getattr(own, name) is not None else getattr(cfg, name)
             for name in ReadOptions.model_fields
         }
+        wide = cfg.values.get(table, {})
+        values = {
+            column: {**wide.get(column, {}), **own.values.get(column, {})}
+            for column in {**wide, **own.values}
+        }
         return TableOptions(
             file=own.file or cfg.files.get(table),
             columns=own.columns or cfg.columns.get(table, {}),
+            values=values,
             **merged,
         )
 
@@ -256,4 +301,6 @@ class DmsCsvSource(Source):
             timestamp_format=opts.timestamp_format,
             encoding=opts.encoding,
             skip_rows=opts.skip_rows,
+            decimal_separator=opts.decimal_separator or ".",
+            values=opts.values,
         )

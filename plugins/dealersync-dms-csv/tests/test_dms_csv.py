@@ -210,3 +210,40 @@ def test_per_table_options_are_checked():
         DmsCsvSource.Config(path="x", skip_rows=-1)
     with pytest.raises(pydantic.ValidationError, match="shoe"):
         DmsCsvSource.Config(path="x", tables={"deals": {"shoe": 1}})
+
+
+def test_values_and_decimal_separator_reach_the_extract_file(tmp_path, extract):
+    """Source-wide `values` per table, added to and overridden by tables.<table>.values."""
+    (extract / "ro_lines.csv").write_text("ro_id,line_no,status\nR1,1,WIP\n")
+    src = make(
+        tmp_path,
+        values={"ro_lines": {"status": {"WIP": "recommended", "X": "declined"}}},
+        decimal_separator=",",
+        tables={
+            "ro_lines": {"values": {"status": {"X": "performed", "Z": "declined"}}},
+            "customers": {"decimal_separator": "."},
+        },
+    )
+    lines = next(iter(src.read("ro_lines", None)))
+    assert lines.values == {
+        "status": {"WIP": "recommended", "X": "performed", "Z": "declined"}
+    }
+    assert lines.decimal_separator == ","
+    customers = next(iter(src.read("customers", None)))
+    assert customers.values == {} and customers.decimal_separator == "."
+    assert next(iter(make(tmp_path).read("customers", None))).decimal_separator == "."
+
+
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ({"values": {"ro_lines": {"status": {"X": "done"}}}}, "'X' maps to 'done', not one of"),
+        ({"values": {"ro_lines": {"op_code": {"X": "tires"}}}}, "op_code is not an enumerated"),
+        ({"values": {"widgets": {}}}, "unknown table widgets"),
+        ({"tables": {"deals": {"values": {"deal_type": {"R": "retail"}}}}}, "'R' maps to"),
+        ({"decimal_separator": ";"}, "decimal_separator"),
+    ],
+)
+def test_values_and_decimal_separator_are_checked(config, message):
+    with pytest.raises(pydantic.ValidationError, match=message):
+        DmsCsvSource.Config(path="x", **config)
