@@ -3,8 +3,8 @@
 `vl-convert <https://github.com/vega/vl-convert>`_ (the Vega project's own converter, a Rust
 program with the Vega and Vega-Lite JavaScript embedded, shipped as a Python wheel) renders a
 spec to SVG with no browser and no network, so the page carries finished drawings: no script,
-nothing to fetch when it is opened. Vega's SVG gives each data mark ``role="graphics-symbol"``
-and an ``aria-label``; every chart here sets that label from the ``label`` field of its rows,
+nothing to fetch when it is opened. Vega's SVG gives each data mark (in a ``.role-mark`` group;
+axes and legends are symbols too) ``role="graphics-symbol"`` and an ``aria-label``; every chart here sets that label from the ``label`` field of its rows,
 which the table beside it carries too (``data-label``), so marks and rows can be matched.
 Decorations (lines joining points, numbers written on cells) are ``aria: false``: only one
 mark per row is announced.
