@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dealersync.errors import ConfigError
 from dealersync.segments import SegmentDef
+from dealersync.service_categories.settings import ServiceCategorySettings
 
 _SECRETISH = ("token", "secret", "password", "key", "credential")
 
@@ -76,7 +77,10 @@ class Settings(_Strict):
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
-    opcodes: dict[str, str] = Field(default_factory=dict, description="op code -> service category overrides")
+    opcodes: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="exact op code -> service category (same as [service_categories.opcodes])"
+    )
+    service_categories: ServiceCategorySettings = Field(default_factory=ServiceCategorySettings)
     sources: dict[str, ConnectorEntry] = Field(default_factory=dict)
     destinations: dict[str, ConnectorEntry] = Field(default_factory=dict)
     segments: dict[str, SegmentDef] = Field(default_factory=dict)

@@ -39,6 +39,7 @@ from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy
 from dealersync.report.overlaps import record_overlaps
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
+from dealersync.service_categories import config_rules
 from dealersync.store import Warehouse, ensure_table, scalar_int
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
@@ -121,6 +122,7 @@ class Runner:
         self.progress: Progress = progress or (lambda _msg: None)
         self.facts = fact_registry(registry)  # core facts, then plugins' (a clash names both)
         self.templates = template_registry(registry)
+        self.category_rules = config_rules(config)  # checked before any data moves
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
         self._consent: dict[Channel, str] = {}  # this run's consent tables: see _consented
@@ -201,7 +203,7 @@ class Runner:
                 step.rows += reports[-1].total_loaded
         self.progress("building customer facts")
         with self.timings.step("facts") as step:
-            built = build_facts(self.warehouse.con, self.facts, as_of=self.as_of, opcodes=self.config.settings.opcodes)
+            built = build_facts(self.warehouse.con, self.facts, as_of=self.as_of, rules=self.category_rules)
             step.rows += built.customers
         log.info("facts: %s (%d customers computed, %d changed)%s", built.kind, built.customers, built.changed,
                  f": {built.reason}" if built.reason else "")

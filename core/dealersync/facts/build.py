@@ -35,7 +35,13 @@ from dealersync.facts.registry import (
 )
 from dealersync.facts.relations import RELATION_SQL, scoped
 from dealersync.model import TABLES, create_table_sql
-from dealersync.opcodes import DEFAULT_OPCODES
+from dealersync.service_categories import LINE_CATEGORIES_TABLE, OPCODES_TABLE, CategoryRules
+from dealersync.service_categories.rules import category_rules, default_rules
+from dealersync.service_categories.sql import (
+    add_new_line_pairs,
+    build_line_categories,
+    categorize_sql,
+)
 from dealersync.store import persisted_tables, scalar_int
 
 _CATEGORY_RE = re.compile(r"^[a-z0-9_]+$")
@@ -333,7 +339,7 @@ def _used_aggregates(facts: Iterable[Fact]) -> list[str]:
 
 
 def _categories(categories: Iterable[str] | None) -> list[str]:
-    found = sorted(set(categories if categories is not None else DEFAULT_OPCODES.values()))
+    found = sorted(set(categories if categories is not None else default_rules().categories()))
     for cat in found:
         if not _CATEGORY_RE.match(cat):
             raise ConfigError(f"service category {cat!r}: expected lower-case letters, digits, '_'")
@@ -346,7 +352,7 @@ def facts_select_sql(
     """The SELECT producing ``customer_facts`` from the customer-grain ``facts``.
 
     Named parameters: ``$as_of`` (a date) and ``$categories``, the sorted list of service
-    categories (default: those of the default op-code catalog). Reads the related-record views,
+    categories (default: those the built-in rules give). Reads the related-record views,
     ``_vehicles`` and ``_facts_hh``, so it runs after :func:`build_facts` has made them. With
     ``scope`` (a table with a ``customer_id`` column), only those customers' rows, each source
     read for them only.
@@ -378,19 +384,20 @@ def vehicle_facts_select_sql(facts: Iterable[Fact]) -> str:
     )
 
 
-def merged_opcodes(opcodes: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The default op-code catalog with ``opcodes`` (from ``[opcodes]`` in config) on top."""
-    merged = {k.strip().upper(): v for k, v in DEFAULT_OPCODES.items()}
-    for code, category in (opcodes or {}).items():
-        if not isinstance(code, str) or not code.strip():
-            raise ConfigError(f"opcodes: op code {code!r}: expected a non-empty string")
-        if not isinstance(category, str) or not _CATEGORY_RE.match(category.strip().lower()):
-            raise ConfigError(
-                f"opcodes.{code}: category {category!r}: expected a name of lower-case letters,"
-                " digits and '_' (e.g. \"tires\")"
-            )
-        merged[code.strip().upper()] = category.strip().lower()
-    return merged
+def merged_opcodes(opcodes: Mapping[str, str | list[str]] | None = None) -> dict[str, tuple[str, ...]]:
+    """The exact op codes of the categorization: the built-in ones with ``opcodes`` (from
+    ``[opcodes]`` in config) on top; op code -> categories (empty: none)."""
+    rules = category_rules(opcodes=opcodes)
+    return {**rules.builtin_codes, **rules.dealer_codes}
+
+
+def _rules(opcodes: Mapping[str, str | list[str]] | None, rules: CategoryRules | None) -> CategoryRules:
+    """The rules a build uses: ``rules``, or the built-in ones with ``opcodes`` on top."""
+    if rules is not None and opcodes:
+        raise ValueError("pass the [opcodes] overrides inside rules (category_rules(opcodes=...))")
+    if rules is not None:
+        return rules
+    return category_rules(opcodes=opcodes) if opcodes else default_rules()
 
 
 def _run(con: Any, sql: str, params: Mapping[str, Any]) -> None:
@@ -470,17 +477,22 @@ class FactsBuild:
 
 
 def facts_fingerprint(
-    registry: FactRegistry | Iterable[Fact], *, as_of: dt.date, opcodes: Mapping[str, str] | None
+    registry: FactRegistry | Iterable[Fact],
+    *,
+    as_of: dt.date,
+    opcodes: Mapping[str, str | list[str]] | None = None,
+    rules: CategoryRules | None = None,
 ) -> str:
     """A digest of everything the facts are computed with: ``as_of``, each fact's name, type,
-    grain and SQL, the merged op-code catalog, the relations' and aggregates' SQL, a version."""
-    catalog = merged_opcodes(opcodes)
+    grain and SQL, the service-category rules and the SQL that applies them, the relations' and
+    aggregates' SQL, a version."""
+    rules = _rules(opcodes, rules)
     facts = list(registry)
     parts = {
         "version": FACTS_VERSION,
         "as_of": as_of.isoformat(),
         "facts": [[f.name, f.type, f.grain, f.sql] for f in facts],
-        "opcodes": sorted(catalog.items()),
+        "categories": [rules.describe(), categorize_sql(rules, "pairs")[0]],
         "relations": [list(r) for r in RELATION_SQL],
         "sql": [
             _VEHICLES_TEMPLATE,
@@ -488,7 +500,7 @@ def facts_fingerprint(
             _HOUSEHOLDS_SQL,
             _CUSTOMERS_CTE,
             _PARAMS_CTE,
-            _svc_sql(_categories(catalog.values())),
+            _svc_sql(_categories(rules.categories())),
             sorted(_AGGREGATE_CTES.items()),
         ],
     }
@@ -500,13 +512,17 @@ def build_facts(
     registry: FactRegistry,
     *,
     as_of: dt.date,
-    opcodes: Mapping[str, str] | None = None,
+    opcodes: Mapping[str, str | list[str]] | None = None,
+    rules: CategoryRules | None = None,
     incremental: bool = True,
 ) -> FactsBuild:
     """Bring ``customer_facts``, ``vehicle_facts`` and the related-record views up to date.
 
-    ``con`` is a DuckDB connection to the warehouse. Also (re)creates ``_opcodes`` (the op-code
-    catalog with ``opcodes`` overrides) and ``_facts_meta`` (the ``as_of`` the facts were built
+    ``con`` is a DuckDB connection to the warehouse. ``rules``: the service-category rules
+    (:func:`dealersync.service_categories.config_rules`); default the built-in ones with the
+    ``[opcodes]`` overrides ``opcodes`` on top. Also (re)creates ``_opcodes`` and
+    ``_line_categories`` (the lines' distinct op code and description pairs, categorized; see
+    :mod:`dealersync.service_categories.sql`) and ``_facts_meta`` (the ``as_of`` the facts were built
     for; see :func:`facts_as_of`). Canonical tables that were never loaded are created empty.
 
     Incremental (:mod:`dealersync.changes`): when the facts were built before with the same
@@ -518,15 +534,15 @@ def build_facts(
 
     if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
         raise ConfigError(f"as_of: expected a date, found {as_of!r}")
-    catalog = merged_opcodes(opcodes)
+    rules = _rules(opcodes, rules)
     for table in TABLES.values():
         con.execute(create_table_sql(table))
-    categories = _categories(catalog.values())
+    categories = _categories(rules.categories())
     params = {"as_of": as_of, "categories": categories}
     facts = list(registry)
-    fingerprint = facts_fingerprint(facts, as_of=as_of, opcodes=opcodes)
+    fingerprint = facts_fingerprint(facts, as_of=as_of, rules=rules)
     hh = "hh" in _used_aggregates(f for f in facts if f.grain == "customer")
-    needed = {FACTS_TABLE, "_facts_meta", "_opcodes", "_vehicles", "_facts_links"}
+    needed = {FACTS_TABLE, "_facts_meta", OPCODES_TABLE, LINE_CATEGORIES_TABLE, "_vehicles", "_facts_links"}
     needed |= {name for name, _, materialized in RELATION_SQL if materialized}
     if hh:
         needed.add("_facts_hh")
@@ -538,7 +554,7 @@ def build_facts(
         elif any(_CROSS_CUSTOMER_RE.search(f.sql) for f in facts if f.grain == "customer"):
             plan, reason = Refresh("full", plan.upto), "a fact's SQL may read other customers"
     if plan.kind == "full":
-        _build_full(con, facts, registry, params, catalog, hh)
+        _build_full(con, facts, registry, params, rules, hh)
         result = FactsBuild("full", scalar_int(con, f"SELECT count(*) FROM {FACTS_TABLE}"), 0, reason)
         mark_refreshed(con, DERIVED_NAME, fingerprint, plan)
         return result
@@ -550,6 +566,7 @@ def build_facts(
 
     own = _begin(con)
     try:
+        add_new_line_pairs(con, rules)
         result = _refresh_customers(con, facts, params, hh, plan.changed_sql)
         mark_refreshed(con, DERIVED_NAME, fingerprint, plan)
     except duckdb.Error as exc:
@@ -592,16 +609,12 @@ def _build_full(
     facts: Sequence[Fact],
     registry: FactRegistry,
     params: Mapping[str, Any],
-    catalog: Mapping[str, str],
+    rules: CategoryRules,
     hh: bool,
 ) -> None:
     import duckdb
 
-    con.execute("CREATE OR REPLACE TABLE _opcodes (op_code VARCHAR PRIMARY KEY, category VARCHAR)")
-    con.execute(
-        "INSERT INTO _opcodes SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-        [list(catalog), list(catalog.values())],
-    )
+    build_line_categories(con, rules)
     con.execute(
         "CREATE OR REPLACE TABLE _facts_meta AS"
         " SELECT CAST(? AS DATE) AS as_of, current_timestamp AS built_at, ? AS facts",

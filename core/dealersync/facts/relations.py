@@ -24,25 +24,30 @@ WHERE r.customer_id IS NOT NULL
   AND COALESCE(r.opened_on, r.closed_on) <= m.as_of
   AND lower(trim(COALESCE(r.pay_type, ''))) <> 'internal'"""
 
-#: Lines of those visits; the category comes from the op-code catalog (NULL if unknown), a line
-#: without a status counts as performed.
+#: Lines of those visits, one row per line: ``category`` is the list of the line's service
+#: categories (``_line_categories``, by the line's op code and description; empty: uncategorized),
+#: a line without a status counts as performed. Joined on the op code and description as loaded
+#: (the normalized op code comes from the pair: no per-line string work).
 SERVICE_LINES_SQL = """
-SELECT r.customer_id, r.vehicle_id, r.ro_id, r.date, o.category,
-       upper(trim(l.op_code)) AS op_code,
+SELECT r.customer_id, r.vehicle_id, r.ro_id, r.date,
+       COALESCE(c.categories, []::VARCHAR[]) AS category,
+       c.code AS op_code,
        COALESCE(lower(trim(l.status)), 'performed') AS status,
        COALESCE(l.labor_amount, 0) + COALESCE(l.parts_amount, 0) AS amount
 FROM ro_lines AS l
 JOIN rel_service_visits AS r ON r.ro_id = l.ro_id
-LEFT JOIN _opcodes AS o ON o.op_code = upper(trim(l.op_code))"""
+LEFT JOIN _line_categories AS c
+  ON c.op_code IS NOT DISTINCT FROM l.op_code AND c.description IS NOT DISTINCT FROM l.description"""
 
 #: Per customer and category: the latest performed and declined/recommended dates (internal,
-#: shared by the category facts and declined_work: one pass over the lines).
+#: shared by the category facts and declined_work: one pass over the lines, a line counted once
+#: per category it carries).
 SERVICE_CATEGORIES_SQL = """
 SELECT customer_id, category,
        max(date) FILTER (WHERE status = 'performed') AS performed,
        max(date) FILTER (WHERE status IN ('declined', 'recommended')) AS declined
-FROM @src:rel_service_lines@
-WHERE category IS NOT NULL
+FROM (SELECT customer_id, date, status, unnest(category) AS category
+      FROM @src:rel_service_lines@ WHERE len(category) > 0)
 GROUP BY customer_id, category"""
 
 #: Categories bought: per customer and category, the latest performed date.
@@ -126,14 +131,16 @@ RELATIONS: dict[str, Relation] = {
             "rel_service_lines",
             "Lines of those repair orders; date = the RO's date.",
             {
-                "category": "text",
+                "category": "text_list",
                 "op_code": "text",
                 "status": "text",
                 "amount": "decimal",
                 "vehicle_id": "text",
             },
             field_docs={
-                "category": "service category from the op-code catalog; empty if unknown",
+                "category": "the line's service categories (docs/data-model.md, 'Service"
+                " categories'), a list, empty if none: category = \"tires\" matches a line"
+                " whose categories include tires, a list of values matches any",
                 "status": "performed, declined or recommended; no status counts as performed",
                 "op_code": "upper case, trimmed",
                 "amount": "labor + parts",

@@ -225,12 +225,18 @@ class _Compiler:
         return exp.Not(this=member) if zero_passes else member
 
     def record_condition(self, where: str, rel: Relation, key: str, value: Any) -> exp.Expression:
-        """``field = value`` (a list: ``field IN (...)``) on a related record's field."""
+        """``field = value`` (a list: ``field IN (...)``) on a related record's field; on a list
+        field (a line's categories), the field holds the value (a list: any of them)."""
         if key not in rel.fields:
             known = ", ".join(sorted(rel.fields))
             raise ConfigError(f"{where}: unknown field (known: {known})")
         fact = Fact(key, rel.fields[key], key, "")
         col = exp.column(key, quoted=True)
+        if fact.type == "text_list":
+            fact = Fact(key, "text", key, "")
+            values = _list(where, value) if isinstance(value, list) else [value]
+            items = exp.Array(expressions=[self.scalar(where, fact, v) for v in values])
+            return exp.func("list_has_any", col, items)
         if isinstance(value, list):
             items = [self.scalar(where, fact, v) for v in _list(where, value)]
             return exp.In(this=col, expressions=items)
