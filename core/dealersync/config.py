@@ -8,6 +8,7 @@ are never echoed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,13 @@ from dealersync.segments import SegmentDef
 from dealersync.service_categories.settings import ServiceCategorySettings
 
 _SECRETISH = ("token", "secret", "password", "key", "credential")
+
+#: What a name in the config (a source, destination, segment or audience) may be: it becomes part
+#: of warehouse table names, file names and messages, so letters, digits and ``_`` only, starting
+#: with a letter, at most 64 characters. Quotes, semicolons, spaces, dashes and comments never reach
+#: SQL, which quotes every name anyway (:func:`dealersync.store.quote_ident`).
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+NAME_RULE = "a name of letters, digits and '_', starting with a letter, at most 64 characters"
 
 
 class _Strict(BaseModel):
@@ -34,8 +42,6 @@ class WarehouseSettings(_Strict):
     @field_validator("memory_limit")
     @classmethod
     def _size(cls, v: str) -> str:
-        import re
-
         if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v, re.I):
             raise ValueError("a size such as '512MB' or '2GB'")
         return v.strip()
@@ -47,6 +53,41 @@ class IdentitySettings(_Strict):
 
 class OutputSettings(_Strict):
     dir: str = Field("out", description="where file destinations write, relative to this config")
+
+
+class GuardSettings(_Strict):
+    """Change guards: when the data looks broken, removals and file replacements wait for a person
+    (docs/sync.md, "Change guards"). Shares are fractions: 0.5 is 50%."""
+
+    max_table_drop: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="hold when a loaded table's rows fell by more than this share since the last good run",
+    )
+    max_quarantined_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="hold when more than this share of a table's rows were quarantined"
+    )
+    max_removed_share: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="hold when a run would remove more than this share of an audience's members",
+    )
+    min_change: int = Field(
+        25, ge=0, description="a fall or removal of fewer rows or members than this never holds anything"
+    )
+
+
+class GuardOverrides(_Strict):
+    """An audience's own guard limits; a key left out takes the ``[guards]`` value."""
+
+    max_table_drop: float | None = Field(None, ge=0.0, le=1.0, description="see [guards].max_table_drop")
+    max_quarantined_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="see [guards].max_quarantined_share"
+    )
+    max_removed_share: float | None = Field(None, ge=0.0, le=1.0, description="see [guards].max_removed_share")
+    min_change: int | None = Field(None, ge=0, description="see [guards].min_change")
+
+    def over(self, defaults: GuardSettings) -> GuardSettings:
+        """``defaults`` with this audience's keys put over them."""
+        return defaults.model_copy(update=self.model_dump(exclude_none=True))
 
 
 class ConnectorEntry(BaseModel):
@@ -70,6 +111,7 @@ class AudienceSettings(_Strict):
     holdout_salt: str | None = Field(None, description="changes who is held out; default: the audience name")
     priority_group: str | None = Field(None, description="audiences competing for the same customers")
     priority: int = Field(1, ge=1, description="rank in the priority group: 1 is the highest")
+    guards: GuardOverrides = Field(default_factory=GuardOverrides, description="this audience's change guard limits")
 
 
 class Settings(_Strict):
@@ -77,6 +119,7 @@ class Settings(_Strict):
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    guards: GuardSettings = Field(default_factory=GuardSettings, description="change guard limits for every audience")
     opcodes: dict[str, str | list[str]] = Field(
         default_factory=dict, description="exact op code -> service category (same as [service_categories.opcodes])"
     )
@@ -112,6 +155,7 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     settings = validate(raw, Settings)
+    _check_names(settings)
     _check_references(settings)
     return Config(settings, path.resolve())
 
@@ -171,6 +215,21 @@ def _expected_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> str:
             return ""
         model = inner
     return f"; expected one of: {', '.join(model.model_fields)}"
+
+
+def _check_names(s: Settings) -> None:
+    """Every name the config defines is a plain identifier (see :data:`NAME_PATTERN`)."""
+    for table, names in (("sources", s.sources), ("destinations", s.destinations),
+                         ("segments", s.segments), ("audiences", s.audiences)):
+        for name in names:
+            if not NAME_PATTERN.fullmatch(name):
+                raise ConfigError(f"{table}.{_shown(name)}: found this name, expected {NAME_RULE}")
+
+
+def _shown(name: str) -> str:
+    """A bad name as it may be printed: its safe characters, the others as '?', at most 40."""
+    text = "".join(c if c.isalnum() or c in "_-" else "?" for c in name)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_references(s: Settings) -> None:

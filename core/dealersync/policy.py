@@ -22,7 +22,7 @@ import duckdb
 
 from dealersync.config import AudienceSettings
 from dealersync.segments import CompiledSQL
-from dealersync.store import scalar_int
+from dealersync.store import quote_ident, scalar_int
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
 
@@ -87,7 +87,7 @@ class AudiencePolicy:
             with self._timings.step("policy"):
                 self._table(
                     f"_eligible_{name}",
-                    f'SELECT customer_id FROM "_kept_{name}" EXCEPT SELECT customer_id FROM "{self._suppressed}"',
+                    f'SELECT customer_id FROM {quote_ident("_kept_" + name)} EXCEPT SELECT customer_id FROM {quote_ident(self._suppressed)}',
                 )
             self._eligible[name] = f"_eligible_{name}"
         return self._eligible[name]
@@ -113,13 +113,13 @@ class AudiencePolicy:
         aud = self._audiences[name]
         kept, n_eligible = self._size(f"_kept_{name}"), self._size(eligible)
         sel.excluded, sel.suppressed = sel.segment_size - kept, kept - n_eligible
-        outranking = "".join(f' EXCEPT SELECT customer_id FROM "{self.eligible(h)}"' for h in self._higher_ranked(name))
-        self._table(sel.table, f'SELECT customer_id FROM "{eligible}"{outranking}')
+        outranking = "".join(f' EXCEPT SELECT customer_id FROM {quote_ident(self.eligible(h))}' for h in self._higher_ranked(name))
+        self._table(sel.table, f'SELECT customer_id FROM {quote_ident(eligible)}{outranking}')
         sel.outranked = n_eligible - self._size(sel.table)
         if aud.holdout:
             pred, params = holdout_sql(self.salt(name), aud.holdout)
-            self._table(f"_holdout_{name}", f'SELECT customer_id FROM "{sel.table}" WHERE {pred}', params)
-            self._con.execute(f'DELETE FROM "{sel.table}" WHERE customer_id IN (SELECT customer_id FROM "_holdout_{name}")')
+            self._table(f"_holdout_{name}", f'SELECT customer_id FROM {quote_ident(sel.table)} WHERE {pred}', params)
+            self._con.execute(f'DELETE FROM {quote_ident(sel.table)} WHERE customer_id IN (SELECT customer_id FROM {quote_ident("_holdout_" + name)})')
             sel.held_out = self._size(f"_holdout_{name}")
         sel.customers = self._size(sel.table)
 
@@ -127,7 +127,7 @@ class AudiencePolicy:
         aud = self._audiences[name]
         if aud.holdout:
             self._con.execute(
-                f'INSERT INTO _holdouts SELECT ?, ?, ?, ?, ?, customer_id FROM "_holdout_{name}"',
+                f'INSERT INTO _holdouts SELECT ?, ?, ?, ?, ?, customer_id FROM {quote_ident("_holdout_" + name)}',
                 [run_id, as_of, name, self.salt(name), aud.holdout],
             )
 
@@ -145,10 +145,10 @@ class AudiencePolicy:
         ]
 
     def _table(self, name: str, sql: str, params: list[object] | None = None) -> None:
-        self._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', params or [])
+        self._con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {sql}', params or [])
 
     def _size(self, table: str) -> int:
-        return self._count(f'SELECT count(*) FROM "{table}"')
+        return self._count(f'SELECT count(*) FROM {quote_ident(table)}')
 
     def _count(self, sql: str, params: list[object] | None = None) -> int:
         return scalar_int(self._con, sql, params)

@@ -188,8 +188,14 @@ def persisted_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def quote_ident(name: str) -> str:
-    """A SQL identifier, double-quoted."""
+    """A SQL identifier, double-quoted: the one way a name (a table, a column, an audience's
+    table) reaches SQL text."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A single-quoted SQL string literal (for names that must be SQL text; values are bound)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def pair_table(prefix: str, audience: str, destination: str) -> str:

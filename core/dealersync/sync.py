@@ -29,6 +29,8 @@ from dealersync.connectors import (
     Source,
 )
 from dealersync.delivery import IncrementalDelivery
+from dealersync.delivery.guards import ChangeGuard
+from dealersync.delivery.plan import Plan
 from dealersync.delivery.snapshots import SnapshotHistory, drop_stale_deliveries
 from dealersync.errors import ConfigError, DealersyncError
 from dealersync.facts import build_facts, fact_registry
@@ -40,7 +42,8 @@ from dealersync.policy import AudiencePolicy
 from dealersync.report.overlaps import record_overlaps
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
 from dealersync.service_categories import config_rules
-from dealersync.store import Warehouse, ensure_table, scalar_int
+from dealersync.service_categories.usage import uncategorized_warning
+from dealersync.store import Warehouse, ensure_table, quote_ident, scalar_int
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
 
@@ -69,7 +72,7 @@ class DeliveryResult:
     destination: str
     connector: str
     mode: str
-    status: str = "planned"  # planned (dry run), ok, failed
+    status: str = "planned"  # planned (dry run), ok, held (a change guard held removals), failed
     segment_size: int = 0  # customers in the audience's segment
     excluded: int = 0  # left out by the audience's exclude segments
     suppressed: int = 0  # on the global suppression list
@@ -123,11 +126,16 @@ class Runner:
         self.facts = fact_registry(registry)  # core facts, then plugins' (a clash names both)
         self.templates = template_registry(registry)
         self.category_rules = config_rules(config)  # checked before any data moves
+        #: this run's warnings about the data (the summary prints them), e.g. uncategorized revenue
+        self.warnings: list[str] = []
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
         self._consent: dict[Channel, str] = {}  # this run's consent tables: see _consented
         self._consented_sets: dict[tuple[str, Channel], tuple[str, int, int]] = {}
         self._selected: dict[str, str] = {}  # this run's audiences -> their customers after policy
+        self._guard: ChangeGuard | None = None  # this run's change guards (see sync)
+        #: pairs delivered while a guard warned without holding: their baseline stays as it was
+        self._unsettled: set[tuple[str, str]] = set()
         #: called with each delivered (result, kept member table) (the bench exports members
         #: through it)
         self.members_sink: Callable[[DeliveryResult, str], None] | None = None
@@ -207,13 +215,25 @@ class Runner:
             step.rows += built.customers
         log.info("facts: %s (%d customers computed, %d changed)%s", built.kind, built.customers, built.changed,
                  f": {built.reason}" if built.reason else "")
+        warning = uncategorized_warning(self.warehouse.con, self.category_rules.uncategorized_warning)
+        if warning:
+            self.warnings.append(warning)
         return reports
 
     def sync(
-        self, audiences: Iterable[str] | None = None, *, dry_run: bool = False, full_resync: bool = False
+        self,
+        audiences: Iterable[str] | None = None,
+        *,
+        dry_run: bool = False,
+        full_resync: bool = False,
+        accept_changes: Iterable[str] = (),
     ) -> list[DeliveryResult]:
-        """Deliver the named audiences (all by default). Sources must be loaded first."""
+        """Deliver the named audiences (all by default). Sources must be loaded first.
+
+        ``accept_changes``: audiences whose change guards are released for this run (their
+        removals and file replacements go ahead, and the current counts become their baseline)."""
         names = self.selected(audiences)
+        accepted = self.selected(accept_changes, option="--accept-changes") if accept_changes else []
         run_id = uuid.uuid4().hex[:12]
         self._identity = None  # each run brings the identity indexes up to date once (and reads
         # consent once per channel and audience: see _consented)
@@ -224,6 +244,9 @@ class Runner:
             if dropped:
                 log.info("dropped %d tables of audience/destination pairs no longer configured", len(dropped))
         policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
+        s = self.config.settings
+        self._guard = ChangeGuard(self.warehouse.con, s.guards, s.audiences, s.sources, accepted)
+        self._unsettled.clear()
         self._selected.clear()
         results = []
         try:
@@ -238,12 +261,12 @@ class Runner:
             self._drop_consent()
         return results
 
-    def selected(self, audiences: Iterable[str] | None) -> list[str]:
+    def selected(self, audiences: Iterable[str] | None, option: str = "--audience") -> list[str]:
         known = self.config.settings.audiences
         names = list(audiences) if audiences else list(known)
         for n in names:
             if n not in known:
-                raise ConfigError(f"--audience: unknown audience '{n}' (defined: {', '.join(known) or 'none'})")
+                raise ConfigError(f"{option}: unknown audience '{n}' (defined: {', '.join(known) or 'none'})")
         return names
 
     def _sync_audience(
@@ -268,6 +291,8 @@ class Runner:
                 log.error("audience %s to %s failed: %s", name, dest_name, exc.message)
             res.seconds = round(time.monotonic() - started, 3)
             if not dry_run:
+                if res.status == "ok" and (name, dest_name) not in self._unsettled:
+                    self._guard_state.record(name, dest_name)
                 self._record(run_id, started_at, res)
                 self._notify(res)
             results.append(res)
@@ -279,17 +304,17 @@ class Runner:
         customers in the audience and let through."""
         con = self.warehouse.con
         if channel not in self._consent:
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "_consent_{channel}" AS {consent_filter_sql(channel)}')
-            self._consent[channel] = f'"_consent_{channel}"'
+            con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident("_consent_" + channel)} AS {consent_filter_sql(channel)}')
+            self._consent[channel] = quote_ident("_consent_" + channel)
         key = (audience_table, channel)
         if key not in self._consented_sets:
-            table = f'"_consented_{audience_table}_{channel}"'
+            table = quote_ident(f"_consented_{audience_table}_{channel}")
             # the audience table holds each customer once (policy builds it with set operations)
             con.execute(
-                f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT customer_id FROM "{audience_table}"'
+                f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT customer_id FROM {quote_ident(audience_table)}'
                 f" WHERE customer_id IN (SELECT customer_id FROM {self._consent[channel]})"
             )
-            total = scalar_int(con, f'SELECT count(customer_id) FROM "{audience_table}"')
+            total = scalar_int(con, f'SELECT count(customer_id) FROM {quote_ident(audience_table)}')
             self._consented_sets[key] = (table, total, scalar_int(con, f"SELECT count(*) FROM {table}"))
         return self._consented_sets[key]
 
@@ -336,6 +361,10 @@ class Runner:
         if not isinstance(dest, SnapshotDestination):
             raise ConfigError(f"destinations.{res.destination}: connector '{res.connector}' is neither a snapshot nor an audience destination")
         res.mode = "snapshot"  # a file is always the whole audience, whatever the audience's mode
+        held = self._hold_reasons(res, True, self._guard_state.file_reason(res.audience, res.destination, res.members))
+        if held:  # the last file stays as it is
+            res.status, res.error = "held", "; ".join(held)
+            return members
         dest.check()
         self.progress(f"writing {res.audience} to {res.destination}")
         history = SnapshotHistory(con, res.audience, res.destination, members)
@@ -360,8 +389,12 @@ class Runner:
         if not dry_run:
             dest.check()
             self.progress(f"sending {res.audience} to {res.destination}")
+        def guard(plan: Plan) -> list[str]:
+            removal = self._guard_state.removal_reason(res.audience, plan.removes, plan.synced)
+            return self._hold_reasons(res, plan.removes > 0, removal)
+
         try:
-            delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run, timings=self.timings)
+            delivery.run(aud.mode, full_resync=res.full_resync, dry_run=dry_run, timings=self.timings, guard=guard)
         finally:  # a failure midway still reports what was committed before it
             out = delivery.outcome
             res.planned = out.planned_adds + out.planned_removes
@@ -372,8 +405,35 @@ class Runner:
             res.warnings.extend(out.warnings)
             if not dry_run:
                 res.platform_counts = dict(dest.platform_counts())
-        if not dry_run:
+        if dry_run:
+            res.warnings.extend(f"a real run would hold its removals: {r}" for r in delivery.outcome.held)
+        elif delivery.outcome.held:
+            res.status, res.error = "held", "; ".join(delivery.outcome.held)
+        else:
             res.status = "ok"
+
+    @property
+    def _guard_state(self) -> ChangeGuard:
+        assert self._guard is not None, "sync() sets the run's guards up"
+        return self._guard
+
+    def _hold_reasons(self, res: DeliveryResult, removing: bool, reason: str | None) -> list[str]:
+        """Why the pair's removals (or file replacement) must wait for a person; empty: go ahead.
+
+        The extract-level reasons come first. An audience released with ``--accept-changes`` goes
+        ahead with the reasons as warnings; a pair with nothing to remove goes ahead too, warned,
+        and keeps its old baseline (so the guard still holds when removals come)."""
+        reasons = self._guard_state.table_reasons(res.audience, res.destination) + ([reason] if reason else [])
+        if not reasons:
+            return []
+        if self._guard_state.is_accepted(res.audience):
+            res.warnings.extend(f"accepted (--accept-changes): {r}" for r in reasons)
+            return []
+        if not removing:
+            self._unsettled.add((res.audience, res.destination))
+            res.warnings.extend(f"{r} (nothing to remove yet; release with --accept-changes {res.audience})" for r in reasons)
+            return []
+        return reasons
 
     def _notify(self, res: DeliveryResult) -> None:
         """Tell every observer; each is called on its own, so one that fails cannot silence the others

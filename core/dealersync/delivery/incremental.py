@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from dealersync.delivery.plan import Plan, make_plan, payload_sql
 from dealersync.delivery.state import SyncState
 from dealersync.errors import ConfigError
 from dealersync.identity import get_profile
+from dealersync.store import quote_ident
 from dealersync.timing import Timings
 
 #: How many runs a rejected member is sent again before the engine gives up on it.
@@ -45,6 +46,11 @@ class IncrementalOutcome:
     rejections: dict[str, int] = field(default_factory=dict)  # code -> members
     samples: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # why removals were held (see delivery.guards)
+
+
+#: Looks at a plan before anything is sent; returns the reasons to hold its removals (none: go on).
+RemovalGuard = Callable[[Plan], list[str]]
 
 
 class IncrementalDelivery:
@@ -77,12 +83,22 @@ class IncrementalDelivery:
     def plan(self, mode: str, full_resync: bool) -> Plan:
         return make_plan(
             self.con, self.members, self.state.pair, self.state_fields,
-            mirror=mode == "mirror", full_resync=full_resync, retry_cap=RETRY_CAP,
+            # replace mode removes whoever is not sent again: planned like mirror's removals, so a
+            # guard sees them (only mirror mode sends removals as such)
+            mirror=mode != "add", full_resync=full_resync, retry_cap=RETRY_CAP,
         )
 
     def run(
-        self, mode: str, *, full_resync: bool = False, dry_run: bool = False, timings: Timings | None = None
+        self,
+        mode: str,
+        *,
+        full_resync: bool = False,
+        dry_run: bool = False,
+        timings: Timings | None = None,
+        guard: RemovalGuard | None = None,
     ) -> IncrementalOutcome:
+        """Send the plan. A ``guard`` that returns reasons holds the removals (and a replace):
+        only the additions are sent, and ``outcome.held`` says why."""
         timings = timings or Timings()
         out = self.outcome
         if mode == "replace" and not self.dest.supports_replace:
@@ -95,6 +111,7 @@ class IncrementalDelivery:
         )
         if dry_run:
             out.samples = self._samples(plan)
+            out.held = guard(plan) if guard else []
             return out
         remote = self.dest.ensure_audience(self.audience, self.description)
         out.remote_id = remote.id
@@ -102,8 +119,11 @@ class IncrementalDelivery:
             out.warnings.append("the platform list changed since the last run: every member is sent again")
             plan = self.plan(mode, full_resync)
             out.planned_adds, out.planned_removes, out.unchanged = plan.adds, plan.removes, plan.unchanged
+        out.held = guard(plan) if guard else []
         with timings.step("deliver") as step:
-            if mode == "replace":
+            if out.held:
+                self._add(remote, plan, out)  # additions flow; removals wait for a person
+            elif mode == "replace":
                 self._replace(remote, out)
             else:
                 self._remove(remote, plan, out)
@@ -133,7 +153,7 @@ class IncrementalDelivery:
 
     def _replace(self, remote: RemoteAudience, out: IncrementalOutcome) -> None:
         cols = ["member_key", *self.fields]
-        total = int(self.con.execute(f'SELECT count(*) FROM "{self.members}"').fetchone()[0])  # type: ignore[index]
+        total = int(self.con.execute(f'SELECT count(*) FROM {quote_ident(self.members)}').fetchone()[0])  # type: ignore[index]
         rows = self._rows(self.members, cols)
         rejected: dict[str, MemberOutcome] = {}
         for batch, info in self._batches(rows, total):
@@ -178,7 +198,7 @@ class IncrementalDelivery:
     def _rows(self, table: str, cols: list[str], page: int = 10_000) -> Iterator[dict[str, Any]]:
         """Rows of ``table`` in member_key order, a page at a time on this connection (temp tables
         are per connection, and state commits happen between pages)."""
-        select = f'SELECT {", ".join(_q(c) for c in cols)} FROM "{table}"'
+        select = f'SELECT {", ".join(quote_ident(c) for c in cols)} FROM {quote_ident(table)}'
         last: str | None = None
         while True:
             where = "" if last is None else "WHERE member_key > ?"
@@ -196,13 +216,9 @@ class IncrementalDelivery:
         hashed = {f for f, p in self.dest.identifiers.items() if get_profile(p).hashed}
         cols = ["member_key", *self.fields]
         rows = self.con.execute(
-            f'SELECT {", ".join(_q(c) for c in cols)} FROM "{plan.add_table}" LIMIT {n}'
+            f'SELECT {", ".join(quote_ident(c) for c in cols)} FROM {quote_ident(plan.add_table)} LIMIT {n}'
         ).fetchall()
         return [
             {c: (v if c in hashed or c == "member_key" or v is None else "(plain, hidden)") for c, v in zip(cols, r, strict=True)}
             for r in rows
         ]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

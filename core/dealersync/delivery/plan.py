@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from dealersync.store import quote_ident, quote_literal
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -26,12 +28,13 @@ class Plan:
     removes: int
     unchanged: int
     gave_up: int  # rejected too often, or for good: not sent again
+    synced: int = 0  # members the state says are on the platform before this run
 
 
 def payload_sql(fields: Sequence[str], alias: str = "") -> str:
     """The JSON text the state keeps for a member: its state fields, in a fixed order."""
     prefix = f"{alias}." if alias else ""
-    pairs = ", ".join(f"'{f}', {prefix}\"{f}\"" for f in fields)
+    pairs = ", ".join(f"{quote_literal(f)}, {prefix}{quote_ident(f)}" for f in fields)
     return f"json_object({pairs})::VARCHAR"
 
 
@@ -48,36 +51,37 @@ def make_plan(
     tag = f"{pair[0]}_{pair[1]}"
     cur, st = f"_cur_{tag}", f"_st_{tag}"
     add, remove = f"_add_{tag}", f"_remove_{tag}"
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{cur}" AS SELECT *, {payload_sql(state_fields)} AS _payload FROM "{members}"')
+    con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident(cur)} AS SELECT *, {payload_sql(state_fields)} AS _payload FROM {quote_ident(members)}')
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{st}" AS SELECT member_key, payload, status, attempts, final '
+        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final '
         "FROM _sync_state WHERE audience = ? AND destination = ?",
         pair,
     )
     gave_up = f"(s.status = 'rejected' AND s.payload = c._payload AND (s.final OR s.attempts >= {int(retry_cap)}))"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE "{add}" AS
-            SELECT c.* FROM "{cur}" c LEFT JOIN "{st}" s USING (member_key)
+        f"""CREATE OR REPLACE TEMP TABLE {quote_ident(add)} AS
+            SELECT c.* FROM {quote_ident(cur)} c LEFT JOIN {quote_ident(st)} s USING (member_key)
             WHERE NOT coalesce({gave_up}, false)
               AND ({'true' if full_resync else 'false'} OR s.member_key IS NULL
                    OR s.payload <> c._payload OR s.status = 'rejected')
             ORDER BY c.member_key"""
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE "{remove}" AS
-            SELECT s.member_key, s.payload AS _payload FROM "{st}" s LEFT JOIN "{cur}" c USING (member_key)
+        f"""CREATE OR REPLACE TEMP TABLE {quote_ident(remove)} AS
+            SELECT s.member_key, s.payload AS _payload FROM {quote_ident(st)} s LEFT JOIN {quote_ident(cur)} c USING (member_key)
             WHERE {'true' if mirror else 'false'} AND s.status = 'synced'
               AND (c.member_key IS NULL OR c._payload <> s.payload)
             ORDER BY s.member_key"""
     )
     counts = con.execute(
-        f"""SELECT (SELECT count(*) FROM "{add}"), (SELECT count(*) FROM "{remove}"),
-                   (SELECT count(*) FROM "{cur}" c JOIN "{st}" s USING (member_key)
+        f"""SELECT (SELECT count(*) FROM {quote_ident(add)}), (SELECT count(*) FROM {quote_ident(remove)}),
+                   (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key)
                     WHERE s.status = 'synced' AND s.payload = c._payload),
-                   (SELECT count(*) FROM "{cur}" c JOIN "{st}" s USING (member_key) WHERE {gave_up})"""
+                   (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key) WHERE {gave_up}),
+                   (SELECT count(*) FROM {quote_ident(st)} WHERE status = 'synced')"""
     ).fetchone()
     assert counts is not None
-    adds, removes, unchanged, gave_up_n = (int(x) for x in counts)
+    adds, removes, unchanged, gave_up_n, synced = (int(x) for x in counts)
     if full_resync:
         unchanged = 0
-    return Plan(add, remove, adds, removes, unchanged, gave_up_n)
+    return Plan(add, remove, adds, removes, unchanged, gave_up_n, synced)

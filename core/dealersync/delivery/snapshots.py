@@ -51,7 +51,7 @@ class SnapshotHistory:
         destination's fields changed since)."""
         if full_resync or self.delivered not in persisted_tables(self.con):
             return None
-        if table_columns(self.con, f'main."{self.delivered}"') != table_columns(self.con, f'"{self.members}"'):
+        if table_columns(self.con, f'main.{quote_ident(self.delivered)}') != table_columns(self.con, quote_ident(self.members)):
             return None
         return f"main.{self.delivered}"
 
@@ -64,13 +64,13 @@ class SnapshotHistory:
         con = self.con
         with transaction(con):
             if snapshot.first:
-                con.execute(f'CREATE OR REPLACE TABLE main."{self.delivered}" AS SELECT * FROM "{self.members}"')
+                con.execute(f'CREATE OR REPLACE TABLE main.{quote_ident(self.delivered)} AS SELECT * FROM {quote_ident(self.members)}')
             else:
                 adds, removes = changes
                 con.execute(
-                    f'DELETE FROM main."{self.delivered}" WHERE member_key IN (SELECT member_key FROM "{removes}")'
+                    f'DELETE FROM main.{quote_ident(self.delivered)} WHERE member_key IN (SELECT member_key FROM {quote_ident(removes)})'
                 )
-                con.execute(f'INSERT INTO main."{self.delivered}" SELECT * FROM "{adds}"')
+                con.execute(f'INSERT INTO main.{quote_ident(self.delivered)} SELECT * FROM {quote_ident(adds)}')
 
 
 def drop_stale_deliveries(con: duckdb.DuckDBPyConnection, pairs: set[tuple[str, str]]) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import duckdb
 
 from dealersync.connectors import MemberOutcome, RemoteAudience
+from dealersync.store import quote_ident
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS _sync_state (
@@ -78,7 +79,7 @@ class SyncState:
                       CASE WHEN o.ok THEN 0 ELSE 1 END, NOT o.ok AND coalesce(starts_with(o.c, ?), false),
                       o.c, o.r, now()
                FROM (SELECT unnest(?) AS k, unnest(?) AS ok, unnest(?) AS c, unnest(?) AS r) o
-               JOIN "{planned}" t ON t.member_key = o.k
+               JOIN {quote_ident(planned)} t ON t.member_key = o.k
                ON CONFLICT DO UPDATE SET payload = excluded.payload, status = excluded.status,
                    attempts = CASE WHEN excluded.status = 'rejected' AND _sync_state.status = 'rejected'
                                    THEN _sync_state.attempts + 1 ELSE excluded.attempts END,
@@ -103,7 +104,7 @@ class SyncState:
         self.con.execute("DELETE FROM _sync_state WHERE audience = ? AND destination = ?", self.pair)
         self.con.execute(
             f"""INSERT INTO _sync_state SELECT ?, ?, member_key, {payload_sql}, 'synced', 0, false, NULL, NULL, now()
-                FROM "{members_table}" WHERE member_key NOT IN (SELECT unnest(?))""",
+                FROM {quote_ident(members_table)} WHERE member_key NOT IN (SELECT unnest(?))""",
             [*self.pair, list(rejected)],
         )
         self.con.execute("COMMIT")
@@ -112,6 +113,6 @@ class SyncState:
         """Rejected members that left the audience were never on the platform: drop their rows."""
         self.con.execute(
             f"""DELETE FROM _sync_state WHERE audience = ? AND destination = ? AND status = 'rejected'
-                AND member_key NOT IN (SELECT member_key FROM "{current_table}")""",
+                AND member_key NOT IN (SELECT member_key FROM {quote_ident(current_table)})""",
             self.pair,
         )

@@ -9,15 +9,11 @@ from typing import Any
 
 import duckdb
 
+from dealersync.store import quote_ident, quote_literal
 
-def ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """A single-quoted SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+#: A quoted SQL identifier and a SQL string literal: the store's one quoting helpers.
+ident = quote_ident
+literal = quote_literal
 
 
 def append_rows(

@@ -105,9 +105,15 @@ def install_offline(src: Path | Iterable[Path], target: Path) -> None:
 
 
 def run_sync(
-    config_path: Path, *, dry_run: bool = False, extra_plugins: Iterable[Any] = (), full_resync: bool = False
+    config_path: Path,
+    *,
+    dry_run: bool = False,
+    extra_plugins: Iterable[Any] = (),
+    full_resync: bool = False,
+    accept_changes: Iterable[str] = (),
 ) -> list[Any]:
-    """Run the main job (load, facts, deliver) for a ``connectors.toml``; return its DeliveryResults."""
+    """Run the main job (load, facts, deliver) for a ``connectors.toml``; return its DeliveryResults.
+    ``accept_changes``: audiences whose change guards are released (``--accept-changes``)."""
     from dealersync.config import load_config
     from dealersync.plugins import load_plugins
     from dealersync.sync import Runner
@@ -117,6 +123,6 @@ def run_sync(
         names = runner.selected(None)
         runner.validate_all(names)
         runner.load()
-        return runner.sync(names, dry_run=dry_run, full_resync=full_resync)
+        return runner.sync(names, dry_run=dry_run, full_resync=full_resync, accept_changes=accept_changes)
     finally:
         runner.close()
