@@ -28,4 +28,4 @@ def register(cli: click.Group) -> None:
 def report(config_path: Path, since: dt.date | None, audiences: tuple[str, ...], out: Path | None) -> None:
     """Write the audience report: one HTML file, no network needed to open it, no customer data in it."""
     built = build_report(load_config(config_path), load_plugins(), since=since, audiences=audiences, out=out)
-    click.echo(f"report written to {built.path} ({built.size:,} bytes, {built.deliveries:,} deliveries, {built.seconds:.1f} s)")
+    click.echo(f"report written to {built.path} ({built.size:,} bytes, {built.deliveries:,} deliveries, {built.seconds:.2f} s)")

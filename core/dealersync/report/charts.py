@@ -1,8 +1,8 @@
 """Charts: Vega-Lite specs rendered to SVG when the report is built.
 
-`vl-convert <https://github.com/vega/vl-convert>`_ (the Vega project's own converter, a Rust
-program with the Vega and Vega-Lite JavaScript embedded, shipped as a Python wheel) renders a
-spec to SVG with no browser and no network, so the page carries finished drawings: no script,
+`vl-convert <https://github.com/jonmmease/vl-convert>`_ (a Rust program with the Vega and
+Vega-Lite JavaScript embedded, shipped as a Python wheel; what Altair uses to save charts)
+renders a spec to SVG with no browser and no network, so the page carries finished drawings: no script,
 nothing to fetch when it is opened. Vega's SVG gives each data mark (in a ``.role-mark`` group;
 axes and legends are symbols too) ``role="graphics-symbol"`` and an ``aria-label``; every chart here sets that label from the ``label`` field of its rows,
 which the table beside it carries too (``data-label``), so marks and rows can be matched.
@@ -48,7 +48,7 @@ def status_scale(statuses: Sequence[str]) -> dict[str, Any]:
 
 def size_over_time(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
     """Members per destination at each delivery: a point per row, joined per destination."""
-    x = {"field": "started", "type": "temporal", "title": None, "axis": {"format": "%b %d %H:%M", "labelAngle": -30}}
+    x = {"field": "started", "type": "temporal", "title": None, "axis": {"format": "%b %d", "labelAngle": -30}}
     y = {"field": "members", "type": "quantitative", "title": "members", "axis": {"format": ",d"}}
     color = {"field": "destination", "type": "nominal", "title": "destination"}
     return render({

@@ -44,12 +44,13 @@ def badge(status: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a data table: its heading, how a row gives its cell (HTML), and whether it
-    holds numbers (right-aligned)."""
+    """One column of a data table: its heading, how a row gives its cell (HTML), whether it
+    holds numbers (right-aligned) or long text (wrapped)."""
 
     title: str
     cell: Callable[[Mapping[str, Any]], str]
     numeric: bool = False
+    wrap: bool = False  # long text (notes, explanations); other cells stay on one line
 
 
 def text_col(title: str, key: str) -> Column:
@@ -73,7 +74,8 @@ def table(columns: Sequence[Column], rows: Iterable[Mapping[str, Any]], *, name:
 
 
 def _num(c: Column) -> str:
-    return ' class="num"' if c.numeric else ""
+    classes = " ".join(name for name, on in (("num", c.numeric), ("wrap", c.wrap)) if on)
+    return f' class="{classes}"' if classes else ""
 
 
 def figure(name: str, svg: str, table_html: str, caption: str) -> str:
@@ -127,9 +129,9 @@ section.audience{border-left:5px solid var(--accent)}
 h2{font-size:20px;margin:16px 0 6px}
 h3{font-size:15px;margin:18px 0 6px;color:#26384b}
 p.lead{color:var(--muted);margin:2px 0 10px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px;margin:12px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:12px;margin:12px 0}
 .card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;background:#fbfcfd}
-.card-value{font-size:24px;font-weight:650}
+.card-value{font-size:22px;font-weight:650;white-space:nowrap}
 .card-label{color:var(--muted);font-size:12.5px}
 .card.good .card-value{color:var(--ok)}.card.bad .card-value{color:var(--failed)}.card.warn .card-value{color:var(--held)}
 ul.attention{margin:6px 0 4px;padding:0;list-style:none}
@@ -143,7 +145,8 @@ figure.chart figcaption{flex-basis:100%;color:var(--muted);font-size:12.5px;marg
 table.data{border-collapse:collapse;width:100%;font-size:12.5px}
 table.data caption{text-align:left;font-weight:600;padding:4px 0}
 table.data th{position:sticky;top:0;background:#eef2f6;text-align:left;font-weight:600;padding:5px 8px;border-bottom:1px solid var(--line)}
-table.data td{padding:4px 8px;border-bottom:1px solid #f0f2f5;vertical-align:top}
+table.data td{padding:4px 8px;border-bottom:1px solid #f0f2f5;vertical-align:top;white-space:nowrap}
+table.data td.wrap{white-space:normal;min-width:220px}
 table.data tr:nth-child(even) td{background:#fafbfc}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .scroll{max-height:480px;overflow:auto;border:1px solid var(--line);border-radius:6px}

@@ -84,7 +84,8 @@ def delivery_label(r: Delivery) -> str:
 
 # ------------------------------------------------------------------------------ overview
 def overview(data: ReportData) -> str:
-    latest = data.latest()
+    order = {a: i for i, a in enumerate(data.audiences)}
+    latest = sorted(data.latest(), key=lambda r: order.get(r["audience"], len(order)))
     statuses = Counter(r.status for r in data.runs)
     failed_now = [r for r in latest if r.status != "ok"]
     last_run = data.runs[0] if data.runs else None
@@ -97,8 +98,7 @@ def overview(data: ReportData) -> str:
         ("deliveries now failing or held", num(len(failed_now)), "bad" if failed_now else "good"),
         ("deliveries in the period", num(len(data.runs)), ""),
         ("failed in the period", num(statuses.get("failed", 0)), "bad" if statuses.get("failed") else "good"),
-        ("rows quarantined", f"{num(quarantined)} <small class='muted'>of {num(loaded + quarantined)}</small>",
-         "warn" if quarantined else "good"),
+        (f"rows quarantined, of {num(loaded + quarantined)} read", num(quarantined), "warn" if quarantined else "good"),
     ]
     if statuses.get("held"):
         items.insert(6, ("held in the period", num(statuses["held"]), "warn"))
@@ -127,7 +127,7 @@ def overview(data: ReportData) -> str:
 def last_sync(run: Delivery | None) -> str:
     if run is None:
         return "never"
-    return f"{esc(run['started_at'].date().isoformat())} <small class='muted'>{run['started_at']:%H:%M}</small>"
+    return f"{run['started_at']:%b %d} <small class='muted'>{run['started_at']:%H:%M}</small>"
 
 
 def attention(data: ReportData, latest: Sequence[Delivery]) -> str:
@@ -201,7 +201,7 @@ def destinations_table(latest: Sequence[Delivery]) -> str:
         Column("sent", lambda r: esc(sent(r))),
         Column("platform reports", read_back),
         Column("delivered", lambda r: esc(when(r["started_at"]))),
-        Column("notes", problems),
+        Column("notes", problems, wrap=True),
     ]
     return "<h3>Members per destination (latest delivery)</h3>" + f'<div class="scroll">{table(cols, latest, name="destinations")}</div>'
 
@@ -227,7 +227,8 @@ def drops_figure(name: str, latest: Sequence[Delivery]) -> str:
         f"drops-{name}",
         charts.bars(rows, category="reason", value="customers", title=f"{name}: customers removed (latest run)",
                     value_title="customers"),
-        table([text_col("reason", "reason"), text_col("why", "why"), num_col("customers", "customers")], rows, name=f"drops-{name}"),
+        table([text_col("reason", "reason"), Column("why", lambda r: esc(r["why"]), wrap=True), num_col("customers", "customers")],
+              rows, name=f"drops-{name}"),
         "Excluded, suppressed, outranked and held out apply to the whole audience; consent and matchability per destination.",
     )
 
@@ -378,9 +379,9 @@ def history_section(data: ReportData) -> str:
         Column("members", lambda r: num(r["members"]), numeric=True), Column("sent", lambda r: esc(sent(r))),
         Column("platform reports", read_back),
         Column("seconds", lambda r: f"{r['seconds']:.1f}" if r["seconds"] is not None else "", numeric=True),
-        Column("notes", problems),
+        Column("notes", problems, wrap=True),
     ]
-    cols += [Column(c.replace("_", " "), lambda r, c=c: esc(r[c])) for c in data.extra_run_columns]
+    cols += [Column(c.replace("_", " "), lambda r, c=c: esc(r[c]), wrap=True) for c in data.extra_run_columns]
     ordered = [dict(r.values, label=delivery_label(r)) for r in history_order(data.runs)]
     out.append(f'<div class="scroll">{table(cols, [Delivery(r) for r in ordered], name="history")}</div>')
     return "".join(out) + "</section>"
