@@ -14,9 +14,9 @@ A rule is matched against the *normalized* description (see :data:`NORMALIZE_SQL
 other run of characters one space, one space at each end. ``LOF W/ 5W-30`` reads
 ``" lof w 5 w 30 "``; ``MOUNT & BALANCE 4 TIRES`` reads ``" mount balance 4 tires "``.
 
-``exclude`` phrases are removed from the description before ``match`` is tested, so they veto
-the category where they occur and nowhere else: ``4 NEW TIRES + TIRE ROTATION`` is still a tire
-line, ``TIRE ROTATION`` alone is not.
+``exclude`` phrases are removed from the description, one after another in their order, before
+``match`` is tested, so they veto the category where they occur and nowhere else: ``4 NEW TIRES +
+TIRE ROTATION`` is still a tire line, ``TIRE ROTATION`` alone is not.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"\b\d{3} \d{2} z?r \d{2}\b",  # a tire size: 225/65R17
         ),
         (
+            rf"\b{_TIRE} {_TIRE_SERVICE}\b",
             rf"\b{_TIRE}(?: \w+)? {_TIRE_SERVICE}\b",
             rf"\b{_TIRE_SERVICE}(?: \w+){{0,3}} {_TIRE}\b",
             rf"^ (?:balanc\w*|bal)(?: \w+)? {_TIRE}\b",
@@ -139,6 +140,7 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"\b(?:differential|diff|transfer case|t case|axle) (?:\w+ )?(?:service|svc|oil|fluid"
             r"|lube)\b",
             r"\bpower steering (?:service|svc|fluid|flush\w*)\b",
+            r"\bcooling (?:sys\w*|system) (?:service|svc|flush\w*)\b",
             # the fuel and oil additive services dealers sell on their fluids menu (BG, Wynn's)
             r"\b(?:additive|induction|fuel system (?:clean\w*|service|svc)|fuel treatment"
             r"|combustion chamber)\b",

@@ -70,9 +70,9 @@ def categorize_sql(
     for i, k in enumerate(rules.keywords, start=1):
         params[f"k{i}"] = keyword_regex(k.match)
         text = "n.text"
-        if k.exclude:
-            params[f"x{i}"] = keyword_regex(k.exclude)
-            text = f"regexp_replace(n.text, $x{i}, ' ', 'g')"
+        for j, phrase in enumerate(k.exclude, start=1):  # one after another, in order
+            params[f"x{i}_{j}"] = keyword_regex([phrase])
+            text = f"regexp_replace({text}, $x{i}_{j}, ' ', 'g')"
         hits.append(f"CASE WHEN regexp_matches({text}, $k{i}) THEN {i} END")
     keywords = (
         f"list_filter([{', '.join(hits)}], lambda i: i IS NOT NULL)" if hits else "[]::INTEGER[]"

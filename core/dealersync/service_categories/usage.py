@@ -3,7 +3,8 @@
 Read by ``dealersync opcodes`` and by the sync's warning about uncategorized revenue, over the
 same lines: every line of ``ro_lines`` (all repair orders, whatever their pay type or date).
 Revenue is labor + parts of performed lines (a line without a status counts as performed):
-declined and recommended lines are quotes, not sales.
+declined and recommended lines are quotes, not sales. A line is *uncategorized* when no layer
+decided it; one a dealer rule gave no category (``[]``, ``none``) was decided and is not.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dealersync.service_categories.sql import LINE_CATEGORIES_TABLE
 
 #: Each line with its pair's categorization (``{pairs}``: a categorized-pairs table).
 _LINES_SQL = """
-SELECT COALESCE(c.code, '') AS code, c.description, c.categories, r.customer_id,
+SELECT COALESCE(c.code, '') AS code, c.description, c.decided_by IS NULL AS unknown, r.customer_id,
        COALESCE(r.opened_on, r.closed_on) AS date,
        COALESCE(lower(trim(l.status)), 'performed') = 'performed' AS performed,
        COALESCE(l.labor_amount, 0) + COALESCE(l.parts_amount, 0) AS amount
@@ -32,9 +33,8 @@ per_code AS (
     SELECT code, mode(description) AS description, count(*) AS lines,
            count(DISTINCT customer_id) AS customers,
            COALESCE(sum(amount) FILTER (WHERE performed), 0) AS revenue,
-           COALESCE(sum(amount) FILTER (WHERE performed AND len(categories) = 0), 0)
-               AS uncategorized_revenue,
-           count(*) FILTER (WHERE len(categories) = 0) AS uncategorized_lines,
+           COALESCE(sum(amount) FILTER (WHERE performed AND unknown), 0) AS uncategorized_revenue,
+           count(*) FILTER (WHERE unknown) AS uncategorized_lines,
            max(date) AS last_seen
     FROM l GROUP BY code),
 decided AS (
@@ -87,7 +87,7 @@ def opcode_usage(con: Any, pairs: str) -> list[OpcodeUsage]:
 def uncategorized_share(con: Any, pairs: str = LINE_CATEGORIES_TABLE) -> tuple[float, float]:
     """(revenue of uncategorized performed lines, revenue of all performed lines)."""
     row = con.execute(
-        "SELECT COALESCE(sum(amount) FILTER (WHERE len(categories) = 0), 0),"
+        "SELECT COALESCE(sum(amount) FILTER (WHERE unknown), 0),"
         f" COALESCE(sum(amount), 0) FROM ({_LINES_SQL.format(pairs=pairs)}) WHERE performed"
     ).fetchone()
     return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
