@@ -15,7 +15,7 @@ A customer fact's ``sql`` is a DuckDB expression evaluated once per customer. It
     service visits: ``first_service_date``, ``last_service_date``, ``visits``, ``visits_12m``,
     ``visits_24m``, ``customer_pay_total``, ``customer_pay_12m``.
 ``svc``
-    service lines by category (op-code catalog): ``categories_purchased`` and for each category
+    service lines by service category (:mod:`dealersync.service_categories`): ``categories_purchased`` and for each category
     ``performed_<category>`` / ``declined_<category>``, the latest RO date with a performed / a
     declined-or-recommended line of that category.
 ``dw``

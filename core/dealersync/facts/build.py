@@ -178,7 +178,7 @@ _AGGREGATE_CTES: dict[str, str] = {
                ) AS customer_pay_12m
         FROM @src:rel_service_visits@, _p
         GROUP BY customer_id""",
-    "svc": "",  # generated from the op-code catalog by _svc_sql
+    "svc": "",  # generated from the service categories by _svc_sql
     "dw": """
         SELECT customer_id, max(date) AS last_declined_date,
                list_sort(list(category)) AS declined_categories

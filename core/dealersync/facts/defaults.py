@@ -41,7 +41,7 @@ def category_date_fact(category: str) -> Fact:
         "date",
         f"svc.performed_{category}",
         f"Date of the latest repair order (up to as_of, internal ROs excluded) with a performed"
-        f" line whose op code maps to the '{category}' category; NULL if none.",
+        f" line of the '{category}' service category; NULL if none.",
     )
 
 
@@ -183,8 +183,8 @@ def _service() -> list[Fact]:
             "categories_purchased",
             "text_list",
             "COALESCE(svc.categories_purchased, [])",
-            "Sorted service categories (op-code catalog) with at least one performed line up to"
-            " as_of (a line without a status counts as performed); empty if none.",
+            "Sorted service categories (docs/data-model.md) with at least one performed line up"
+            " to as_of (a line without a status counts as performed); empty if none.",
         ),
         *[category_date_fact(cat) for cat in DEFAULT_CATEGORY_DATE_FACTS],
         Fact(

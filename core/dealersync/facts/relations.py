@@ -150,7 +150,8 @@ RELATIONS: dict[str, Relation] = {
             "purchased_categories",
             "rel_purchased_categories",
             "Service categories bought: one record per customer and category with a performed"
-            " line; date = the latest one. Cheaper than counting service_lines.",
+            " line; date = the latest one. Cheaper than counting service_lines. A line of several"
+            " categories counts for each.",
             {"category": "text"},
         ),
         Relation(

@@ -89,8 +89,8 @@ def _service_due(p: ServiceDue) -> dict[str, Any]:
 
 
 class DeclinedWork(_Params):
-    category: str | None = Field(None, description="Service category of the op-code catalog"
-                                 " (e.g. brakes); none: any category.")
+    category: str | None = Field(None, description="Service category (e.g. brakes; docs/data-model.md);"
+                                 " none: any category.")
     min_age_days: int = _days(3, "Declined at least this many days ago.")
     max_age_days: int = _days(90, "Declined at most this many days ago.")
 
@@ -111,7 +111,7 @@ def _declined_work(p: DeclinedWork) -> dict[str, Any]:
 
 
 class PurchasedCategory(_Params):
-    category: str = Field("tires", description="Service category of the op-code catalog.")
+    category: str = Field("tires", description="Service category (docs/data-model.md).")
     within_days: int = _days(180, "A performed line of the category in the last N days.")
 
 

@@ -137,7 +137,7 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"\banti ?freeze\b",
             r"\batf\b",
             r"\btrans\w* (?:service|svc|serv|exchange|flush\w*)\b",
-            r"\b(?:differential|diff|transfer case|t case|axle) (?:\w+ )?(?:service|svc|oil|fluid"
+            r"\b(?:differential|diff|gear|transfer case|t case|axle) (?:\w+ )?(?:service|svc|oil|fluid"
             r"|lube)\b",
             r"\bpower steering (?:service|svc|fluid|flush\w*)\b",
             r"\bcooling (?:sys\w*|system) (?:service|svc|flush\w*)\b",
