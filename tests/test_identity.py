@@ -382,6 +382,25 @@ def test_google_names_country_postal_code(con):
             assert got[f"c{i}"][fld] == expected, (i, fld)
 
 
+def test_google_names_have_no_punctuation(con):
+    """googleapis google/ads/datamanager/v1/user_data.proto, AddressInfo.given_name / family_name:
+    "all lowercase, with no punctuation, no leading or trailing whitespace"."""
+    cases = [
+        ({"first_name": "Mary-Jane", "last_name": "O'Brien"}, ("maryjane", "obrien")),
+        ({"first_name": "Dr. Seán", "last_name": "O’Neil-Smith, Jr."}, ("seán", "oneilsmith")),
+        ({"first_name": "J.R.", "last_name": "St. John"}, ("jr", "st john")),
+        ({"first_name": "Ann  (Annie)", "last_name": "Lee & Co"}, ("ann annie", "lee co")),
+        ({"first_name": "-", "last_name": "'"}, (None, None)),
+    ]
+    for i, (cols, _) in enumerate(cases):
+        add(con, f"p{i}", email=f"p{i}@example.com", **cols)
+    _, rows = build(con, GOOGLE)
+    got = by_customer(rows)
+    for i, (_, (first, last)) in enumerate(cases):
+        assert got[f"p{i}"]["first_name"] == (first and sha(first)), (i, "first")
+        assert got[f"p{i}"]["last_name"] == (last and sha(last)), (i, "last")
+
+
 def test_blank_country_takes_default_country(con):
     add(con, "a", email="a@example.com", country="  ")
     add(con, "b", email="b@example.com", country=None, postal_code="K1A 0B1")

@@ -266,10 +266,18 @@ _SUFFIX_RE = r"(?:\s*,\s*|\s+)(?:jr|sr|ii|iii|iv|md|m\.d|phd|ph\.d)\.?(?:(?:\s*,
 
 
 def _google_name(column: str) -> Callable[[NormContext], str]:
+    """Google ``AddressInfo`` names: "all lowercase, with no punctuation, no leading or trailing
+    whitespace" (googleapis ``google/ads/datamanager/v1/user_data.proto``, ``AddressInfo.given_name``
+    / ``family_name``), without prefixes such as Mrs. or suffixes such as Jr. (Data Manager guide
+    "Format user data", https://developers.google.com/data-manager/api/devguides/concepts/formatting).
+    Prefixes and suffixes go first (their periods mark them), then punctuation and symbols
+    (``O'Brien`` -> ``obrien``, ``Mary-Jane`` -> ``maryjane``); inner spaces stay single."""
+
     def sql(ctx: NormContext) -> str:
-        y = f"lower(trim(regexp_replace({ctx.col(column)}, '[{WS}]+', ' ', 'g')))"
+        y = f"lower(trim(regexp_replace(nfc_normalize({ctx.col(column)}), '[{WS}]+', ' ', 'g')))"
         stripped = f"regexp_replace(regexp_replace({y}, '{_PREFIX_RE}', ''), '{_SUFFIX_RE}', '')"
-        return f"nullif(trim({stripped}), '')"
+        bare = rf"regexp_replace(regexp_replace({stripped}, '[\p{{P}}\p{{S}}]', '', 'g'), ' {{2,}}', ' ', 'g')"
+        return f"nullif(trim({bare}), '')"
 
     return sql
 
@@ -365,13 +373,14 @@ BUILTIN_PROFILES: tuple[Profile, ...] = (
         ("first_name",),
         _google_name("first_name"),
         description="given name: lowercase, trimmed, prefixes (mr, mrs, ms, miss, dr) and "
-        "suffixes (jr, sr, ii, iii, iv, md, phd) removed.",
+        "suffixes (jr, sr, ii, iii, iv, md, phd) removed, then punctuation removed (O'Brien -> obrien).",
     ),
     Profile(
         "google.family_name",
         ("last_name",),
         _google_name("last_name"),
-        description="family name: lowercase, trimmed, prefixes and suffixes removed.",
+        description="family name: lowercase, trimmed, prefixes and suffixes removed, then punctuation "
+        "removed (Mary-Jane -> maryjane).",
     ),
     Profile(
         "google.country",
