@@ -29,14 +29,14 @@ from typing import Any
 import duckdb
 
 from dealersync.connectors import ExtractFile
-from dealersync.errors import ConfigError
 from dealersync.loading.checks import RowChecks, quarantine_flagged_cells, row_checks
 from dealersync.loading.layout import Layout, read_layout
 from dealersync.loading.lines import Placement, place_rows
 from dealersync.loading.rejects import Reject, read_rejects
-from dealersync.loading.reports import FileReport
+from dealersync.loading.reports import FileReport, UnreadableFile
 from dealersync.loading.sql import create_in_file_order, error_summary, ident, literal
 from dealersync.loading.staging import Scratch, Staged, target_table
+from dealersync.loading.total_rows import first_total_line
 
 log = logging.getLogger(__package__)
 
@@ -71,7 +71,7 @@ def stage_file(
         typ, rejects, placement, parallel = _read_and_place(
             scratch, layout, checks, n, lines, allow_parallel=True
         )
-    except ConfigError:
+    except UnreadableFile:
         # DuckDB could not read the file (in parallel, or the plan fell back): one
         # single-threaded try before the error is reported.
         log.debug("%s: the read failed: read again single-threaded", file)
@@ -89,19 +89,18 @@ def stage_file(
             scratch, layout, checks, n, lines, allow_parallel=False
         )
     walk = placement.walk
+    # 3. Total rows at the end of the file (report writers): skipped, counted.
+    totals = first_total_line(layout, placement.n_lines)
+    reject_lines = {r.record: walk.reject_lines.get(r.record, r.record) for r in rejects}
 
-    # 3. Quarantine: structural rejects, bad cells, missing keys.
+    # 4. Quarantine: structural rejects, bad cells, missing keys.
     rows: list[tuple[Any, ...]] = [
-        (
-            file,
-            walk.reject_lines.get(r.record, r.record),
-            layout.column_label(idx),
-            reason,
-        )
+        (file, reject_lines[r.record], layout.column_label(idx), reason)
         for r in rejects
+        if totals is None or reject_lines[r.record] < totals
         for idx, reason in r.problems
     ]
-    if walk.tail_line is not None:
+    if walk.tail_line is not None and (totals is None or walk.tail_line < totals):
         rows.append((file, walk.tail_line, None, "unterminated quote"))
     qt = scratch.new_quarantine_table(n, rows)
     quarantine_flagged_cells(
@@ -112,11 +111,18 @@ def stage_file(
         quarantine=qt,
         file=file,
     )
+    n_totals = 0
+    if totals is not None:
+        con.execute(f"DELETE FROM {ident(qt)} WHERE line >= ?", [totals])
+        n_totals = con.execute(
+            f"SELECT count(*) FROM {ident(placement.lined)} WHERE _line >= ?", [totals]
+        ).fetchall()[0][0] + sum(1 for line in reject_lines.values() if line >= totals)
 
     names = ", ".join(ident(c) for c in table.column_names)
+    before_totals = f" AND _line < {int(totals)}" if totals is not None else ""
     good_sql = (
         f"SELECT {names}, _source_id, _line, _ord, {n} AS _batch, {literal(file)} AS _file"
-        f" FROM {ident(placement.lined)} WHERE _ok"
+        f" FROM {ident(placement.lined)} WHERE _ok{before_totals}"
     )
     report = FileReport(
         source=source,
@@ -126,6 +132,10 @@ def stage_file(
         extra_columns=layout.extra_columns,
         missing_columns=layout.missing_columns,
         approximate_lines=placement.approximate,
+        encoding=layout.encoding.label,
+        title_rows=layout.title_lines,
+        total_rows=int(n_totals),
+        warnings=list(layout.warnings),
     )
     if placement.approximate:
         log.warning(
@@ -169,9 +179,7 @@ def _read_and_place(
             allow_parallel=allow_parallel,
         )
     except duckdb.Error as e:
-        raise ConfigError(
-            f"{file}: could not be read as CSV ({error_summary(e)})"
-        ) from None
+        raise UnreadableFile(f"could not be read as CSV ({error_summary(e)})") from None
     if allow_parallel and not parallel:
         log.debug("%s: read single-threaded (the plan would not keep file order)", file)
     rejects = read_rejects(con, rej, len(layout.header), layout.ef.quote or "")

@@ -3,14 +3,13 @@ the DuckDB CSV read over it."""
 
 from __future__ import annotations
 
-import csv
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from dealersync.connectors import ExtractFile
 from dealersync.errors import ConfigError
+from dealersync.loading.encodings import UTF8, Encoding
+from dealersync.loading.header import read_header
 from dealersync.model import Table
 from dealersync.vocabularies import value_map_problems
 
@@ -35,6 +34,31 @@ class Layout:
     positions: dict[
         str, int | None
     ]  # canonical column -> file column (None when absent)
+    #: physical lines above the header, and the CSV records they hold (DuckDB skips those)
+    title_lines: int = 0
+    title_records: int = 0
+    #: how the file's bytes are read; DuckDB reads :attr:`path`, UTF-8 with consistent line
+    #: ends: the file itself, or its copy (see :mod:`dealersync.loading.encodings`)
+    encoding: Encoding = Encoding(UTF8)
+    #: the line of the file's first byte that is not UTF-8, when its head has one
+    utf8_error_line: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def first_record_line(self) -> int:
+        """The physical line where the rows start (after title lines and header)."""
+        return self.title_lines + self.header_lines + 1
+
+    def reading(
+        self, path: Path, encoding: Encoding, warnings: list[str] | None = None
+    ) -> Layout:
+        """The same layout, DuckDB reading ``path`` (the file or its UTF-8 copy)."""
+        return replace(
+            self,
+            path=path,
+            encoding=encoding,
+            warnings=self.warnings if warnings is None else warnings,
+        )
 
     @property
     def file_columns(self) -> list[str]:
@@ -61,8 +85,9 @@ class Layout:
             if parallel
             else "parallel=false"
         )
+        skip = f" skip={self.title_records}," if self.title_records else ""
         return (
-            f"read_csv(?, columns={columns}, header=true, auto_detect=false,"
+            f"read_csv(?, columns={columns}, header=true,{skip} auto_detect=false,"
             f" all_varchar=true, delim=?, quote=?, escape=?, {how}, {options})"
         )
 
@@ -81,9 +106,14 @@ class Layout:
         return self.header[file_idx]
 
 
-def read_layout(ef: ExtractFile, table: Table) -> Layout:
-    """Read the file's header and match it to ``table``; a :class:`ConfigError` when the file is
-    missing or unreadable, the mapping names an unknown column or the file lacks a key column."""
+def read_layout(
+    ef: ExtractFile, table: Table, encoding: Encoding | None = None
+) -> Layout:
+    """Read the file's header and match it to ``table``; ``encoding`` when already settled.
+
+    A :class:`ConfigError` when the file is missing, the mapping names an unknown column or the
+    file lacks a key column; :class:`~dealersync.loading.reports.UnreadableFile` when its
+    bytes hold no readable header (see :func:`~dealersync.loading.header.read_header`)."""
     path = Path(ef.path)
     file = str(ef.path)
     if not path.is_file():
@@ -91,7 +121,8 @@ def read_layout(ef: ExtractFile, table: Table) -> Layout:
             f"{file}: extract file for table '{table.name}' not found"
             + (" (it is a directory)" if path.is_dir() else "")
         )
-    header, header_lines = _read_header(path, ef)
+    found = read_header(path, ef, table, encoding)
+    header, header_lines = found.fields, found.lines
     unknown = [c for c in ef.columns if c not in table.column_names]
     if unknown:
         raise ConfigError(
@@ -107,48 +138,20 @@ def read_layout(ef: ExtractFile, table: Table) -> Layout:
     if problems:
         raise ConfigError(f"{file}: the `values` option: {'; '.join(problems)}")
     positions = _match_columns(header, table, ef, file)
-    return Layout(ef, table, path, file, header, header_lines, positions)
-
-
-def _read_header(path: Path, ef: ExtractFile) -> tuple[list[str], int]:
-    """The file's header fields and the number of physical lines the header takes."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4 * 1024 * 1024)
-    except OSError as e:
-        raise ConfigError(
-            f"{path}: cannot be read ({e.strerror or type(e).__name__})"
-        ) from None
-    # The header ends at the first line break outside quotes (\n, \r\n or a lone \r).
-    quote = ef.quote.encode() if ef.quote else b""
-    raw, header_lines = head, 1
-    for m in re.finditer(rb"\r\n|\n|\r", head):
-        if not quote or head.count(quote, 0, m.start()) % 2 == 0:
-            raw = head[: m.start()]
-            break
-        header_lines += 1
-    if not raw.strip():
-        raise ConfigError(f"{path}: the file is empty; expected a header row")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the header row is not valid UTF-8") from None
-    kwargs: dict[str, Any] = {"delimiter": ef.delimiter}
-    if ef.quote:
-        kwargs["quotechar"] = ef.quote
-    else:
-        kwargs["quoting"] = csv.QUOTE_NONE
-    try:
-        fields = next(csv.reader([text], **kwargs))
-    except (csv.Error, StopIteration, TypeError) as e:
-        raise ConfigError(f"{path}: the header row cannot be read ({e})") from None
-    fields = [f.strip() for f in fields]
-    seen: set[str] = set()
-    for f in fields:
-        if f in seen:
-            raise ConfigError(f"{path}: the header names column '{f}' twice")
-        seen.add(f)
-    return fields, header_lines
+    return Layout(
+        ef,
+        table,
+        path,
+        file,
+        header,
+        header_lines,
+        positions,
+        title_lines=found.title_lines,
+        title_records=found.title_records,
+        encoding=found.encoding,
+        utf8_error_line=found.utf8_error_line,
+        warnings=found.warnings,
+    )
 
 
 def _match_columns(

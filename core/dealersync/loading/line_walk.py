@@ -29,6 +29,8 @@ def walk(
     blanks: list[int],
     multi: list[tuple[int, int]],
     n_lines: int | None,
+    title_lines: int = 0,
+    title_records: int = 0,
 ) -> Walk:
     """Place rows and rejects on physical lines, visiting only the exceptions.
 
@@ -36,9 +38,11 @@ def walk(
     once); it returns the good rows in order (index ``i`` from 0) and reports rejects by record
     number ``k``. ``p`` is the physical line. Between exceptions, each record is one good row on
     one line, so ``p``, ``k`` and ``i`` move together and ``line = i + (p - i)`` is constant.
+    Title lines above the header (``title_lines`` physical lines holding ``title_records``
+    records, which DuckDB skips but numbers) come first.
     """
-    p = 1 + header_lines  # next physical line
-    k = 2  # next record number (the header is record 1, whatever its line count)
+    p = 1 + title_lines + header_lines  # next physical line
+    k = title_records + 2  # next record number (the header is one, whatever its lines)
     i = 0  # next good row
     ri = bi = mi = 0
     breakpoints: list[tuple[int, int]] = []

@@ -66,6 +66,8 @@ from pathlib import Path
 
 import duckdb
 
+from dealersync.loading.copies import Copies
+from dealersync.loading.encodings import ToUtf8, Utf8Check
 from dealersync.loading.layout import Layout
 from dealersync.loading.line_walk import Walk, walk
 from dealersync.loading.sql import (
@@ -93,6 +95,7 @@ class Placement:
     breakpoints: str  # temp table (i_from, off): a row's line is rowid + off
     lined: str  # temp view: the typed rows plus _ord (file order) and _line
     approximate: bool
+    n_lines: int | None  # the file's line count (None when it could not be read)
 
 
 def place_rows(
@@ -113,8 +116,13 @@ def place_rows(
     blanks, n_lines, raw_ok = _blank_lines(scratch, layout.path, lines)
     n_rows = con.execute(f"SELECT count(*) FROM {ident(typed)}").fetchall()[0][0]
     multi: list[tuple[int, int]] = []
+    first = layout.first_record_line
     single_line = (
-        layout.header_lines + n_rows + sum(span for _, span in rejects) + len(blanks)
+        first
+        - 1
+        + n_rows
+        + sum(span for _, span in rejects)
+        + sum(1 for b in blanks if b >= first)
     )
     if n_lines is not None and n_lines != single_line:
         # Some values hold line breaks: count them per row, in a second read that returns
@@ -122,6 +130,8 @@ def place_rows(
         multi = _multi_line_rows(scratch, layout, parallel)
     placed = walk(
         header_lines=layout.header_lines,
+        title_lines=layout.title_lines,
+        title_records=layout.title_records,
         n_rows=n_rows,
         rejects=rejects,
         blanks=blanks,
@@ -143,7 +153,7 @@ def place_rows(
             f" t.rowid + b.off AS _line FROM {ident(typed)} t ASOF JOIN {ident(bp)} b"
             " ON t.rowid >= b.i_from"
         )
-    return Placement(placed, bp, lined, placed.approximate or not raw_ok)
+    return Placement(placed, bp, lined, placed.approximate or not raw_ok, n_lines)
 
 
 #: A content digest of an extract file (hashlib name). Measured on the benchmark extracts
@@ -161,6 +171,13 @@ class FileScan:
     digest: str
     #: (line count, blank lines) or None for lone CR line ends (see :func:`scan_lines`)
     lines: tuple[int, list[int]] | None
+    #: the file's line ends are not all alike (LF and CRLF, or lone CR and LF): DuckDB's
+    #: reader stops on such a file unless the odd ones sit inside quoted values
+    mixed_line_ends: bool = False
+    #: offset of the first byte that is not UTF-8 (when the scan checked)
+    utf8_error_at: int | None = None
+    #: characters the conversion replaced by U+FFFD (when it was asked to)
+    replaced: int = 0
 
 
 class _LineScan:
@@ -182,15 +199,28 @@ class _LineScan:
         self.carry: list[bytes] = []  # the start of a line cut by a block end
         self.blanks: list[int] = []
         self.ok = True  # False once a lone CR is seen
+        self.crlf = 0  # CRLF line ends seen (while ok)
+        self.saw_lf = False  # an LF seen anywhere (after a lone CR too)
+
+    @property
+    def mixed_line_ends(self) -> bool:
+        """LF and CRLF, or lone CR and LF: more than one kind of line end."""
+        if not self.ok or any(b"\r" in part for part in self.carry):
+            return self.saw_lf  # a lone CR (see result())
+        return 0 < self.crlf < self.line_no - 1
 
     def feed(self, block: bytes | bytearray, n: int) -> None:
         """Take ``block[:n]``."""
-        if not self.ok or not n:
+        if not self.ok:
+            self.saw_lf = self.saw_lf or block.find(b"\n", 0, n) >= 0
+            return
+        if not n:
             return
         first = block.find(b"\n", 0, n)
         if first < 0:
             self.carry.append(bytes(block[:n]))
             return
+        self.saw_lf = True
         start = 0
         if self.carry:
             piece = b"".join(self.carry) + bytes(block[: first + 1])
@@ -207,9 +237,12 @@ class _LineScan:
         """Complete lines ``buf[s:e]`` (``s`` is a line start, ``buf[e - 1]`` a ``\n``)."""
         if not self.ok:
             return
-        if buf.find(b"\r", s, e) >= 0 and buf.count(b"\r", s, e) != buf.count(b"\r\n", s, e):
-            self.ok = False
-            return
+        if buf.find(b"\r", s, e) >= 0:
+            crlf = buf.count(b"\r\n", s, e)
+            if buf.count(b"\r", s, e) != crlf:
+                self.ok = False
+                return
+            self.crlf += crlf
         if (
             buf.startswith((b"\n", b"\r\n"), s, e)
             or self._has_blank_re.search(buf, s, e) is not None
@@ -231,25 +264,65 @@ class _LineScan:
         return self.line_no - 1 + (1 if tail else 0), self.blanks
 
 
-def scan_file(path: Path, *, lines: bool = True, chunk: int = _BLOCK) -> FileScan:
+def scan_file(
+    path: Path,
+    *,
+    lines: bool = True,
+    chunk: int = _BLOCK,
+    check_utf8: bool = False,
+    convert: ToUtf8 | None = None,
+    copy: Path | None = None,
+) -> FileScan:
     """One read of the file: its content digest and (``lines``) its lines (see
-    :func:`scan_lines`). Raises OSError when the file cannot be read."""
+    :func:`scan_lines`); ``check_utf8``: where its first byte that is not UTF-8 is.
+
+    ``convert`` (with ``copy``): write the file converted to UTF-8 with LF line ends to
+    ``copy``, and take the lines of the copy (the same line numbers: one line per line). Raises
+    OSError when a file cannot be read or written, UnicodeDecodeError when a strict conversion
+    meets a byte its encoding does not define."""
     digest = hashlib.new(DIGEST)
-    scan = _LineScan() if lines else None
+    scan = _LineScan() if lines or convert else None
+    utf8 = Utf8Check() if check_utf8 else None
     buf = bytearray(chunk)
     view = memoryview(buf)
-    with path.open("rb", buffering=0) as fh:
-        st = os.fstat(fh.fileno())
-        while n := fh.readinto(buf):
-            digest.update(view[:n])
-            if scan is not None:
-                scan.feed(buf, n)
+    out = None if convert is None or copy is None else Copies.open(copy)
+    try:
+        with path.open("rb", buffering=0) as fh:
+            st = os.fstat(fh.fileno())
+            while n := fh.readinto(buf):
+                digest.update(view[:n])
+                if utf8 is not None:
+                    utf8.feed(buf, n)
+                if out is not None and convert is not None:
+                    converted = convert.convert(view[:n])
+                    _write_all(out, converted)
+                    if scan is not None:
+                        scan.feed(converted, len(converted))
+                elif scan is not None:
+                    scan.feed(buf, n)
+            if out is not None and convert is not None:
+                tail = convert.convert(b"", final=True)
+                _write_all(out, tail)
+                if scan is not None:
+                    scan.feed(tail, len(tail))
+    finally:
+        if out is not None:
+            os.close(out)
     return FileScan(
         size=st.st_size,
         mtime_ns=st.st_mtime_ns,
         digest=digest.hexdigest(),
         lines=scan.result() if scan is not None else None,
+        mixed_line_ends=scan.mixed_line_ends if scan is not None else False,
+        utf8_error_at=utf8.finish() if utf8 is not None else None,
+        replaced=convert.replaced if convert is not None else 0,
     )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def scan_lines(

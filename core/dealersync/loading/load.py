@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+
+from dataclasses import dataclass
 
 from dealersync.connectors import ExtractFile, RecordBatch
-from dealersync.loading.csv_files import stage_file
+from dealersync.loading.copies import Copies
+from dealersync.loading.extract_files import stage_extract
 from dealersync.loading.layout import read_layout
 from dealersync.loading.lines import FileScan
 from dealersync.loading.records import stage_records
 from dealersync.loading.replace import replace_table
-from dealersync.loading.reports import FileReport, LoadReport, log_file_report
+from dealersync.loading.reports import (
+    FileReport,
+    LoadReport,
+    UnreadableFile,
+    log_file_report,
+)
+from dealersync.loading.sql import ident
 from dealersync.loading.staging import Scratch, Staged, target_table
 from dealersync.loading.unchanged import (
     PendingFile,
     options_fingerprint,
-    scan_or_config_error,
     skipped_reports,
     unchanged_since_last_load,
 )
 from dealersync.model import TABLES
 from dealersync.store import Warehouse
+
+
+@dataclass
+class FailedFile:
+    """An extract file whose header could not be read: its table is not replaced."""
+
+    ef: ExtractFile
+    error: str
 
 
 def load_source(
@@ -41,29 +57,40 @@ def load_source(
     table's record stream).
 
     Every file's header and column mapping is checked before any table is replaced, so a
-    missing or unreadable file, an unknown table or a file lacking a key column raises
+    missing file, an unknown table or a file lacking a key column raises
     :class:`dealersync.ConfigError` with nothing loaded. Tables are then staged and replaced one
     at a time, in canonical order, each table's staging dropped once it is in (memory holds one
-    table's staging, not the whole source's); a file DuckDB cannot read at all still raises a
-    ConfigError then, after the tables before it were replaced.
+    table's staging, not the whole source's).
+
+    A file whose bytes cannot be read (empty, not CSV as configured, an I/O error) is an
+    outcome for that file, not a configuration error: its report carries the error and the fix
+    (:attr:`FileReport.error`), its table is not replaced (it keeps the rows of its previous
+    load: an unreadable export must not take people out of live audiences) and the other tables
+    load. Files DuckDB cannot read as they are (another encoding, mixed line ends) are read
+    from a UTF-8 copy (:mod:`dealersync.loading.extract_files`).
     """
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con = wh.con
     scratch = Scratch(con)
+    copies = Copies(wh.path)
     # table -> its batches in staging order: files checked but not read yet, records staged
-    pending: dict[str, list[PendingFile | Staged]] = {}
+    pending: dict[str, list[PendingFile | Staged | FailedFile]] = {}
     # table -> records seen so far in this load (record numbers run across batches)
     records_seen: dict[str, int] = {}
     try:
         for batch in batches:
             if isinstance(batch, ExtractFile):
                 table = target_table(batch.table)
-                item: PendingFile | Staged = PendingFile(
-                    scratch.number(),
-                    batch,
-                    read_layout(batch, table),
-                    options_fingerprint(batch, table),
-                )
+                n = scratch.number()
+                try:
+                    item: PendingFile | Staged | FailedFile = PendingFile(
+                        n,
+                        batch,
+                        read_layout(batch, table),
+                        options_fingerprint(batch, table),
+                    )
+                except UnreadableFile as e:
+                    item = FailedFile(batch, e.message)
                 name = table.name
             elif isinstance(batch, RecordBatch):
                 start = records_seen.get(batch.table, 0)
@@ -80,7 +107,13 @@ def load_source(
         for table_name in TABLES:  # canonical load order
             if table_name in pending:
                 by_table[table_name] = _load_table(
-                    scratch, source_name, table_name, pending[table_name], loaded_at, force
+                    scratch,
+                    copies,
+                    source_name,
+                    table_name,
+                    pending[table_name],
+                    loaded_at,
+                    force,
                 )
         # Reported in the order the source delivered the tables.
         report = LoadReport(files=[f for name in pending for f in by_table[name]])
@@ -89,18 +122,24 @@ def load_source(
         return report
     finally:
         scratch.drop_all()
+        copies.close()
 
 
 def _load_table(
     scratch: Scratch,
+    copies: Copies,
     source: str,
     table_name: str,
-    items: list[PendingFile | Staged],
+    items: list[PendingFile | Staged | FailedFile],
     loaded_at: dt.datetime,
     force: bool,
 ) -> list[FileReport]:
-    """Skip the table when its files are unchanged, else stage its files and replace it."""
+    """Skip the table when its files are unchanged, else stage its files and replace it; a
+    file that cannot be read leaves the table as it was (see :func:`load_source`)."""
     con = scratch.con
+    failed = next((i for i in items if isinstance(i, FailedFile)), None)
+    if failed is not None:
+        return _kept_reports(con, source, table_name, items, failed)
     files = [i for i in items if isinstance(i, PendingFile)]
     only_files = len(files) == len(items)
     if only_files and not force:
@@ -118,18 +157,15 @@ def _load_table(
                 if isinstance(item, Staged):
                     staged.append(item)
                     continue
-                fut: Future[FileScan] = pool.submit(scan_or_config_error, item)
-                staged.append(
-                    stage_file(
-                        scratch,
-                        source,
-                        item.ef,
-                        n=item.n,
-                        layout=item.layout,
-                        lines=lambda fut=fut: fut.result().lines,  # type: ignore[misc]
+                assert isinstance(item, PendingFile)
+                try:
+                    done, scan = stage_extract(scratch, source, item, pool, copies)
+                except UnreadableFile as e:
+                    return _kept_reports(
+                        con, source, table_name, items, FailedFile(item.ef, e.message)
                     )
-                )
-                scans.append((item, fut.result()))
+                staged.append(done)
+                scans.append((item, scan))
         replace_table(
             scratch,
             source,
@@ -141,6 +177,29 @@ def _load_table(
         return _merge_record_streams(staged)
     finally:
         scratch.drop_since(mark)
+
+
+def _kept_reports(
+    con: object,
+    source: str,
+    table_name: str,
+    items: list[PendingFile | Staged | FailedFile],
+    failed: FailedFile,
+) -> list[FileReport]:
+    """Reports of a table left as it was because ``failed`` could not be read."""
+    kept = con.execute(  # type: ignore[attr-defined]
+        f"SELECT count(*) FROM {ident(table_name)} WHERE _source = ?", [source]
+    ).fetchall()[0][0]
+    keeps = f"{table_name} keeps the {kept:,} rows of its previous load"
+    reports = []
+    for item in items:
+        file = str(item.ef.path) if not isinstance(item, Staged) else item.file
+        if item is failed or (not isinstance(item, Staged) and item.ef is failed.ef):
+            error = f"{failed.error}; {keeps}"
+        else:
+            error = f"not loaded: {failed.ef.path} of the same table could not be read; {keeps}"
+        reports.append(FileReport(source, table_name, file, loaded=0, error=error))
+    return reports
 
 
 def _merge_record_streams(staged: list[Staged]) -> list[FileReport]:

@@ -31,6 +31,17 @@ class FileReport:
     #: (same files, same options), so its rows and quarantine were kept as they were; the
     #: counts above are that load's (see :mod:`dealersync.loading.unchanged`)
     unchanged: bool = False
+    #: the encoding the file was read in ("UTF-8", "Windows-1252", "utf-16-le", ...)
+    encoding: str = "UTF-8"
+    #: title lines above the header, skipped (see :mod:`dealersync.loading.header`)
+    title_rows: int = 0
+    #: total rows at the end of the file, skipped (see :mod:`dealersync.loading.total_rows`)
+    total_rows: int = 0
+    #: what the reader had to guess or replace, each naming the option that settles it
+    warnings: list[str] = field(default_factory=list)
+    #: the file could not be loaded (why, and the fix): nothing of it was loaded and its
+    #: table kept the rows of its previous load
+    error: str | None = None
 
     @property
     def quarantined_total(self) -> int:
@@ -38,11 +49,25 @@ class FileReport:
         return sum(self.quarantined.values())
 
 
+class UnreadableFile(Exception):
+    """A file whose bytes cannot be read as CSV: an outcome for that file, not a configuration
+    error (it becomes :attr:`FileReport.error`, and the load goes on)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass
 class LoadReport:
     """What :func:`~dealersync.loading.load_source` did, file by file."""
 
     files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        """The files that could not be loaded (their tables kept their previous rows)."""
+        return [f for f in self.files if f.error]
 
     @property
     def total_loaded(self) -> int:
@@ -97,6 +122,18 @@ def category(reason: str) -> str:
 
 
 def log_file_report(f: FileReport) -> None:
+    if f.error:
+        log.error("%s: %s", f.file, f.error)
+        return
+    for w in f.warnings:
+        log.warning("%s: %s", f.file, w)
+    skipped = [
+        f"{n} {what}"
+        for n, what in ((f.title_rows, "title lines"), (f.total_rows, "total rows"))
+        if n
+    ]
+    if skipped and not f.unchanged:
+        log.info("%s: skipped %s", f.file, " and ".join(skipped))
     if f.unchanged:
         log.info(
             "%s: unchanged since the last load, skipped (%d rows kept in %s)",

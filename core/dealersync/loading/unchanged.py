@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import duckdb
 
 from dealersync.connectors import ExtractFile
-from dealersync.errors import ConfigError
 from dealersync.loading.layout import Layout
 from dealersync.loading.lines import FileScan, scan_file
 from dealersync.loading.reports import FileReport, category
@@ -39,7 +38,7 @@ from dealersync.store import transaction
 log = logging.getLogger(__package__)
 
 #: Bump when a loader change makes the same bytes load differently: every table reloads once.
-LOADER_VERSION = "2"  # 2: value vocabularies, money, date detection
+LOADER_VERSION = "3"  # 2: value vocabularies, money, date detection; 3: encodings, title/total rows
 
 
 @dataclass
@@ -78,6 +77,8 @@ def options_fingerprint(ef: ExtractFile, table: Table) -> str:
         "quote": ef.quote,
         "date_format": ef.date_format,
         "timestamp_format": ef.timestamp_format,
+        "encoding": ef.encoding,
+        "skip_rows": ef.skip_rows,
         "values": {c: sorted(m.items()) for c, m in sorted(ef.values.items())},
         "decimal_separator": ef.decimal_separator,
     }
@@ -202,13 +203,3 @@ def write_load_files(
                 loaded_at,
             ],
         )
-
-
-def scan_or_config_error(p: PendingFile) -> FileScan:
-    """The file's :func:`scan_file`, or a :class:`ConfigError` naming it."""
-    try:
-        return scan_file(p.layout.path)
-    except OSError as e:
-        raise ConfigError(
-            f"{p.layout.file}: cannot be read ({e.strerror or type(e).__name__})"
-        ) from None
