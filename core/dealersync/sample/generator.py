@@ -23,7 +23,7 @@ ENCODINGS = ("utf-8", "cp1252")
 #: The file a legacy encoding applies to: the one with accented names.
 LEGACY_ENCODED_TABLE = "customers"
 #: Characters transcoded per step (the file is streamed, never held whole).
-_TRANSCODE_CHUNK = 1 << 22
+_TRANSCODE_CHUNK = 1 << 20
 
 
 def generate(
