@@ -75,6 +75,17 @@ class GuardSettings(_Strict):
     )
 
 
+class DeadlineSettings(_Strict):
+    """How long a platform may take (docs/sync.md, "Deadlines")."""
+
+    request_seconds: float = Field(
+        300.0, gt=0, description="one request, answer read in full, retries not counted"
+    )
+    destination_seconds: float = Field(
+        3600.0, gt=0, description="all requests to one destination in one run, retries and waits included"
+    )
+
+
 class GuardOverrides(_Strict):
     """An audience's own guard limits; a key left out takes the ``[guards]`` value."""
 
@@ -120,6 +131,7 @@ class Settings(_Strict):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     guards: GuardSettings = Field(default_factory=GuardSettings, description="change guard limits for every audience")
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings, description="time limits for platforms")
     opcodes: dict[str, str | list[str]] = Field(
         default_factory=dict, description="exact op code -> service category (same as [service_categories.opcodes])"
     )

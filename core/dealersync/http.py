@@ -18,7 +18,17 @@ What the session does for each request:
 * connection errors and timeouts are transient too;
 * a transient failure is retried with exponential backoff and full jitter, honouring
   ``Retry-After`` (seconds or an HTTP date), up to ``max_attempts``; then the last
-  ``TransientError`` is raised, carrying ``retry_after`` when the platform gave one.
+  ``TransientError`` is raised, carrying ``retry_after`` when the platform gave one;
+* **deadlines**: every attempt must be answered in full within the request deadline (default
+  300 s: the connect and read timeouts bound each wait, but a server that sends a byte every
+  20 s would hold a request forever without a total), and all requests of one destination in one
+  run share the run's budget (:func:`deadlines`, set by the engine from ``[deadlines]``): a retry
+  whose wait would pass the budget is not made, the last error is raised at once. The total
+  deadline uses ``SIGALRM``, so it applies where the engine runs, in the main thread; elsewhere
+  only the per-read timeouts apply;
+* :meth:`HttpSession.request_json` reads the answer as a JSON object or raises
+  :class:`~dealersync.FatalError`: an HTML page or an empty body answered with ``200`` proves
+  nothing was done.
 
 Messages name the service, the method and the URL *without its query string*, and the status:
 never a header, a body, or a query parameter (where tokens and PII travel).
@@ -26,11 +36,16 @@ never a header, a body, or a query parameter (where tokens and PII travel).
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import email.utils
 import random
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -49,6 +64,57 @@ Verdict = DealersyncError | type[DealersyncError] | None
 Classifier = Callable[[requests.Response], Verdict]
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # seconds: (connect, read)
+DEFAULT_REQUEST_DEADLINE = 300.0  # seconds: one attempt, answer read in full
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The deadlines in force: ``request`` seconds per attempt, and the monotonic time ``until``
+    which the current destination's requests may run (None: no budget)."""
+
+    request: float = DEFAULT_REQUEST_DEADLINE
+    until: float | None = None
+
+    def remaining(self) -> float | None:
+        return None if self.until is None else self.until - time.monotonic()
+
+
+_DEADLINES: contextvars.ContextVar[Deadlines] = contextvars.ContextVar("dealersync_deadlines", default=Deadlines())
+
+
+@contextmanager
+def deadlines(request: float, until: float | None = None) -> Iterator[None]:
+    """Within the block, every :class:`HttpSession` request uses these deadlines (the engine sets
+    them around each delivery from ``[deadlines]``; ``until`` is a :func:`time.monotonic` time)."""
+    token = _DEADLINES.set(Deadlines(request, until))
+    try:
+        yield
+    finally:
+        _DEADLINES.reset(token)
+
+
+class _DeadlinePassed(BaseException):
+    """Raised by the alarm inside a request that ran past its deadline. A BaseException, so no
+    library's ``except Exception`` swallows it on the way out."""
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise :class:`_DeadlinePassed` in the block after ``seconds`` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def ring(_signum: int, _frame: object) -> None:
+        raise _DeadlinePassed
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 #: Replaced by tests (the conformance kit does) to retry without waiting; read at each wait.
 sleep: Callable[[float], None] = time.sleep
@@ -114,11 +180,20 @@ class HttpSession:
         full = urljoin(self.base_url, url.lstrip("/")) if self.base_url else url
         kwargs.setdefault("timeout", self.timeout)
         where = f"{self.service}: {method.upper()} {_public_url(full)}"
+        limits = _DEADLINES.get()
         for attempt in range(1, self.max_attempts + 1):
+            budget = limits.remaining()
+            if budget is not None and budget <= 0:
+                raise FatalError(f"{where}: this destination's time for the run ([deadlines] destination_seconds) is used up")
+            allowed = limits.request if budget is None else min(limits.request, budget)
             try:
-                response = self.session.request(method, full, **kwargs)
+                with _alarm(allowed):
+                    response = self.session.request(method, full, **kwargs)
+            except _DeadlinePassed:
+                self.session.close()  # the half-read connection is not reused
+                error: DealersyncError = TransientError(f"{where}: no complete answer within {allowed:.0f} s (deadline)")
             except (requests.ConnectionError, requests.Timeout) as exc:
-                error: DealersyncError = TransientError(f"{where}: {_network_problem(exc)}")
+                error = TransientError(f"{where}: {_network_problem(exc)}")
             else:
                 found = self._classify(response, where)
                 if found is None:
@@ -126,8 +201,26 @@ class HttpSession:
                 error = found
             if not isinstance(error, TransientError) or attempt == self.max_attempts:
                 raise error from None
-            self._wait(attempt, error.retry_after)
+            self._wait(attempt, error.retry_after, limits, error)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def request_json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`request`, then the answer as a JSON object; anything else (an HTML page, an
+        empty body, a list) raises :class:`~dealersync.FatalError`: it proves nothing was done."""
+        response = self.request(method, url, **kwargs)
+        where = f"{self.service}: {method.upper()} {_public_url(response.url or url)}"
+        try:
+            data = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise FatalError(
+                f"{where}: HTTP {response.status_code} with an answer that is not JSON ({kind});"
+                " nothing in it is counted as done"
+            ) from None
+        if not isinstance(data, dict):
+            raise FatalError(f"{where}: HTTP {response.status_code} with a JSON {type(data).__name__}, not an object;"
+                             " nothing in it is counted as done")
+        return data
 
     # ---------------------------------------------------------------------------- internals
     def _classify(self, response: requests.Response, where: str) -> DealersyncError | None:
@@ -154,11 +247,14 @@ class HttpSession:
             return FatalError(f"{where}: {status}")
         return kind(f"{where}: {status}")
 
-    def _wait(self, attempt: int, retry_after_s: float | None) -> None:
+    def _wait(self, attempt: int, retry_after_s: float | None, limits: Deadlines, error: DealersyncError) -> None:
         if retry_after_s is not None:
             delay = min(retry_after_s, self.max_retry_after)
         else:  # "full jitter": uniform in [0, cap], the cap doubling each attempt
             delay = random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        budget = limits.remaining()
+        if budget is not None and delay >= budget:  # the retry could not finish in time
+            raise error from None
         (self._sleep or sleep)(delay)
 
 

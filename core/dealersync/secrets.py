@@ -7,11 +7,37 @@ resolved here, when the connector is built, into the plain value its ``SecretStr
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from dealersync.errors import ConfigError
 
 KEYRING_SERVICE = "dealersync"
+
+
+#: What may be a credential or raw PII inside a message: an e-mail address, a long run of digits
+#: (a phone or card number), or a long token mixing letters and digits (an access token, an API
+#: key). Masked by :func:`redact` before any error is printed or recorded.
+_CREDENTIALISH = re.compile(
+    r"[^\s@'\"]+@[^\s@'\"]+"  # e-mail address
+    r"|(?<![\w.-])[+(]?\d[\d ().-]{8,}\d(?![\w.-])"  # a run of digits: a phone if it has 10 or more
+    r"|(?<![\w.+=-])(?=[\w.+=-]*\d[\w.+=-]*\d[\w.+=-]*\d[\w.+=-]*\d)(?=[\w.+=-]*[A-Za-z][\w.+=-]*[A-Za-z])"
+    r"[\w.+=-]{20,}"  # a token: 20+ characters with at least 4 digits and 2 letters (a path's parts pass)
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a credential or an identifier replaced by
+    ``(hidden)``: for messages built from values nobody checked (a plugin's exception, an echoed
+    config value). Paths, names and counts pass."""
+    return _CREDENTIALISH.sub(_hide, text)
+
+
+def _hide(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if found[0] in "+(0123456789" and sum(c.isdigit() for c in found) < 10 and "@" not in found:
+        return found  # a date, a count or a short code, not a phone number
+    return "(hidden)"
 
 
 def is_reference(value: Any) -> bool:

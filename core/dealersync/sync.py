@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dealersync import secrets
+from dealersync import http, secrets
 from dealersync.audiences import AudienceSnapshot, consent_filter_sql
 from dealersync.config import Config, ConnectorEntry, validate
 from dealersync.connectors import (
@@ -29,16 +29,17 @@ from dealersync.connectors import (
     Source,
 )
 from dealersync.delivery import IncrementalDelivery
+from dealersync.delivery.failures import describe_failure, rollback_open_transaction
 from dealersync.delivery.guards import ChangeGuard
 from dealersync.delivery.plan import Plan
 from dealersync.delivery.snapshots import SnapshotHistory, drop_stale_deliveries
-from dealersync.errors import ConfigError, DealersyncError
+from dealersync.errors import AuthError, ConfigError
 from dealersync.facts import build_facts, fact_registry
 from dealersync.identity import IdentityIndexes
 from dealersync.identity.kept import drop_stale
 from dealersync.loading import LoadReport, load_source
 from dealersync.plugins import PluginRegistry
-from dealersync.policy import AudiencePolicy
+from dealersync.policy import AudiencePolicy, Selection
 from dealersync.report.overlaps import record_overlaps
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
 from dealersync.service_categories import config_rules
@@ -136,6 +137,10 @@ class Runner:
         self._guard: ChangeGuard | None = None  # this run's change guards (see sync)
         #: pairs delivered while a guard warned without holding: their baseline stays as it was
         self._unsettled: set[tuple[str, str]] = set()
+        #: destinations whose credential was refused this run (not tried again) -> the message
+        self._refused: dict[str, str] = {}
+        #: per destination, the time.monotonic() by which this run's requests must be done
+        self._budget_until: dict[str, float] = {}
         #: called with each delivered (result, kept member table) (the bench exports members
         #: through it)
         self.members_sink: Callable[[DeliveryResult, str], None] | None = None
@@ -274,21 +279,25 @@ class Runner:
     ) -> list[DeliveryResult]:
         aud = self.config.settings.audiences[name]
         self.progress(f"selecting audience {name}")
-        sel = policy.select(name)
-        if not dry_run:
-            policy.record_holdout(run_id, self.as_of, name)
-            self._selected[name] = sel.table
+        sel: Selection | None = None
+        failure: str | None = None
+        try:
+            sel = policy.select(name)
+            if not dry_run:
+                policy.record_holdout(run_id, self.as_of, name)
+                self._selected[name] = sel.table
+        except Exception as exc:  # this audience's deliveries fail; the run goes on
+            rollback_open_transaction(self.warehouse.con)
+            failure = f"selecting the audience failed: {describe_failure(exc)}"
         results = []
         for dest_name in aud.destinations:
             started, started_at = time.monotonic(), dt.datetime.now()
             res = DeliveryResult(name, dest_name, self.config.settings.destinations[dest_name].connector, aud.mode)
-            res.segment_size, res.excluded, res.suppressed = sel.segment_size, sel.excluded, sel.suppressed
-            res.outranked, res.held_out, res.full_resync = sel.outranked, sel.held_out, full_resync
-            try:
-                self._deliver(res, sel.table, dry_run)
-            except DealersyncError as exc:
-                res.status, res.error = "failed", exc.message
-                log.error("audience %s to %s failed: %s", name, dest_name, exc.message)
+            res.full_resync = full_resync
+            if sel is not None:
+                res.segment_size, res.excluded, res.suppressed = sel.segment_size, sel.excluded, sel.suppressed
+                res.outranked, res.held_out = sel.outranked, sel.held_out
+            self._attempt(res, None if sel is None else sel.table, failure, dry_run)
             res.seconds = round(time.monotonic() - started, 3)
             if not dry_run:
                 if res.status == "ok" and (name, dest_name) not in self._unsettled:
@@ -297,6 +306,27 @@ class Runner:
                 self._notify(res)
             results.append(res)
         return results
+
+    def _attempt(self, res: DeliveryResult, audience_table: str | None, failure: str | None, dry_run: bool) -> None:
+        """Deliver one pair within its deadlines. Whatever goes wrong fails this pair only, with
+        its reason; a refused credential also stops its destination for the rest of the run."""
+        refused = self._refused.get(res.destination)
+        if audience_table is None or refused is not None:
+            res.status = "failed"
+            res.error = failure or f"not tried: the destination refused its credential earlier in this run: {refused}"
+            log.error("audience %s to %s failed: %s", res.audience, res.destination, res.error)
+            return
+        limits = self.config.settings.deadlines
+        until = self._budget_until.setdefault(res.destination, time.monotonic() + limits.destination_seconds)
+        try:
+            with http.deadlines(limits.request_seconds, until):
+                self._deliver(res, audience_table, dry_run)
+        except Exception as exc:  # a plugin's bug, an I/O error, a malformed answer: this pair only
+            rollback_open_transaction(self.warehouse.con)
+            res.status, res.error = "failed", describe_failure(exc)
+            if isinstance(exc, AuthError):
+                self._refused[res.destination] = res.error
+            log.error("audience %s to %s failed: %s", res.audience, res.destination, res.error)
 
     def _consented(self, audience_table: str, channel: Channel) -> tuple[str, int, int]:
         """The audience's customers ``channel``'s consent rule lets through, as a temp table

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import duckdb
 
 from dealersync.connectors import MemberOutcome, RemoteAudience
-from dealersync.store import quote_ident
+from dealersync.store import quote_ident, transaction
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS _sync_state (
@@ -52,14 +52,13 @@ class SyncState:
             "SELECT remote_id FROM _remote_audiences WHERE audience = ? AND destination = ?", self.pair
         ).fetchone()
         changed = row is not None and row[0] != remote.id
-        self.con.execute("BEGIN")
-        if changed:
-            self.con.execute("DELETE FROM _sync_state WHERE audience = ? AND destination = ?", self.pair)
-        self.con.execute(
-            "INSERT OR REPLACE INTO _remote_audiences VALUES (?, ?, ?, ?, now())",
-            [*self.pair, remote.id, remote.name],
-        )
-        self.con.execute("COMMIT")
+        with transaction(self.con):
+            if changed:
+                self.con.execute("DELETE FROM _sync_state WHERE audience = ? AND destination = ?", self.pair)
+            self.con.execute(
+                "INSERT OR REPLACE INTO _remote_audiences VALUES (?, ?, ?, ?, now())",
+                [*self.pair, remote.id, remote.name],
+            )
         return changed
 
     def remote_id(self) -> str | None:
@@ -72,7 +71,10 @@ class SyncState:
         """One add batch the platform answered: accepted members become synced, rejected ones are
         recorded with their code (counted towards the retry cap), in one transaction. The sent
         identifiers come from the plan table ``planned`` (its ``_payload`` column)."""
-        self.con.execute("BEGIN")
+        with transaction(self.con):
+            self._insert_outcomes(planned, outcomes)
+
+    def _insert_outcomes(self, planned: str, outcomes: Sequence[MemberOutcome]) -> None:
         self.con.execute(
             f"""INSERT INTO _sync_state
                SELECT ?, ?, o.k, t._payload, CASE WHEN o.ok THEN 'synced' ELSE 'rejected' END,
@@ -88,7 +90,6 @@ class SyncState:
             [*self.pair, FINAL_PREFIX, [o.member_key for o in outcomes], [o.accepted for o in outcomes],
              [o.code for o in outcomes], [o.reason for o in outcomes]],
         )
-        self.con.execute("COMMIT")
 
     def commit_removed(self, outcomes: Sequence[MemberOutcome]) -> None:
         """One remove batch the platform answered: accepted members leave the state."""
@@ -100,14 +101,13 @@ class SyncState:
 
     def replace_all(self, members_table: str, payload_sql: str, rejected: dict[str, MemberOutcome]) -> None:
         """After a platform-side replace finished: the state is exactly the members sent."""
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM _sync_state WHERE audience = ? AND destination = ?", self.pair)
-        self.con.execute(
-            f"""INSERT INTO _sync_state SELECT ?, ?, member_key, {payload_sql}, 'synced', 0, false, NULL, NULL, now()
-                FROM {quote_ident(members_table)} WHERE member_key NOT IN (SELECT unnest(?))""",
-            [*self.pair, list(rejected)],
-        )
-        self.con.execute("COMMIT")
+        with transaction(self.con):
+            self.con.execute("DELETE FROM _sync_state WHERE audience = ? AND destination = ?", self.pair)
+            self.con.execute(
+                f"""INSERT INTO _sync_state SELECT ?, ?, member_key, {payload_sql}, 'synced', 0, false, NULL, NULL, now()
+                    FROM {quote_ident(members_table)} WHERE member_key NOT IN (SELECT unnest(?))""",
+                [*self.pair, list(rejected)],
+            )
 
     def forget_departed_rejections(self, current_table: str) -> None:
         """Rejected members that left the audience were never on the platform: drop their rows."""

@@ -13,7 +13,8 @@ Meta's profiles; this class only speaks the API:
 * ``create_lookalike``: a ``LOOKALIKE`` audience seeded from a synced one.
 
 Meta answers each upload with ``num_received`` and ``num_invalid_entries`` (plus a few samples of
-invalid entries, never logged). It does not say *which* rows were invalid, so every member of an
+invalid entries, never logged); an answer without ``num_received`` (an empty ``{}``, a proxy's
+HTML page) fails the batch: nothing is counted as delivered. It does not say *which* rows were invalid, so every member of an
 accepted request is reported accepted; the invalid count is summed into :meth:`platform_counts`
 and logged as a warning (counts only).
 """
@@ -176,7 +177,7 @@ class MetaCustomAudiences(AudienceDestination):
 
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
         if self.cfg.audience_id:
-            found = self.http.get(f"/{self.cfg.audience_id}", params={"fields": "id,name"}).json()
+            found = self.http.request_json("GET", f"/{self.cfg.audience_id}", params={"fields": "id,name"})
             return RemoteAudience(id=str(found.get("id") or self.cfg.audience_id), name=str(found.get("name") or name))
         wanted = self.audience_name(name)
         existing = self._find(wanted)
@@ -189,7 +190,7 @@ class MetaCustomAudiences(AudienceDestination):
             "description": description or f"dealersync audience {name}",
         }
         try:
-            created = self.http_once.post(f"/{self.cfg.ad_account_id}/customaudiences", json=body).json()
+            created = self.http_once.request_json("POST", f"/{self.cfg.ad_account_id}/customaudiences", json=body)
         except TransientError:
             # the answer may have been lost after Meta created it: look before anyone creates a twin
             existing = self._find(wanted)
@@ -235,7 +236,7 @@ class MetaCustomAudiences(AudienceDestination):
             "origin_audience_id": audience.id,
             "lookalike_spec": {"type": "custom_ratio", "ratio": ratio, "country": country},
         }
-        created = self.http_once.post(f"/{self.cfg.ad_account_id}/customaudiences", json=body).json()
+        created = self.http_once.request_json("POST", f"/{self.cfg.ad_account_id}/customaudiences", json=body)
         return RemoteAudience(id=str(created["id"]), name=label)
 
     def audience_name(self, name: str) -> str:
@@ -246,7 +247,7 @@ class MetaCustomAudiences(AudienceDestination):
         matches: list[RemoteAudience] = []
         params: dict[str, Any] = {"fields": "id,name", "limit": _AUDIENCE_PAGE}
         while True:
-            page = self.http.get(f"/{self.cfg.ad_account_id}/customaudiences", params=params).json()
+            page = self.http.request_json("GET", f"/{self.cfg.ad_account_id}/customaudiences", params=params)
             matches += [
                 RemoteAudience(id=str(a["id"]), name=name) for a in page.get("data", []) if a.get("name") == name
             ]
@@ -284,8 +285,15 @@ class MetaCustomAudiences(AudienceDestination):
                 "estimated_num_total": max(batch.estimated_total, len(members)),
             },
         }
-        answer = self.http.request(method, path, json=body).json()
-        received = _int(answer.get("num_received"), len(members))
+        answer = self.http.request_json(method, path, json=body)
+        received = _int(answer.get("num_received"), -1)
+        if received < 0:
+            # an answer without num_received does not prove Meta stored anything (a {} or a proxy's
+            # page answered 200): nothing of the batch counts as done, and it is sent again next run
+            raise FatalError(
+                f"Meta: {op} batch {batch.seq} of session {batch.session_id} answered without num_received;"
+                " not counted as delivered"
+            )
         invalid = _int(answer.get("num_invalid_entries"), 0)
         self._bump(f"{op}_received", received)
         self._bump("num_received", received)
