@@ -128,18 +128,19 @@ def test_every_kind_of_bad_row_is_quarantined_with_file_line_column_reason(
         [
             (c, 3, "birth_year", "not a whole number"),
             (c, 4, "email_opt_in", "not a boolean (expected true/false/Y/N/1/0)"),
-            (c, 5, "created_at", "not a timestamp (expected YYYY-MM-DD HH:MM:SS)"),
+            (c, 5, "created_at", "not a timestamp (expected YYYY-MM-DD HH:MM:SS;"
+             " other formats: set timestamp_format)"),
             (c, 6, None, "expected 7 columns, found 5"),
             (c, 7, None, "expected 7 columns, found 8"),
             (c, 8, "first_name", "invalid UTF-8"),
             (c, 9, "customer_id", "missing key customer_id"),
             (c, 10, "customer_id", "duplicate of line 2"),
             (c, 16, None, "unterminated quote"),
-            (d, 3, "deal_date", "not a date (expected YYYY-MM-DD)"),
+            (d, 3, "deal_date", "not a date (expected YYYY-MM-DD; other formats: set date_format)"),
             (d, 4, "apr", "not a number"),
             (d, 5, "sale_price", "not a number"),
             (d, 6, "apr", "not a number"),
-            (d, 6, "deal_date", "not a date (expected YYYY-MM-DD)"),
+            (d, 6, "deal_date", "not a date (expected YYYY-MM-DD; other formats: set date_format)"),
         ],
         key=lambda r: (r[0], r[1], r[2] or ""),
     )

@@ -6,9 +6,9 @@ on the row. Flagged rows are not loaded: each flag becomes one quarantine entry,
 several bad cells gets one entry per bad cell.
 
 Numbers accept money as report writers print it (:mod:`dealersync.loading.numbers`).
-Booleans accept true/false, t/f, Y/N, yes/no, 1/0 in any case. Dates are ISO 8601 unless the
-extract gives a ``date_format`` (strptime); timestamps are ISO 8601 unless it gives a
-``timestamp_format`` (a timestamp column also accepts a bare date in ``date_format``).
+Booleans accept true/false, t/f, Y/N, yes/no, 1/0 in any case. Dates and timestamps are read as
+:mod:`dealersync.loading.dates` decides: ISO 8601, the extract's ``date_format`` /
+``timestamp_format``, or a format detected from the file's values.
 An enumerated column (``Column.choices``) holds its canonical value: the DMS's spelling is
 mapped by the column's vocabulary (:mod:`dealersync.vocabularies`); a value no vocabulary
 knows is flagged.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from dealersync.connectors import ExtractFile
+from dealersync.loading.dates import DateReading, configured_reading
 from dealersync.loading.layout import Layout
 from dealersync.loading.numbers import decimal_sql, integer_sql
 from dealersync.loading.sql import ident, literal
@@ -32,10 +33,10 @@ TRUE_WORDS = ("true", "t", "y", "yes", "1")
 FALSE_WORDS = ("false", "f", "n", "no", "0")
 
 
-def _conversion(col: Column, t: str, ef: ExtractFile, table: str) -> str:
+def _conversion(
+    col: Column, t: str, ef: ExtractFile, table: str, dates: DateReading
+) -> str:
     """SQL converting the trimmed text expression ``t`` to the column's type (NULL if it fails)."""
-    date_format = ef.date_format
-    ts_format = ef.timestamp_format
     if col.choices:
         return _canonical_value(t, vocabulary(table, col.name, ef.values.get(col.name)))
     if col.type == "text":
@@ -44,19 +45,8 @@ def _conversion(col: Column, t: str, ef: ExtractFile, table: str) -> str:
         return integer_sql(t, ef.decimal_separator)
     if col.type == "decimal":
         return decimal_sql(t, ef.decimal_separator)  # non-finite values: rejected by the caller
-    if col.type == "date":
-        if date_format:
-            return f"CAST(TRY_STRPTIME({t}, {literal(date_format)}) AS DATE)"
-        return f"TRY_CAST({t} AS DATE)"
-    if col.type == "timestamp":
-        if ts_format:
-            ts = f"CAST(TRY_STRPTIME({t}, {literal(ts_format)}) AS TIMESTAMP)"
-        else:
-            ts = f"TRY_CAST({t} AS TIMESTAMP)"
-        if date_format:
-            date = f"CAST(TRY_STRPTIME({t}, {literal(date_format)}) AS TIMESTAMP)"
-            return f"coalesce({ts}, {date})"
-        return ts
+    if col.type in ("date", "timestamp"):
+        return dates.for_column(col).sql(t)
     if col.type == "boolean":
         # Simple CASE arms, not ``IN (...)``: DuckDB plans an IN list of 5 or more constants
         # as a hash (mark) join, which does not keep the rows in file order (see
@@ -101,20 +91,18 @@ def _case_variants(words: tuple[str, ...]) -> list[str]:
     return out
 
 
-def type_reason(col: Column, ef: ExtractFile | None) -> str:
+#: How API records' dates are read: ISO 8601 (pydantic), no options to name.
+_RECORD_DATES = configured_reading(None, None, file_options=False)
+
+
+def type_reason(col: Column, dates: DateReading = _RECORD_DATES) -> str:
     """The quarantine reason for a value that is not of the column's type. Never the value."""
     if col.type == "integer":
         return "not a whole number"
     if col.type == "decimal":
         return "not a number"
-    if col.type == "date":
-        fmt = ef.date_format if ef and ef.date_format else "YYYY-MM-DD"
-        return f"not a date (expected {fmt})"
-    if col.type == "timestamp":
-        fmt = (
-            ef.timestamp_format if ef and ef.timestamp_format else "YYYY-MM-DD HH:MM:SS"
-        )
-        return f"not a timestamp (expected {fmt})"
+    if col.type in ("date", "timestamp"):
+        return dates.for_column(col).reason()
     if col.type == "boolean":
         return "not a boolean (expected true/false/Y/N/1/0)"
     return "not a text value"
@@ -133,9 +121,12 @@ class RowChecks:
         return self.select_sql.replace("{read}", relation)
 
 
-def row_checks(layout: Layout) -> RowChecks:
-    """Convert every mapped cell and flag bad values and missing keys, in one SELECT."""
+def row_checks(layout: Layout, dates: DateReading | None = None) -> RowChecks:
+    """Convert every mapped cell and flag bad values and missing keys, in one SELECT. ``dates``
+    says how dates and timestamps are read (default: as the file's options say)."""
     table, ef = layout.table, layout.ef
+    if dates is None:
+        dates = configured_reading(ef.date_format, ef.timestamp_format)
     # Three projections so each cell is trimmed once and converted once:
     # inner: trimmed text (empty -> NULL); middle: converted value; outer: flags.
     inner: list[str] = []
@@ -153,7 +144,7 @@ def row_checks(layout: Layout) -> RowChecks:
             f"CASE WHEN starts_with({c}, ' ') OR ends_with({c}, ' ')"
             f" THEN NULLIF(trim({c}), '') ELSE {c} END AS t{j}"
         )
-        middle.append(f"{_conversion(col, f't{j}', ef, table.name)} AS v{j}")
+        middle.append(f"{_conversion(col, f't{j}', ef, table.name, dates)} AS v{j}")
         if col.type == "decimal":
             outer.append(f"CASE WHEN isfinite(v{j}) THEN v{j} END AS {ident(col.name)}")
         else:
@@ -167,7 +158,7 @@ def row_checks(layout: Layout) -> RowChecks:
             reason = (
                 unknown_value_reason(table.name, col.name)
                 if col.choices
-                else type_reason(col, ef)
+                else type_reason(col, dates)
             )
             flags.append((f"_bad{j}", col.name, reason))
         if col.name in table.key:

@@ -30,6 +30,7 @@ import duckdb
 
 from dealersync.connectors import ExtractFile
 from dealersync.loading.checks import RowChecks, quarantine_flagged_cells, row_checks
+from dealersync.loading.dates import read_dates
 from dealersync.loading.layout import Layout, read_layout
 from dealersync.loading.lines import Placement, place_rows
 from dealersync.loading.rejects import Reject, read_rejects
@@ -49,11 +50,14 @@ def stage_file(
     n: int | None = None,
     layout: Layout | None = None,
     lines: Callable[[], tuple[int, list[int]] | None] | None = None,
+    month_first: bool = True,
 ) -> Staged:
     """Read, convert and check one extract file into temp tables; nothing is loaded yet.
 
     ``n`` (the batch number), ``layout`` and ``lines`` (the file's line scan, see
     :func:`~dealersync.loading.lines.scan_lines`) are taken when the caller has them already.
+    ``month_first``: dates that read both ways (03/04/2024, no day above 12) are month first
+    (the dealer's country writes them so; :mod:`dealersync.loading.dates`).
     """
     con = scratch.con
     table = target_table(ef.table)
@@ -65,7 +69,7 @@ def stage_file(
 
     # 1. DuckDB's CSV reader, every column as text, rejects stored; convert and check in SQL.
     # 2. Where each row sits in the file.
-    checks = row_checks(layout)
+    checks = row_checks(layout, read_dates(con, layout, month_first=month_first))
     mark = scratch.mark()
     try:
         typ, rejects, placement, parallel = _read_and_place(

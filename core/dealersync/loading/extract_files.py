@@ -47,6 +47,7 @@ def stage_extract(
     pending: PendingFile,
     pool: ThreadPoolExecutor,
     copies: Copies,
+    month_first: bool = True,
 ) -> tuple[Staged, FileScan]:
     """Stage one extract file (see the module docstring); returns its staging and its scan
     (digest and size of the file's own bytes)."""
@@ -55,7 +56,9 @@ def stage_extract(
     if not enc.is_utf8:
         warning = cp1252_warning(layout.utf8_error_line) if enc.detect else None
         try:
-            return _stage_copy(scratch, source, pending, layout, enc, copies, warning)
+            return _stage_copy(
+                scratch, source, pending, layout, enc, copies, month_first, warning
+            )
         except UnicodeDecodeError:
             # The head is Windows-1252 but a byte further on is not: read it as UTF-8.
             warning = neither_warning(layout.utf8_error_line)
@@ -76,6 +79,7 @@ def stage_extract(
             n=pending.n,
             layout=layout,
             lines=lambda: _scanned(fut).lines,
+            month_first=month_first,
         )
     except UnreadableFile as e:
         scan = _scanned(fut)
@@ -85,12 +89,14 @@ def stage_extract(
             try:
                 return _stage_copy(
                     scratch, source, pending, layout, Encoding(CP1252, detect=True),
-                    copies, cp1252_warning(line),
+                    copies, month_first, cp1252_warning(line),
                 )  # fmt: skip
             except UnicodeDecodeError:
                 layout = _with_warning(layout, neither_warning(line))
         if scan.mixed_line_ends:
-            return _stage_copy(scratch, source, pending, layout, Encoding(UTF8), copies)
+            return _stage_copy(
+                scratch, source, pending, layout, Encoding(UTF8), copies, month_first
+            )
         raise UnreadableFile(
             f"{e.message}: check the delimiter ({pending.ef.delimiter!r}), the quote and the"
             " encoding options"
@@ -113,7 +119,7 @@ def stage_extract(
             staged = stage_file(
                 scratch, source, pending.ef, n=pending.n,
                 layout=cp1252.reading(copy, cp1252.encoding),
-                lines=lambda: copy_scan.lines,
+                lines=lambda: copy_scan.lines, month_first=month_first,
             )  # fmt: skip
         finally:
             copies.remove(copy)
@@ -128,6 +134,7 @@ def _stage_copy(
     layout: Layout,
     encoding: Encoding,
     copies: Copies,
+    month_first: bool,
     warning: str | None = None,
 ) -> tuple[Staged, FileScan]:
     """Convert the file to a UTF-8 copy and stage the copy. A strict (detected) encoding
@@ -145,7 +152,7 @@ def _stage_copy(
             )
         staged = stage_file(
             scratch, source, pending.ef, n=pending.n, layout=read,
-            lines=lambda: scan.lines,
+            lines=lambda: scan.lines, month_first=month_first,
         )  # fmt: skip
     finally:
         copies.remove(copy)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from dealersync.connectors import ExtractFile, RecordBatch
 from dealersync.loading.copies import Copies
+from dealersync.loading.dates import MONTH_FIRST_COUNTRIES
 from dealersync.loading.extract_files import stage_extract
 from dealersync.loading.layout import read_layout
 from dealersync.loading.lines import FileScan
@@ -46,6 +47,7 @@ def load_source(
     source_name: str,
     batches: Iterable[ExtractFile | RecordBatch],
     force: bool = False,
+    default_country: str = "US",
 ) -> LoadReport:
     """Load a source's batches into the warehouse, replacing that source's rows.
 
@@ -54,7 +56,8 @@ def load_source(
     extract files are byte-identical to its last successful load (same files, same options) is
     skipped: its rows and quarantine are kept and its files reported ``unchanged`` with that
     load's counts; ``force`` reloads every table regardless. Returns a report per file (or per
-    table's record stream).
+    table's record stream). ``default_country`` (the dealer's, ``[identity]``) decides how
+    dates that read both ways are read (:mod:`dealersync.loading.dates`).
 
     Every file's header and column mapping is checked before any table is replaced, so a
     missing file, an unknown table or a file lacking a key column raises
@@ -114,6 +117,7 @@ def load_source(
                     pending[table_name],
                     loaded_at,
                     force,
+                    default_country.upper() in MONTH_FIRST_COUNTRIES,
                 )
         # Reported in the order the source delivered the tables.
         report = LoadReport(files=[f for name in pending for f in by_table[name]])
@@ -133,6 +137,7 @@ def _load_table(
     items: list[PendingFile | Staged | FailedFile],
     loaded_at: dt.datetime,
     force: bool,
+    month_first: bool,
 ) -> list[FileReport]:
     """Skip the table when its files are unchanged, else stage its files and replace it; a
     file that cannot be read leaves the table as it was (see :func:`load_source`)."""
@@ -159,7 +164,9 @@ def _load_table(
                     continue
                 assert isinstance(item, PendingFile)
                 try:
-                    done, scan = stage_extract(scratch, source, item, pool, copies)
+                    done, scan = stage_extract(
+                        scratch, source, item, pool, copies, month_first
+                    )
                 except UnreadableFile as e:
                     return _kept_reports(
                         con, source, table_name, items, FailedFile(item.ef, e.message)

@@ -140,7 +140,7 @@ def validate_record(
                 if err.get("type") == "missing":
                     problems.append((col, f"missing key {col}"))
                 else:
-                    problems.append((col, type_reason(table.column(col), None)))
+                    problems.append((col, type_reason(table.column(col))))
             else:
                 problems.append((col, "unknown column"))
         return problems

@@ -1,0 +1,160 @@
+"""Dates per file: the options' formats, ISO 8601, or a format detected from the values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pytest
+from dealersync import ExtractFile
+from dealersync.loading import load_source
+from dealersync.store import Warehouse
+
+D = dt.date
+T = dt.datetime
+
+
+@pytest.fixture
+def wh():
+    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
+        yield w
+
+
+def _vehicles(tmp_path: Path, dates: list[str]) -> Path:
+    path = tmp_path / "vehicles.csv"
+    rows = [f"V{i},{d}" for i, d in enumerate(dates)]
+    path.write_text("\n".join(["vehicle_id,purchased_on", *rows]) + "\n")
+    return path
+
+
+def _load(wh, path: Path, table: str = "vehicles", country: str = "US", **options):
+    load_source(
+        wh, "s", [ExtractFile(path=path, table=table, **options)],
+        force=True, default_country=country,
+    )
+
+
+def _dates(wh) -> list:
+    return [r[0] for r in wh.con.execute("SELECT purchased_on FROM vehicles ORDER BY _line").fetchall()]
+
+
+def _quarantine(wh) -> list[tuple]:
+    return wh.con.execute('SELECT line, "column", reason FROM _quarantine ORDER BY line').fetchall()
+
+
+def test_us_dates_are_detected_and_the_option_named_in_the_log(wh, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="dealersync.loading")
+    _load(wh, _vehicles(tmp_path, ["3/15/2020", "12/31/2021", "01/02/2022", ""]))
+    assert _dates(wh) == [D(2020, 3, 15), D(2021, 12, 31), D(2022, 1, 2), None]
+    assert "vehicles.csv: date values read as %m/%d/%Y (detected); set date_format to pin it" in caplog.text
+    assert not _quarantine(wh)
+
+
+def test_day_first_dates_are_detected_whatever_the_country(wh, tmp_path):
+    _load(wh, _vehicles(tmp_path, ["15/03/2020", "31/12/2021", "01/02/2022"]), country="US")
+    assert _dates(wh) == [D(2020, 3, 15), D(2021, 12, 31), D(2022, 2, 1)]
+
+
+def test_ambiguous_dates_read_month_first_in_the_us(wh, tmp_path):
+    _load(wh, _vehicles(tmp_path, ["01/02/2022", "03/04/2021"]), country="US")
+    assert _dates(wh) == [D(2022, 1, 2), D(2021, 3, 4)]
+
+
+def test_ambiguous_dates_elsewhere_are_quarantined_naming_the_option(wh, tmp_path, caplog):
+    _load(wh, _vehicles(tmp_path, ["01/02/2022", "03/04/2021", "2020-05-06"]), country="GB")
+    assert _dates(wh) == [D(2020, 5, 6)]
+    reason = (
+        "not a date (expected YYYY-MM-DD; they read as %m/%d/%Y or %d/%m/%Y: set date_format)"
+    )
+    assert _quarantine(wh) == [(2, "purchased_on", reason), (3, "purchased_on", reason)]
+    assert "set date_format for this file" in caplog.text
+    assert "01/02/2022" not in caplog.text
+
+
+def test_iso_files_are_not_detected(wh, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="dealersync.loading")
+    _load(wh, _vehicles(tmp_path, ["2020-03-15", "2021-12-31"]))
+    assert _dates(wh) == [D(2020, 3, 15), D(2021, 12, 31)]
+    assert "detected" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "written,expected",
+    [
+        (["20240315", "20231201"], [D(2024, 3, 15), D(2023, 12, 1)]),
+        (["15.03.2024", "01.12.2023"], [D(2024, 3, 15), D(2023, 12, 1)]),
+        (["3/15/24", "12/1/69"], [D(2024, 3, 15), D(1969, 12, 1)]),
+        (["03-15-2024", "12-01-2023"], [D(2024, 3, 15), D(2023, 12, 1)]),
+        (["15-MAR-2024", "01-Dec-2023"], [D(2024, 3, 15), D(2023, 12, 1)]),
+        (["3/15/2024 12:00:00 AM", "12/1/2023 00:00"], [D(2024, 3, 15), D(2023, 12, 1)]),
+    ],
+)
+def test_other_common_formats_are_detected(wh, tmp_path, written, expected):
+    _load(wh, _vehicles(tmp_path, written))
+    assert _dates(wh) == expected
+    assert not _quarantine(wh)
+
+
+def test_a_typo_does_not_stop_the_detection(wh, tmp_path):
+    dates = [f"{1 + i % 12}/{1 + i % 28}/2021" for i in range(300)]
+    dates[150] = "13/45/2021"
+    _load(wh, _vehicles(tmp_path, dates))
+    assert len(_dates(wh)) == 299
+    assert _quarantine(wh) == [
+        (152, "purchased_on",
+         "not a date (expected %m/%d/%Y, detected; set date_format for another format)")
+    ]
+
+
+def test_no_known_format_is_quarantined_naming_the_option(wh, tmp_path):
+    _load(wh, _vehicles(tmp_path, ["March 15th", "2021-12-31"]))
+    assert _dates(wh) == [D(2021, 12, 31)]
+    assert _quarantine(wh) == [
+        (2, "purchased_on", "not a date (expected YYYY-MM-DD; other formats: set date_format)")
+    ]
+
+
+def test_a_given_date_format_is_used_and_iso_still_read(wh, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="dealersync.loading")
+    _load(wh, _vehicles(tmp_path, ["01/02/2022", "2020-05-06", "13/01/2022"]), date_format="%d/%m/%Y")
+    assert _dates(wh) == [D(2022, 2, 1), D(2020, 5, 6), D(2022, 1, 13)]
+    assert "detected" not in caplog.text
+
+
+def test_timestamps_are_detected_with_or_without_a_time(wh, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,created_at,updated_at\n"
+        "C1,3/15/2024 2:05:00 PM,3/16/2024 14:05\n"
+        "C2,3/17/2024,12/31/2024 23:59:59\n"
+        "C3,2024-01-02 03:04:05,\n"
+    )
+    _load(wh, path, table="customers")
+    assert wh.con.execute(
+        "SELECT created_at, updated_at FROM customers ORDER BY _line"
+    ).fetchall() == [
+        (T(2024, 3, 15, 14, 5), T(2024, 3, 16, 14, 5)),
+        (T(2024, 3, 17), T(2024, 12, 31, 23, 59, 59)),
+        (T(2024, 1, 2, 3, 4, 5), None),
+    ]
+
+
+def test_date_format_per_table_through_dms_csv(wh, tmp_path):
+    """[sources.x.tables.deals] date_format applies to deals only; vehicles are detected."""
+    from dealersync import ConnectorContext
+    from dealersync_dms_csv import DmsCsvSource
+
+    d = tmp_path / "extract"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id\nC1\n")
+    (d / "deals.csv").write_text("deal_id,deal_date\nD1,01/02/2022\n")
+    _vehicles(d, ["01/02/2022"])
+    ctx = ConnectorContext("x", tmp_path, dt.date(2026, 1, 1), tmp_path / "out")
+    src = DmsCsvSource(
+        DmsCsvSource.Config(path="extract", tables={"deals": {"date_format": "%d/%m/%Y"}}), ctx
+    )
+    batches = [b for t in src.streams() for b in src.read(t, None)]
+    load_source(wh, "x", batches, default_country="US")
+    assert wh.con.execute("SELECT deal_date FROM deals").fetchall() == [(D(2022, 2, 1),)]
+    assert _dates(wh) == [D(2022, 1, 2)]
