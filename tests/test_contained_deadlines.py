@@ -1,0 +1,69 @@
+"""Deadlines of :class:`dealersync.HttpSession`: a total per request (a server dripping its answer
+never trips a read timeout) and a budget per destination and run, retries included."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from dealersync import FatalError, HttpSession, TransientError
+from dealersync.http import deadlines
+
+
+class _Drip(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    hits = 0
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            return
+
+
+@pytest.fixture
+def dripping() -> Iterator[str]:
+    _Drip.hits = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_dripping_answer_is_cut_at_the_request_deadline(dripping: str) -> None:
+    http = HttpSession("Drip", base_url=dripping, timeout=(1.0, 5.0), max_attempts=2, backoff=0.01)
+    started = time.monotonic()
+    with deadlines(request=0.5), pytest.raises(TransientError, match="deadline"):
+        http.get("/slow")
+    assert time.monotonic() - started < 2.5  # two attempts of 0.5 s, not 10 s of drip each
+    assert _Drip.hits == 2  # retried within the rules
+
+
+def test_the_destination_budget_bounds_the_retries(dripping: str) -> None:
+    http = HttpSession("Drip", base_url=dripping, max_attempts=10, backoff=0.01)
+    started = time.monotonic()
+    with deadlines(request=0.4, until=time.monotonic() + 1.0), pytest.raises((TransientError, FatalError)):
+        http.get("/slow")
+    assert time.monotonic() - started < 1.8
+    assert _Drip.hits <= 3  # 10 attempts allowed, the budget stopped them
+    with deadlines(request=0.4, until=time.monotonic() - 1), pytest.raises(FatalError, match="used up"):
+        http.get("/slow")
