@@ -158,3 +158,37 @@ def test_date_format_per_table_through_dms_csv(wh, tmp_path):
     load_source(wh, "x", batches, default_country="US")
     assert wh.con.execute("SELECT deal_date FROM deals").fetchall() == [(D(2022, 2, 1),)]
     assert _dates(wh) == [D(2022, 1, 2)]
+
+
+@pytest.mark.parametrize("country,expected", [("US", D(2022, 1, 2)), ("GB", None)])
+def test_sync_reads_ambiguous_dates_by_the_dealers_country(tmp_path, country, expected):
+    """`[identity] default_country` reaches the loader: 01/02/2022 is January 2 for a US dealer
+    and quarantined (naming date_format) for a British one."""
+    import duckdb
+    from click.testing import CliRunner
+    from dealersync.cli import cli as main
+
+    d = tmp_path / "dms"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id,email\nC1,a@x.com\n")
+    _vehicles(d, ["01/02/2022", "03/04/2021"])
+    (tmp_path / "c.toml").write_text(
+        f'as_of = "2026-11-23"\n[warehouse]\npath = "wh.duckdb"\n'
+        f'[identity]\ndefault_country = "{country}"\n'
+        '[sources.dms]\nconnector = "dms-csv"\npath = "dms"\n'
+        '[destinations.meta]\nconnector = "meta-file"\n'
+        '[segments.everyone]\nrule = { fact = "customer_id", op = "is_null", value = false }\n'
+        '[audiences.all]\nsegment = "everyone"\ndestinations = ["meta"]\n'
+    )
+    result = CliRunner().invoke(main, ["sync", "--config", str(tmp_path / "c.toml")])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT min(purchased_on) FROM vehicles WHERE vehicle_id = 'V0'").fetchall()
+        reasons = {r[0] for r in con.execute("SELECT reason FROM _quarantine").fetchall()}
+    if expected:
+        assert got == [(expected,)] and not reasons
+    else:
+        assert got == [(None,)]
+        assert reasons == {
+            "not a date (expected YYYY-MM-DD; they read as %m/%d/%Y or %d/%m/%Y: set date_format)"
+        }

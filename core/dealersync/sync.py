@@ -212,7 +212,12 @@ class Runner:
             self.progress(f"loading source {name}")
             batches = (b for stream in src.streams() for b in src.read(stream, None))
             with self.timings.step("load") as step:
-                reports.append(load_source(self.warehouse, name, batches, force=reload))
+                reports.append(
+                    load_source(
+                        self.warehouse, name, batches, force=reload,
+                        default_country=self.config.settings.identity.default_country,
+                    )
+                )
                 step.rows += reports[-1].total_loaded
         self.progress("building customer facts")
         with self.timings.step("facts") as step:
