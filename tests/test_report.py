@@ -77,6 +77,10 @@ def dealership(tmp_path: Path) -> Path:
         "customers": _customers(),
         "events": [{"event_id": "E1", "customer_id": "C01", "occurred_at": "2026-11-01", "channel": "email",
                     "type": "open", "campaign": CAMPAIGN}],
+        "repair_orders": [{"ro_id": "R1", "customer_id": "C01", "opened_on": "2026-10-01", "closed_on": "2026-10-01",
+                           "pay_type": "customer", "total": "250"}],
+        "ro_lines": [{"ro_id": "R1", "line_no": "1", "op_code": "ZZ99", "description": f"Custom work for {NAME} {SURNAME}",
+                      "labor_amount": "250", "parts_amount": "0", "status": "performed"}],
     })
     (tmp_path / "c.toml").write_text(CONFIG)
     return tmp_path
@@ -125,6 +129,8 @@ def test_planted_pii_appears_nowhere_in_the_report(dealership: Path) -> None:
     # not vacuous: the failed delivery and what could be kept of its error are there
     assert "Meta refused [redacted] [redacted] &lt;[email]&gt;, [number], 77 [redacted] [redacted], [redacted] after [redacted]" in text
     assert "status-failed" in text and "first_ten" in text and "everyone" in text
+    # an op code's description, typed by a service advisor, is scrubbed too
+    assert "Custom work for [redacted] [redacted]" in text and "$250 of $250 performed service revenue (100.0%)" in text
 
 
 def test_the_scrubber_keeps_ordinary_words_and_audience_names(dealership: Path) -> None:

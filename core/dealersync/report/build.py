@@ -20,9 +20,11 @@ from dealersync.report.data import (
     read_overlaps,
     read_quarantine,
     read_runs,
+    read_service_revenue,
 )
 from dealersync.report.scrub import Scrubber
 from dealersync.report.sections import render_report
+from dealersync.service_categories.usage import uncategorized_warning
 from dealersync.store import persisted_tables, scalar_int
 from dealersync.sync import Runner
 
@@ -92,11 +94,13 @@ def gather(runner: Runner, *, since: dt.date | None, audiences: Sequence[str], n
     loads, extra_loads = read_loads(con, scrubber)
     destinations = list(dict.fromkeys(d for a in names if a in settings.audiences for d in settings.audiences[a].destinations))
     customers = scalar_int(con, "SELECT count(DISTINCT customer_id) FROM customers") if "customers" in persisted_tables(con) else 0
+    service = read_service_revenue(con, scrubber)
+    warning = uncategorized_warning(con, runner.category_rules.uncategorized_warning) if service else None
     return ReportData(
         generated_at=now, since=since, audiences=names, runs=runs, extra_run_columns=extra_runs,
         loads=loads, extra_load_columns=extra_loads, quarantine=read_quarantine(con),
         coverage=[coverage(runner, d) for d in destinations], overlaps=read_overlaps(con, names),
-        customers=customers,
+        customers=customers, service=service, notes=[warning] if warning else [],
     )
 
 

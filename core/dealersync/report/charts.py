@@ -47,22 +47,26 @@ def status_scale(statuses: Sequence[str]) -> dict[str, Any]:
 
 
 def size_over_time(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
-    """Members per destination at each delivery: a point per row, joined per destination."""
+    """Members per destination at each delivery: a point per row, joined per destination; a
+    delivery that did not go through (failed, held) is drawn on top, larger, in its status colour."""
     x = {"field": "started", "type": "temporal", "title": None, "axis": {"format": "%b %d", "labelAngle": -30}}
     y = {"field": "members", "type": "quantitative", "title": "members", "axis": {"format": ",d"}}
     color = {"field": "destination", "type": "nominal", "title": "destination"}
+    problems = sorted({str(r["status"]) for r in rows} - {"ok"})
     return render({
         "title": {"text": title, "anchor": "start", "fontSize": 13},
-        "width": 460, "height": 200, "data": _data(rows),
+        "width": 400, "height": 200, "data": _data(rows),
         "layer": [
             {"mark": {"type": "line", "aria": False, "strokeWidth": 2},
              "encoding": {"x": x, "y": y, "color": color, "detail": {"field": "destination"}}},
-            {"mark": {"type": "point", "filled": True, "size": 60},
-             "encoding": {
-                 "x": x, "y": y, "color": color, "description": {"field": "label"},
-                 "shape": {"field": "status", "type": "nominal", "title": "status",
-                           "scale": {"domain": ["ok", "failed", "held"], "range": ["circle", "cross", "diamond"]}},
-             }},
+            {"transform": [{"filter": "datum.status === 'ok'"}],
+             "mark": {"type": "point", "filled": True, "size": 60},
+             "encoding": {"x": x, "y": y, "color": color, "description": {"field": "label"}}},
+            {"transform": [{"filter": "datum.status !== 'ok'"}],
+             "mark": {"type": "point", "filled": True, "size": 140, "shape": "cross"},
+             "encoding": {"x": x, "y": y, "description": {"field": "label"},
+                          "fill": {"field": "status", "type": "nominal", "title": "not delivered",
+                                   "scale": status_scale(problems or ["failed"])}}},
         ],
     })
 
@@ -86,7 +90,7 @@ def bars(
             encoding["color"]["scale"] = status_scale([str(r[color]) for r in rows])
     return render({
         "title": {"text": title, "anchor": "start", "fontSize": 13},
-        "width": 380, "data": _data(rows), "mark": {"type": "bar", "cornerRadiusEnd": 2}, "encoding": encoding,
+        "width": 340, "data": _data(rows), "mark": {"type": "bar", "cornerRadiusEnd": 2}, "encoding": encoding,
         "height": {"step": 12 if color else 18},
     })
 
@@ -119,7 +123,7 @@ def overlap_matrix(rows: Sequence[Mapping[str, Any]], audiences: Sequence[str], 
             {"mark": {"type": "rect", "stroke": "white"},
              "encoding": {
                  "x": x, "y": y, "description": {"field": "label"},
-                 "color": {"field": "share", "type": "quantitative", "title": "share of the smaller audience",
+                 "color": {"field": "share", "type": "quantitative", "title": "share of the smaller",
                            "scale": {"domain": [0, 1], "scheme": "blues"}, "legend": {"format": ".0%"}},
              }},
             {"mark": {"type": "text", "aria": False, "fontSize": 11},

@@ -19,6 +19,8 @@ from dealersync.errors import DealersyncError
 from dealersync.identity.index import resolve
 from dealersync.identity.members import check_identifiers
 from dealersync.report.overlaps import OVERLAPS_TABLE
+from dealersync.service_categories.sql import LINE_CATEGORIES_TABLE
+from dealersync.service_categories.usage import opcode_usage, uncategorized_share
 from dealersync.report.scrub import Scrubber
 from dealersync.store import persisted_tables, quote_ident, table_columns
 from dealersync.sync import RUNS_COLUMNS
@@ -77,6 +79,15 @@ class Coverage:
 
 
 @dataclass
+class ServiceRevenue:
+    """Performed repair-order revenue, and the part on lines no category rule decided."""
+
+    total: float
+    uncategorized: float
+    top: list[dict[str, Any]]  # the op codes with the most uncategorized revenue
+
+
+@dataclass
 class ReportData:
     generated_at: dt.datetime
     since: dt.date | None
@@ -89,6 +100,8 @@ class ReportData:
     coverage: list[Coverage]
     overlaps: list[dict[str, Any]]  # latest (audience_a <= audience_b) pairs
     customers: int = 0
+    service: ServiceRevenue | None = None
+    #: warnings about the data the sync would print (uncategorized revenue)
     notes: list[str] = field(default_factory=list)
 
     def runs_of(self, audience: str) -> list[Delivery]:
@@ -228,3 +241,19 @@ def read_coverage(
     valid: dict[str, int | None] = {kind: None for kind, _ in KINDS}
     valid.update({kind: int(n) for kind, n in zip(kinds, row[1:], strict=True)})
     return Coverage(destination, connector, int(row[0]), valid)
+
+
+def read_service_revenue(con: duckdb.DuckDBPyConnection, scrubber: Scrubber, top: int = 10) -> ServiceRevenue | None:
+    """Service revenue and its uncategorized part, from the line categories the last facts build
+    kept (None before the first build); op codes and descriptions as the DMS wrote them, scrubbed
+    (a service advisor may type a name into a description)."""
+    if LINE_CATEGORIES_TABLE not in persisted_tables(con):
+        return None
+    uncategorized, total = uncategorized_share(con)
+    codes = [u for u in opcode_usage(con, LINE_CATEGORIES_TABLE) if u.uncategorized_lines][:top]
+    scrubber.add(t for u in codes for t in (u.op_code, u.description))
+    return ServiceRevenue(total, uncategorized, [
+        {"label": u.op_code, "op_code": scrubber.clean(u.op_code), "description": scrubber.clean(u.description),
+         "lines": u.uncategorized_lines, "revenue": u.uncategorized_revenue}
+        for u in codes
+    ])

@@ -144,9 +144,9 @@ figure.chart .chart-table{flex:1 1 320px;max-height:360px;overflow:auto;border:1
 figure.chart figcaption{flex-basis:100%;color:var(--muted);font-size:12.5px;margin-top:-6px}
 table.data{border-collapse:collapse;width:100%;font-size:12.5px}
 table.data caption{text-align:left;font-weight:600;padding:4px 0}
-table.data th{position:sticky;top:0;background:#eef2f6;text-align:left;font-weight:600;padding:5px 8px;border-bottom:1px solid var(--line)}
-table.data td{padding:4px 8px;border-bottom:1px solid #f0f2f5;vertical-align:top;white-space:nowrap}
-table.data td.wrap{white-space:normal;min-width:220px}
+table.data th{position:sticky;top:0;background:#eef2f6;text-align:left;font-weight:600;padding:5px 6px;border-bottom:1px solid var(--line)}
+table.data td{padding:4px 6px;border-bottom:1px solid #f0f2f5;vertical-align:top;white-space:nowrap}
+table.data td.wrap{white-space:normal;min-width:160px}
 table.data tr:nth-child(even) td{background:#fafbfc}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .scroll{max-height:480px;overflow:auto;border:1px solid var(--line);border-radius:6px}

@@ -94,7 +94,8 @@ def overview(data: ReportData) -> str:
     items = [
         ("audiences", num(len(data.audiences)), ""),
         ("customers in the warehouse", num(data.customers), ""),
-        ("last sync", last_sync(last_run), ""),
+        (f"last sync, {last_run['started_at']:%H:%M}" if last_run else "last sync",
+         esc(f"{last_run['started_at']:%b %d}") if last_run else "never", ""),
         ("deliveries now failing or held", num(len(failed_now)), "bad" if failed_now else "good"),
         ("deliveries in the period", num(len(data.runs)), ""),
         ("failed in the period", num(statuses.get("failed", 0)), "bad" if statuses.get("failed") else "good"),
@@ -124,12 +125,6 @@ def overview(data: ReportData) -> str:
     )
 
 
-def last_sync(run: Delivery | None) -> str:
-    if run is None:
-        return "never"
-    return f"{run['started_at']:%b %d} <small class='muted'>{run['started_at']:%H:%M}</small>"
-
-
 def attention(data: ReportData, latest: Sequence[Delivery]) -> str:
     """What needs a look: deliveries failing now, their warnings, files with rejected rows."""
     items: list[tuple[str, str]] = []
@@ -139,6 +134,7 @@ def attention(data: ReportData, latest: Sequence[Delivery]) -> str:
             items.append(("bad" if r.status == "failed" else "", f"{what}: {badge(r.status)} {esc(r['error'] or '')}"))
         for w in r["warnings"] or []:
             items.append(("", f"{what}: {esc(w)}"))
+    items += [("", esc(note)) for note in data.notes]
     for f in data.loads:
         if f.get("rows_quarantined"):
             items.append(("", f"{esc(f['file'])} ({esc(f['table'])}): {num(f['rows_quarantined'])} rows quarantined"
@@ -250,22 +246,26 @@ def size_figure(name: str, runs: Sequence[Delivery]) -> str:
         table([text_col("delivered", "when"), text_col("destination", "destination"), num_col("segment", "segment"),
                num_col("after policy", "customers"), num_col("members", "members"),
                Column("status", lambda r: badge(r["status"]))], rows, name=f"size-{name}"),
-        "One point per delivery in the period (a cross marks a failed one).",
+        "One point per delivery in the period; a red cross marks a failed one, an orange one a held one.",
     )
 
 
 # ------------------------------------------------------------------------------ overlaps
 def overlap_rows(data: ReportData) -> list[dict[str, Any]]:
+    """Each recorded pair once, the later audience (in the report's order) as the row and the
+    earlier as the column: the cells fill the lower triangle of the matrix."""
     size = {r["audience_a"]: r["customers"] for r in data.overlaps if r["audience_a"] == r["audience_b"]}
+    order = {a: i for i, a in enumerate(data.audiences)}
     rows = []
     for r in data.overlaps:
-        smaller = min(size.get(r["audience_a"], 0), size.get(r["audience_b"], 0))
+        col, row = sorted((r["audience_a"], r["audience_b"]), key=lambda a: order.get(a, len(order)))
+        smaller = min(size.get(row, 0), size.get(col, 0))
         rows.append({
-            "label": f"{r['audience_a']} × {r['audience_b']}", "audience_a": r["audience_a"], "audience_b": r["audience_b"],
+            "label": f"{row} × {col}", "audience_a": row, "audience_b": col,
             "customers": r["customers"], "share": (r["customers"] / smaller) if smaller else 0.0,
             "measured": when(r["recorded_at"]),
         })
-    return rows
+    return sorted(rows, key=lambda r: (order.get(r["audience_a"], len(order)), order.get(r["audience_b"], len(order))))
 
 
 def overlaps_section(data: ReportData) -> str:
@@ -278,8 +278,8 @@ def overlaps_section(data: ReportData) -> str:
     return head + figure(
         "overlaps",
         charts.overlap_matrix(rows, order, title="Customers in both audiences"),
-        table([text_col("audience", "audience_a"), text_col("and audience", "audience_b"), num_col("customers in both", "customers"),
-               Column("share of the smaller", lambda r: pct(r["share"]), numeric=True), text_col("measured", "measured")],
+        table([text_col("audience", "audience_a"), text_col("and audience", "audience_b"), num_col("in both", "customers"),
+               Column("share", lambda r: pct(r["share"]), numeric=True), text_col("measured", "measured")],
               rows, name="overlaps"),
         "Shade: the share of the smaller audience that is also in the other one.",
     ) + "</section>"
@@ -311,8 +311,33 @@ def data_quality_section(data: ReportData) -> str:
         ))
     else:
         out.append('<p class="note">No row quarantined in the current loads.</p>')
+    out.append(service_part(data))
     out.append(coverage_part(data))
     return "".join(out) + "</section>"
+
+
+def money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def service_part(data: ReportData) -> str:
+    """Service revenue on repair-order lines no category rule decided: category segments miss it."""
+    svc = data.service
+    if svc is None:
+        return ""
+    out = ["<h3>Service lines without a category</h3>"]
+    if not svc.total:
+        return out[0] + '<p class="note">No performed service revenue loaded.</p>'
+    share = svc.uncategorized / svc.total
+    out.append(f'<p class="lead">{money(svc.uncategorized)} of {money(svc.total)} performed service revenue'
+               f" ({pct(share)}) is on lines no category rule decided: segments by service category miss those"
+               " customers. <code>dealersync opcodes</code> lists them; docs/data-model.md says how to categorize them.</p>")
+    if svc.top:
+        out.append('<div class="scroll">' + table(
+            [text_col("op code", "op_code"), Column("description", lambda r: esc(r["description"]), wrap=True),
+             num_col("uncategorized lines", "lines"), Column("uncategorized revenue", lambda r: money(r["revenue"]), numeric=True)],
+            svc.top, name="uncategorized") + "</div>")
+    return "".join(out)
 
 
 def _share(r: Mapping[str, Any]) -> float | None:
