@@ -110,10 +110,36 @@ def test_neither_utf8_nor_windows_1252_quarantines_the_bad_lines(wh, tmp_path):
     assert [r[0] for r in names(wh)] == ["C1", "C3"]
     assert quarantine(wh) == [(3, "first_name", "invalid UTF-8")]
     assert report.warnings == [
-        "not valid UTF-8 (first bad byte on line 3), nor Windows-1252: the lines that are"
-        " not UTF-8 are quarantined; set the encoding option if the file is in another"
-        ' encoding (e.g. encoding = "latin-1")'
+        "not valid UTF-8 (first bad byte on line 3), and not Windows-1252 throughout"
+        " (another encoding, or UTF-8 mixed with another): the lines that are not UTF-8 are"
+        ' quarantined; set the encoding option if the file is in one encoding (e.g.'
+        ' encoding = "latin-1")'
     ]
+
+
+@pytest.mark.parametrize("past_the_head", [False, True])
+def test_utf8_mixed_with_windows_1252_stays_utf8(wh, tmp_path, past_the_head):
+    """Read as Windows-1252, the UTF-8 names would become mojibake (JosÃ©): the file stays
+    UTF-8 and the Windows-1252 line is quarantined."""
+    filler = [f"K{i},{'x' * 60}".encode() for i in range(HEAD_BYTES // 64 + 100)]
+    rows = [
+        b"customer_id,first_name",
+        "C1,José".encode(),  # UTF-8
+        *(filler if past_the_head else []),
+        "C2,Zoë".encode("cp1252"),  # Windows-1252
+        b"C3,Ann",
+    ]
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    (report,) = load_source(wh, "dms", [ExtractFile(path=path, table="customers")]).files
+    bad_line = len(rows) - 1
+    assert quarantine(wh) == [(bad_line, "first_name", "invalid UTF-8")]
+    assert wh.con.execute(
+        "SELECT first_name FROM customers WHERE customer_id = 'C1'"
+    ).fetchall() == [("José",)]
+    assert report.warnings[0].startswith(
+        f"not valid UTF-8 (first bad byte on line {bad_line}), and not Windows-1252 throughout"
+    )
 
 
 def test_latin1_option(wh, tmp_path):
@@ -326,3 +352,28 @@ def test_sync_goes_on_past_an_unreadable_file_and_exits_1(tmp_path: Path) -> Non
     # The store's people stay in the audience; the body shop's new customer joins it.
     members = (tmp_path / "out" / "all.meta.csv").read_text().count("\n") - 1
     assert members == 4
+
+
+def test_copies_live_beside_the_warehouse_and_are_cleaned_up(tmp_path, monkeypatch):
+    """The UTF-8 copy is written beside the warehouse, readable by its owner only, and gone
+    after the load; a copy left by a crashed run is deleted by the next load."""
+    from dealersync.loading import extract_files
+
+    copies = tmp_path / "wh.duckdb.copies"
+    copies.mkdir()
+    (copies / "3-customers.csv.utf8").write_text("left by a crashed run")
+    seen = []
+    stage = extract_files.stage_file
+
+    def spy(*args, layout, **kwargs):
+        seen.append((layout.path, oct(layout.path.stat().st_mode & 0o777)))
+        return stage(*args, layout=layout, **kwargs)
+
+    monkeypatch.setattr(extract_files, "stage_file", spy)
+    path = tmp_path / "customers.csv"
+    path.write_bytes(CUSTOMERS_1252)
+    with Warehouse(tmp_path / "wh.duckdb", memory_limit="256MB", threads=2) as w:
+        load_source(w, "dms", [ExtractFile(path=path, table="customers", encoding="cp1252")])
+        assert names(w) == EXPECTED_1252
+    assert seen == [(copies / "1-customers.csv.utf8", "0o600")]
+    assert not copies.exists()

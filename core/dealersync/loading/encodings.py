@@ -19,7 +19,9 @@ Which encoding (documented in docs/data-model.md, "Encodings and line ends"):
   0x81, 0x8D, 0x8F, 0x90, 0x9D, which Windows-1252 leaves undefined: Python's ``cp1252`` codec,
   after Microsoft's bestfit1252 table) is read as Windows-1252, with a warning naming the
   option. Not Latin-1: it reads 0x80-0x9F as control characters, where Windows-1252 has
-  ’ – — € … (DMS report writers on Windows write Windows-1252).
+  ’ – — € … (DMS report writers on Windows write Windows-1252). A file that also holds UTF-8
+  sequences (``é`` as C3 A9) mixes encodings: read as Windows-1252 its UTF-8 names would turn
+  into ``Ã©``, so it stays UTF-8 and its lines that are not are quarantined, with a warning.
 
 Excel's "Unicode Text" is UTF-16 LE with a byte order mark, tab-delimited (the delimiter is
 still the ``delimiter`` option). Bytes that are not valid in a named encoding other than UTF-8
@@ -30,6 +32,7 @@ lines that are not UTF-8, with their line and column.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AnyStr
@@ -129,6 +132,18 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
+#: A UTF-8 sequence of two to four bytes. Windows-1252 text rarely holds one (a letter
+#: from À to ô followed by one of € ‚ ƒ „ … ’ “ ” • – — ¡ to ¿).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def has_utf8_sequences(data: bytes | memoryview) -> bool:
+    """Whether ``data`` holds a UTF-8 encoded character beyond ASCII."""
+    return _UTF8_SEQUENCE.search(data) is not None
+
+
 def first_invalid_utf8(data: bytes | memoryview, final: bool = True) -> int | None:
     """Offset of the first byte of ``data`` that is not valid UTF-8 (None if all are; with
     ``final`` False, a sequence cut at the end is not counted)."""
@@ -180,9 +195,9 @@ def neither_warning(utf8_error_line: int | None) -> str:
     """The warning of a file that is neither UTF-8 nor Windows-1252, read as UTF-8."""
     where = f" (first bad byte on line {utf8_error_line})" if utf8_error_line else ""
     return (
-        f"not valid UTF-8{where}, nor Windows-1252: the lines that are not UTF-8 are"
-        " quarantined; set the encoding option if the file is in another encoding"
-        ' (e.g. encoding = "latin-1")'
+        f"not valid UTF-8{where}, and not Windows-1252 throughout (another encoding, or"
+        " UTF-8 mixed with another): the lines that are not UTF-8 are quarantined; set the"
+        ' encoding option if the file is in one encoding (e.g. encoding = "latin-1")'
     )
 
 
@@ -232,8 +247,9 @@ class Utf8Check:
 
 class ToUtf8:
     """Converts blocks of a file to UTF-8 with LF line ends: ``\\r\\n`` and a lone ``\\r`` become
-    ``\\n`` (one line each, as before). ``strict``: raise UnicodeDecodeError on a byte the
-    encoding does not define; else it becomes U+FFFD, counted in :attr:`replaced`."""
+    ``\\n`` (one line each, as before). ``strict`` (a detected encoding): raise
+    UnicodeDecodeError on a byte the encoding does not define, or on a UTF-8 sequence (the file
+    mixes encodings); else an undefined byte becomes U+FFFD, counted in :attr:`replaced`."""
 
     def __init__(self, encoding: Encoding, *, strict: bool) -> None:
         self.encoding = encoding
@@ -259,6 +275,8 @@ class ToUtf8:
 
     def _decode(self, data: memoryview, final: bool) -> str:
         assert self._decoder is not None
+        if self.strict and has_utf8_sequences(data):
+            raise UnicodeDecodeError(self.encoding.codec, b"", 0, 0, "holds UTF-8 text")
         state = self._decoder.getstate()
         try:
             return self._decoder.decode(data, final)

@@ -30,6 +30,7 @@ from dealersync.loading.encodings import (
     Encoding,
     file_encoding,
     first_invalid_utf8,
+    has_utf8_sequences,
     line_at,
 )
 from dealersync.loading.reports import UnreadableFile
@@ -103,9 +104,11 @@ def _decode_head(
         if bad is not None:
             bad += encoding.bom
             try:
-                return Encoding(CP1252, detect=True), body.decode(CP1252), bad
+                if not has_utf8_sequences(body):
+                    return Encoding(CP1252, detect=True), body.decode(CP1252), bad
             except UnicodeDecodeError:
-                encoding = Encoding(UTF8)  # neither: UTF-8, its bad lines quarantined
+                pass
+            encoding = Encoding(UTF8)  # neither (or mixed): its bad lines quarantined
     decoder = codecs.getincrementaldecoder(encoding.codec)("replace")
     return encoding, decoder.decode(body, complete), bad
 
