@@ -105,6 +105,10 @@ def test_unknown_value_is_quarantined_with_line_and_column_never_the_value(wh, t
     file = str(tmp_path / "ro_lines.csv")
     assert q == [(file, 3, "status", STATUS_REASON), (file, 5, "status", STATUS_REASON)]
     assert "SECRET" not in repr(q) and "maybe" not in repr(q)
+    report = load_source(
+        wh, "s", [ExtractFile(path=tmp_path / "ro_lines.csv", table="ro_lines")], force=True
+    )
+    assert report.files[0].quarantined == {"unknown value": 2}
 
 
 def test_dealer_mapping_adds_and_overrides_spellings(wh, tmp_path):
@@ -234,3 +238,11 @@ def test_a_large_ro_lines_file_keeps_every_line_with_mapped_statuses(
     assert got == expected
     q = wh.con.execute('SELECT line, "column", reason FROM _quarantine ORDER BY line').fetchall()
     assert q == [(line, "status", STATUS_REASON) for line in bad]
+
+
+def test_the_data_model_doc_lists_every_built_in_spelling():
+    doc = (Path(__file__).parents[1] / "docs" / "data-model.md").read_text()
+    for (table, column), by_value in BUILT_IN.items():
+        for canonical, spellings in by_value.items():
+            row = f"| `{table}.{column}` | `{canonical}` | " + ", ".join(f"`{s}`" for s in spellings) + " |"
+            assert row in doc, row

@@ -15,9 +15,13 @@ documented code list):
 
 * pay types: unified.to's DMS API normalizes repair-order pay types to CUSTOMER, WARRANTY,
   INTERNAL and SERVICE_CONTRACT (https://docs.unified.to/dms/repairorder/Retrieve_a_repairorder);
-  a service contract is an extended warranty, so it maps to warranty here. ``CP`` (customer
-  pay), ``W``/``WTY`` and ``I``/``INT`` are the spellings the issue reports from dealers' CDK
-  and Reynolds extracts; no public CDK, Reynolds or Dealertrack code list was found for them.
+  a service contract is an extended warranty, so it maps to warranty here. DealerTeam's DMS
+  lists the pay types of a standard operation code as C/W/I (customer, warranty, internal;
+  https://help.dealerteam.com/Service_Department/Service_Repair_Orders/02_Standard_Operation_Codes).
+  ``CP``, ``WTY`` and ``INT`` are the spellings the issue reports from dealers' CDK and
+  Reynolds extracts; no public CDK, Reynolds or Dealertrack code list was found (STAR's
+  repair-order schema has ``BillToPartyType`` and ``JobStatusCode`` fields, but their code
+  values are not on its public pages).
 * line statuses: unified.to lists repair-order statuses COMPLETED and CLOSED (same page);
   Dealermine's service CRM shows declined work as "Deferred Services" ("if a customer has
   declined services ... Deferred Service popup",

@@ -101,6 +101,7 @@ _CATEGORIES = (
     ("not a whole number", "bad whole number"),
     ("not a number", "bad number"),
     ("not a boolean", "bad boolean"),
+    ("unknown value for ", "unknown value"),
     ("missing key", "missing key"),
     ("duplicate of", "duplicate key"),
     ("expected ", "wrong column count"),
