@@ -14,8 +14,8 @@ A rule is matched against the *normalized* description (see :data:`NORMALIZE_SQL
 other run of characters one space, one space at each end. ``LOF W/ 5W-30`` reads
 ``" lof w 5 w 30 "``; ``MOUNT & BALANCE 4 TIRES`` reads ``" mount balance 4 tires "``.
 
-``exclude`` phrases are removed from the description, one after another in their order, before
-``match`` is tested, so they veto the category where they occur and nowhere else: ``4 NEW TIRES +
+``exclude`` phrases are replaced by ``_`` in the description, one after another in their order,
+before ``match`` is tested, so they veto the category where they occur and nowhere else: ``4 NEW TIRES +
 TIRE ROTATION`` is still a tire line, ``TIRE ROTATION`` alone is not.
 """
 
@@ -37,19 +37,26 @@ _TIRE_SERVICE = (
 # Looking at (or measuring) a part without replacing it.
 _LOOK = r"(?:inspect\w*|insp|check\w*|chk|measure\w*|meas|diag\w*|eval\w*)"
 _BRAKE_LOOK = rf"(?:{_LOOK}|test\w*|life|thickness)"
-# What a customer's concern says: the part it names is not what was bought.
-_CONCERN = (
-    r"(?:noises?|sounds?|squeal\w*|squeak\w*|squeek\w*|grind\w*|rattl\w*|clunk\w*|knock\w*"
-    r"|vibrat\w*|shak\w*|shimmy|wobbl\w*|pull\w*|leak\w*|lights?|feels?|making|hear\w*"
-    r"|smell\w*)"
+# What a customer's concern says: the part it names is not what was bought. A symptom anywhere in
+# the line makes it a concern line; the vaguer words count only near the part.
+_SYMPTOM = (
+    r"(?:noises?|squeal\w*|squeak\w*|squeek\w*|grind\w*|rattl\w*|clunk\w*|knock\w*"
+    r"|vibrat\w*|shak\w*|shimmy|wobbl\w*|leak\w*|smell\w*)"
 )
+_CONCERN = r"(?:sounds?|pull\w*|lights?|feels?|making|hear\w*)"
 # A multi-point inspection sheet's result colour before the item: GREEN TIRE, GREEN BATTERY.
 _MPI_RESULT = "green"
 
 
-def _concern_about(part: str) -> tuple[str, ...]:
-    """Exclude phrases: a concern word within five words of ``part``, either side."""
-    return (rf"\b{part}(?: \w+){{0,5}} {_CONCERN}\b", rf"\b{_CONCERN}(?: \w+){{0,5}} {part}\b")
+def _not_bought(part: str) -> tuple[str, ...]:
+    """Exclude phrases shared by tires and brakes: lines that name the part without selling it."""
+    return (
+        rf"^.*\b{_SYMPTOM}\b.*$",  # a concern line
+        rf"\b{part}(?: \w+){{0,5}} {_CONCERN}\b",
+        rf"\b{_CONCERN}(?: \w+){{0,5}} {part}\b",
+        r"^.*\b(?:recall\w*|campaign)\b.*$",  # recall work is not a purchase
+        r"\b(?:\w+ )?(?:insp\w*|make sure)(?: \w+){0,8}",  # what is inspected, and why
+    )
 
 
 #: category -> (match, exclude): the built-in keyword layer.
@@ -65,12 +72,13 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"\b\d{3} \d{2} z?r \d{2}\b",  # a tire size: 225/65R17
         ),
         (
+            *_not_bought(_TIRE),
             rf"\b{_TIRE} {_TIRE_SERVICE}\b",
             rf"\b{_TIRE}(?: \w+)? {_TIRE_SERVICE}\b",
             rf"\b{_TIRE_SERVICE}(?: \w+){{0,3}} {_TIRE}\b",
             rf"^ (?:balanc\w*|bal)(?: \w+)? {_TIRE}\b",
             rf"\b(?:spare|{_MPI_RESULT}) {_TIRE}\b",
-            *_concern_about(_TIRE),
+            r"^.*\bprotection (?:plan|program|package|pkg)\b.*$",  # a plan line sells the plan
         ),
     ),
     "brakes": (
@@ -80,12 +88,14 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"\bbreaks? (?:pads?|rotors?|shoes|job|service|svc)\b",
         ),
         (
+            *_not_bought(_BRAKE_PART),
+            rf"\b{_BRAKE_PART} {_BRAKE_LOOK}\b",
             rf"\b{_BRAKE_LOOK}(?: \w+){{0,2}} {_BRAKE_PART}\b",
             rf"\b{_BRAKE_PART}(?: \w+){{0,2}} {_BRAKE_LOOK}\b",
             rf"\b{_BRAKE_PART}(?: \w+){{0,2}} mm\b",
-            rf"\b{_BRAKE} (?:fluid|fl|flush\w*|bleed\w*|light|lamp|bulb|switch)\b",
+            rf"\b{_BRAKE} (?:system |sys )?(?:fluid|fl|flush\w*|bleed\w*|exchange|light|lamp|bulb"
+            r"|switch)\b",
             rf"\b{_MPI_RESULT} {_BRAKE}\b",
-            *_concern_about(_BRAKE_PART),
         ),
     ),
     "oil": (

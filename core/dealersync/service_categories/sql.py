@@ -72,7 +72,8 @@ def categorize_sql(
         text = "n.text"
         for j, phrase in enumerate(k.exclude, start=1):  # one after another, in order
             params[f"x{i}_{j}"] = keyword_regex([phrase])
-            text = f"regexp_replace({text}, $x{i}_{j}, ' ', 'g')"
+            # a removed phrase leaves one word, '_', so that the words around it stay words apart
+            text = f"regexp_replace({text}, $x{i}_{j}, '_', 'g')"
         hits.append(f"CASE WHEN regexp_matches({text}, $k{i}) THEN {i} END")
     keywords = (
         f"list_filter([{', '.join(hits)}], lambda i: i IS NOT NULL)" if hits else "[]::INTEGER[]"
