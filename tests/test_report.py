@@ -169,7 +169,17 @@ def test_the_report_holds_what_the_history_says(dealership: Path) -> None:
         assert f'id="{section}"' in text
     assert text.count('data-table="history"') == 1
     # coverage: the identity index of each destination, counted per customer
-    assert 'data-label="meta_upload · email"' in text and 'data-label="google_upload · address"' in text
+    others = range(2, 31)
+    expected = {
+        "email": 1 + sum(1 for i in others if i % 3), "phone": 1 + sum(1 for i in others if i % 2),
+        "meta address": 1,  # city, state and zip: only C01 has all three
+        "google address": 1 + sum(1 for i in others if i % 4),  # the postal code
+    }
+    for dest in ("meta_upload", "google_upload"):
+        for kind in ("email", "phone", "address"):
+            cells = re.search(f'<tr data-label="{dest} · {kind}">(.*?)</tr>', text).group(1)  # type: ignore[union-attr]
+            n = expected.get(kind) or expected[f"{dest.split('_')[0]} {kind}"]
+            assert f'<td class="num">{n:,}</td><td class="num">{n / 30:.1%}</td>' in cells, (dest, kind, cells)
     # no script, no external reference of any kind
     assert "<script" not in text.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text, re.IGNORECASE)
