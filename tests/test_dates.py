@@ -192,3 +192,48 @@ def test_sync_reads_ambiguous_dates_by_the_dealers_country(tmp_path, country, ex
         assert reasons == {
             "not a date (expected YYYY-MM-DD; they read as %m/%d/%Y or %d/%m/%Y: set date_format)"
         }
+
+
+@pytest.mark.slow
+def test_a_large_file_with_detected_dates_money_and_letters_keeps_every_line(
+    wh, tmp_path, caplog, monkeypatch
+):
+    """~20 MB of repair orders as a report writer writes them (US dates, $ totals, C/W/I pay
+    types) read by the parallel reader with 4 MiB buffers: every row keeps its physical line
+    and its values; the rows the detected format cannot read are quarantined at their line."""
+    import random
+
+    from dealersync.loading import layout as layout_module
+
+    monkeypatch.setattr(layout_module, "PARALLEL_BUFFER", 4 * 1024 * 1024)
+    caplog.set_level(logging.DEBUG, logger="dealersync.loading")
+    rng = random.Random(7)
+    pays = {"C": "customer", "W": "warranty", "I": "internal", "CP": "customer"}
+    lines = ["ro_id,customer_id,opened_on,pay_type,total"]
+    expected: dict[str, tuple] = {}
+    bad: list[int] = []
+    for i in range(400_000):
+        at = len(lines) + 1
+        m, d = 1 + i % 12, 1 + (i * 7) % 28
+        if rng.random() < 0.001:
+            lines.append(f"R{i},C{i},{d + 40}/{m}/2023,C,1")
+            bad.append(at)
+            continue
+        letter = rng.choice(list(pays))
+        cents = rng.randrange(100, 900_000)
+        lines.append(f'R{i},C{i}{"x" * rng.randrange(5, 25)},{m}/{d}/2023,{letter},"${cents // 100:,}.{cents % 100:02d}"')
+        expected[f"R{i}"] = (at, D(2023, m, d), pays[letter], cents / 100)
+    path = tmp_path / "repair_orders.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 16 * 1024 * 1024
+    _load(wh, path, table="repair_orders")
+    assert "single-threaded" not in caplog.text
+    assert "read as %m/%d/%Y (detected)" in caplog.text
+    got = {
+        r[0]: (r[1], r[2], r[3], r[4])
+        for r in wh.con.execute(
+            "SELECT ro_id, _line, opened_on, pay_type, total FROM repair_orders"
+        ).fetchall()
+    }
+    assert got == expected
+    assert [r[0] for r in _quarantine(wh)] == bad
