@@ -48,7 +48,8 @@ SAMPLE_ROWS = 20_000
 #: Rows that decide whether a file is ISO (then nothing more is read).
 PROBE_ROWS = 2_000
 
-#: A family's share of non-ISO values it must read to be used (the rest is quarantined).
+#: The share of the sample's non-ISO values a date part must read to be used (what it cannot
+#: read is quarantined, naming it).
 MIN_SHARE = 0.99
 
 #: Countries that write dates month first (US style), so that ``03/04/2024`` is March 4. The
@@ -186,13 +187,10 @@ def read_dates(
     return DateReading(date, timestamp)
 
 
-def _trimmed(c: str) -> str:
-    return f"NULLIF(trim({c}), '')"
-
-
 def _non_iso(c: str, kind: str) -> str:
+    """SQL: column ``c`` holds a value that is not an ISO date (or timestamp)."""
     target = "DATE" if kind == "date" else "TIMESTAMP"
-    return f"({_trimmed(c)} IS NOT NULL AND TRY_CAST(trim({c}) AS {target}) IS NULL)"
+    return f"(trim({c}) <> '' AND TRY_CAST(trim({c}) AS {target}) IS NULL)"
 
 
 def _sample(layout: Layout, rows: int = SAMPLE_ROWS) -> str:
@@ -273,7 +271,8 @@ def _reads(token: str, part: str) -> str:
             f" AND length(split_part({token}, {literal(separator)}, {at + 1})) = {digits}"
         )
     # CASE, not AND: DuckDB may reorder the terms of an AND and run strptime on every value
-    return f"CASE WHEN {shape} THEN TRY_STRPTIME({token}, {literal(part)}) IS NOT NULL ELSE false END"
+    parsed = f"TRY_STRPTIME({token}, {literal(part)})"
+    return f"CASE WHEN {shape} THEN {parsed} IS NOT NULL ELSE false END"
 
 
 def _by_frequency(
