@@ -5,16 +5,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import duckdb
 import pytest
+from click.testing import CliRunner
 
+from dealersync.cli import cli
+from dealersync.config import load_config
 from dealersync.model import TABLES
 from dealersync.opcodes import DEFAULT_OPCODES
 from dealersync.sample import generate
 from dealersync.sample.dialect import DEALER
-from dealersync.sample.service_menu import intended_categories, menu_line
+from dealersync.plugins import load_plugins
+from dealersync.sample.service_menu import DEALER_MENU, intended_categories, menu_line
+from dealersync.segments import compile_segment, template_registry
+from dealersync.service_categories import categorize_lines, config_rules
+from dealersync.sync import Runner
 
 AS_OF = dt.date(2026, 6, 1)
 N = 3000
@@ -422,3 +431,127 @@ def test_dealer_customers_file_is_windows_1252_with_crlf(dealer: Path, tmp_path:
 def test_rejects_unknown_encoding(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="latin-9"):
         generate(tmp_path, 10, as_of=AS_OF, encoding="latin-9")
+
+
+# --- the demo on the dealer dialect agrees with the generator's ground truth ---------------------
+
+ROOT = Path(__file__).parents[1]
+DEMO_AS_OF = dt.date(2026, 11, 23)  # connectors.toml's as_of
+LINE_STATUS = {letter: canonical for canonical, letter in DEALER.line_status.items()}
+
+
+@pytest.fixture(scope="module")
+def dealer_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Quick start on a small sample: ``dealersync sample`` then ``dealersync sync`` from the
+    demo's connectors.toml."""
+    d = tmp_path_factory.mktemp("dealer_demo")
+    shutil.copy(ROOT / "connectors.toml", d / "connectors.toml")
+    config = ["--config", str(d / "connectors.toml")]
+    runner = CliRunner()
+    res = runner.invoke(cli, ["sample", "--customers", str(N), "--out", str(d / "sample/dms"), *config])
+    assert res.exit_code == 0, res.output
+    assert "dealer dialect" in res.output
+    res = runner.invoke(cli, ["sync", *config])
+    assert res.exit_code == 0, res.output
+    return d
+
+
+def ground_truth(dms: Path, as_of: dt.date) -> dict[str, set[str]]:
+    """Who bought tires in the last 180 days and who has brake work declined 3 to 90 days ago
+    and not done since, from the menu's intended categories (not from any rule)."""
+    ros = {
+        r["ro_id"]: (r["customer_id"], dt.date.fromisoformat(r["opened_on"] or r["closed_on"]))
+        for r in read_dealer(dms, "repair_orders")
+        if r["customer_id"] and DEALER.pay_type["internal"] != r["pay_type"]
+    }
+    tires: set[str] = set()
+    brakes: dict[str, dict[str, dt.date]] = defaultdict(dict)
+    for line in read_dealer(dms, "ro_lines"):
+        if line["ro_id"] not in ros:
+            continue
+        customer, day = ros[line["ro_id"]]
+        if day > as_of:
+            continue
+        categories = intended_categories(line["op_code"], line["description"])
+        done = LINE_STATUS[line["status"]] == "performed"
+        if done and "tires" in categories and day >= as_of - dt.timedelta(days=180):
+            tires.add(customer)
+        if "brakes" in categories:
+            seen = brakes[customer]
+            key = "performed" if done else "declined"
+            seen[key] = max(day, seen.get(key, day))
+    low, high = as_of - dt.timedelta(days=90), as_of - dt.timedelta(days=3)
+    declined = {
+        c
+        for c, seen in brakes.items()
+        if "declined" in seen
+        and seen["declined"] > seen.get("performed", dt.date.min)
+        and low <= seen["declined"] <= high
+    }
+    return {"recent_tire_buyers": tires, "declined_brakes": declined}
+
+
+def segment_members(demo: Path, name: str) -> set[str]:
+    runner = Runner(load_config(demo / "connectors.toml"), load_plugins())
+    try:
+        compiled = compile_segment(
+            name,
+            runner.config.settings.segments,
+            runner.facts,
+            as_of=runner.as_of,
+            templates=template_registry(runner.registry),
+        )
+        rows = runner.warehouse.con.execute(
+            f"SELECT customer_id FROM ({compiled.sql})", compiled.params
+        ).fetchall()
+    finally:
+        runner.close()
+    return {r[0] for r in rows}
+
+
+def audience_customers(demo: Path, audience: str) -> set[str]:
+    con = duckdb.connect(str(demo / ".dealersync/warehouse.duckdb"), read_only=True)
+    try:
+        (table,) = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE ?",
+            [f"_members_{audience}_meta_upload_%"],
+        ).fetchone() or ("",)
+        rows = con.execute(f'SELECT unnest(customer_ids) FROM "{table}"').fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+def test_demo_segments_equal_the_ground_truth(dealer_demo: Path) -> None:
+    truth = ground_truth(dealer_demo / "sample/dms", DEMO_AS_OF)
+    for segment in ("recent_tire_buyers", "declined_brakes"):
+        found = segment_members(dealer_demo, segment)
+        assert found == truth[segment], (
+            segment,
+            sorted(found - truth[segment])[:5],
+            sorted(truth[segment] - found)[:5],
+        )
+    assert len(truth["recent_tire_buyers"]) > 0.03 * N and len(truth["declined_brakes"]) > 10
+
+
+def test_demo_tire_offer_leaves_out_every_tire_buyer(dealer_demo: Path) -> None:
+    truth = ground_truth(dealer_demo / "sample/dms", DEMO_AS_OF)
+    offered = audience_customers(dealer_demo, "tire_offer")
+    assert offered and not offered & truth["recent_tire_buyers"]
+    declined = audience_customers(dealer_demo, "declined_brakes")
+    assert declined and declined <= truth["declined_brakes"]
+
+
+def test_demo_rules_read_every_menu_line_as_intended() -> None:
+    """The demo config's categorization (built-in rules plus its few dealer codes) on every
+    wording of the dealer's menu: tires and brakes exactly as intended, and nearly every line's
+    whole set of categories."""
+    rows = [(m.code, d) for m in DEALER_MENU for d in m.descriptions]
+    found = categorize_lines(rows, config_rules(load_config(ROOT / "connectors.toml")))
+    same = 0
+    for (code, description), decided in zip(rows, found, strict=True):
+        got = {category for category, _ in decided}
+        wanted = set(intended_categories(code, description))
+        assert got & {"tires", "brakes"} == wanted & {"tires", "brakes"}, (code, description, got)
+        same += got == wanted
+    assert same >= 0.95 * len(rows), same

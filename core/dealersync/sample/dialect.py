@@ -10,9 +10,10 @@ The generator decides the same facts either way (who bought what, when, for how 
   with a typographic apostrophe now and then (``O’Brien``, a Windows-1252 byte when the customers
   file is written in that encoding).
 
-The letters follow the DMS convention the loader's built-in vocabularies read: pay types
-``C``/``W``/``I`` (customer, warranty, internal; DealerTeam's standard op codes list these pay
-types: https://help.dealerteam.com/Service_Department/Service_Repair_Orders/02_Standard_Operation_Codes)
+The letters are spellings the loader's built-in vocabularies read (:mod:`dealersync.vocabularies`,
+which says where each comes from): pay types ``C``/``W``/``I`` (customer, warranty, internal, the
+pay types DealerTeam's standard op codes list:
+https://help.dealerteam.com/Service_Department/Service_Repair_Orders/02_Standard_Operation_Codes)
 and line statuses ``C`` (completed), ``D`` (declined) and ``R`` (recommended).
 """
 
