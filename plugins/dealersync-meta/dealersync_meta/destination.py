@@ -4,13 +4,23 @@ Core has already normalized, hashed (SHA-256, lowercase hex) and deduplicated th
 Meta's profiles; this class only speaks the API:
 
 * ``ensure_audience``: the configured ``audience_id``, or the ad account's custom audience with
-  the (templated) name, created (subtype ``CUSTOM``) if there is none;
+  the (templated) name, created (subtype ``CUSTOM``) if there is none; a name holding a flagged
+  term, or an audience Meta reports flagged (``operation_status`` 471), stops here, before any
+  upload (see :mod:`dealersync_meta.policy`);
 * ``add`` / ``remove``: ``POST`` / ``DELETE /{audience_id}/users`` with the multi-key schema
   ``EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY`` (``""`` for a missing key) and the upload
-  ``session`` from core's :class:`~dealersync.BatchInfo`; the payload travels in a JSON body,
-  never in the URL;
+  ``session``; parameters as the official SDK sends them (:mod:`dealersync_meta.wire`): a form
+  body for ``POST``, the URL query string for ``DELETE``, so a removal batch is cut into requests
+  whose URL fits :data:`~dealersync_meta.wire.DELETE_URL_BYTES`, numbered on in the session;
 * ``replace``: ``POST /{audience_id}/usersreplace``, batch by batch in one session;
-* ``create_lookalike``: a ``LOOKALIKE`` audience seeded from a synced one.
+* ``create_lookalike``: a ``LOOKALIKE`` audience seeded from a synced one, spec as the SDK's
+  example (``{"type": "custom_ratio", "ratio": r, "country": c}``), with the special ad category
+  warning.
+
+The reference's parameter lists are those of the SDK's generated methods
+(``facebook_business/adobjects/customaudience.py``: ``create_user``, ``delete_users``,
+``create_users_replace`` take ``namespace``, ``payload``, ``session``;
+``adobjects/adaccount.py``: ``create_custom_audience``).
 
 Meta answers each upload with ``num_received`` and ``num_invalid_entries`` (plus a few samples of
 invalid entries, never logged); an answer without ``num_received`` (an empty ``{}``, a proxy's
@@ -43,10 +53,17 @@ from dealersync import (
 )
 from pydantic import Field, SecretStr, field_validator
 
-from dealersync_meta.errors import TOKEN_FIX, make_classifier
+from dealersync_meta.errors import TOKEN_FIX, AudienceTooSmall, make_classifier
+from dealersync_meta.policy import META_EXAMPLE_TERMS, SPECIAL_AD_CATEGORY_WARNING, flagged_term
+from dealersync_meta.wire import DELETE_URL_BYTES, encode_params, split_rows_for_url
 
-#: Meta's documented maximum of rows per ``/users`` request.
+#: Meta's documented maximum of rows per ``/users`` request ("You can add an unlimited number of
+#: records to an audience, but only a maximum of 10000 at a time": Marketing API, Custom Audiences).
 MAX_ROWS = 10_000
+#: ``operation_status.code`` of an audience Meta flagged (Custom Audience reference, Sept 2025).
+FLAGGED_STATUS = 471
+#: Code of the refusal recorded for removals Meta would not make (small audience).
+TOO_SMALL = "meta:audience_too_small"
 #: Identifier field -> Meta multi-key schema column, in the order sent.
 SCHEMA: dict[str, str] = {
     "email": "EMAIL",
@@ -59,6 +76,7 @@ SCHEMA: dict[str, str] = {
     "country": "COUNTRY",
 }
 _AUDIENCE_PAGE = 200
+_AUDIENCE_FIELDS = "id,name,operation_status"
 _ACCOUNT = re.compile(r"^(act_)?(\d{1,20})$")
 _VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
 _TEMPLATE_FIELDS = {"audience": "x", "destination": "x"}
@@ -93,6 +111,14 @@ class MetaConfig(ConnectorConfig):
     )
     batch_rows: int = Field(
         MAX_ROWS, ge=1, le=MAX_ROWS, description="members per upload request; Meta takes at most 10,000"
+        " (removals travel in the URL and are cut smaller, see the README)"
+    )
+    flagged_name_terms: list[str] = Field(
+        default_factory=lambda: list(META_EXAMPLE_TERMS),
+        description="an audience whose Meta name holds one of these terms (whole words, any case) is"
+        " stopped before any upload: Meta flags audiences whose names suggest a financial status or"
+        " health condition; default: the examples Meta published (credit score, high income,"
+        " arthritis, diabetes); add your own, e.g. \"negative equity\"",
     )
 
     @field_validator("ad_account_id")
@@ -169,6 +195,7 @@ class MetaCustomAudiences(AudienceDestination):
             "Meta", base_url=base, headers=headers, classifier=classifier, credential_hint=hint, max_attempts=1
         )
         self._counts: dict[str, int] = {}
+        self._delete_seq: dict[int, int] = {}  # removal session -> last batch_seq sent
 
     # --------------------------------------------------------------------------- contract
     def check(self) -> None:
@@ -177,9 +204,12 @@ class MetaCustomAudiences(AudienceDestination):
 
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
         if self.cfg.audience_id:
-            found = self.http.request_json("GET", f"/{self.cfg.audience_id}", params={"fields": "id,name"})
-            return RemoteAudience(id=str(found.get("id") or self.cfg.audience_id), name=str(found.get("name") or name))
+            found = self.http.request_json("GET", f"/{self.cfg.audience_id}", params={"fields": _AUDIENCE_FIELDS})
+            remote = RemoteAudience(id=str(found.get("id") or self.cfg.audience_id), name=str(found.get("name") or name))
+            self._refuse_flagged(remote.name, found)
+            return remote
         wanted = self.audience_name(name)
+        self._refuse_flagged(wanted)
         existing = self._find(wanted)
         if existing is not None:
             return existing
@@ -189,8 +219,11 @@ class MetaCustomAudiences(AudienceDestination):
             "customer_file_source": self.cfg.customer_file_source,
             "description": description or f"dealersync audience {name}",
         }
+        self._refuse_flagged(body["description"])
         try:
-            created = self.http_once.request_json("POST", f"/{self.cfg.ad_account_id}/customaudiences", json=body)
+            created = self.http_once.request_json(
+                "POST", f"/{self.cfg.ad_account_id}/customaudiences", data=encode_params(body)
+            )
         except TransientError:
             # the answer may have been lost after Meta created it: look before anyone creates a twin
             existing = self._find(wanted)
@@ -208,7 +241,40 @@ class MetaCustomAudiences(AudienceDestination):
     def remove(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
     ) -> list[MemberOutcome]:
-        return self._upload("DELETE", f"/{audience.id}/users", members, batch, "remove")
+        """``DELETE /{id}/users`` with the payload in the query string (the SDK's shape): the batch
+        is cut into requests whose URL fits :data:`DELETE_URL_BYTES`, each the next ``batch_seq``
+        of the session, the last flagged only on the core batch's last piece.
+
+        When Meta refuses because the audience would fall under its minimum size, the rest of the
+        batch is reported refused (``meta:audience_too_small``): the members stay in the sync
+        state, the run's additions still go out (they may lift the audience over the floor), the
+        refusal is counted and warned about, and the removals are tried again on the next run.
+        """
+        if not members:
+            return []
+        batch = batch or _single_batch(len(members))
+        rows = _rows(members)
+        url = f"{self.http.base_url.rstrip('/')}/{audience.id}/users"
+        widest = BatchInfo(batch.session_id, 10**9, False, max(batch.estimated_total, 10**9))
+        pieces = split_rows_for_url(url, lambda r: _params(r, widest), rows, DELETE_URL_BYTES)
+        outcomes: list[MemberOutcome] = []
+        for i, (start, end) in enumerate(pieces):
+            seq = self._delete_seq[batch.session_id] = self._delete_seq.get(batch.session_id, 0) + 1
+            piece = BatchInfo(batch.session_id, seq, batch.last and i == len(pieces) - 1, batch.estimated_total)
+            try:
+                outcomes += self._send("DELETE", f"/{audience.id}/users", members[start:end], rows[start:end], piece, "remove")
+            except AudienceTooSmall as exc:
+                refused = members[start:]
+                self._bump("remove_refused_too_small", len(refused))
+                self.context.logger.warning(
+                    "%s; %d removal(s) are kept and tried again next run (add members, or use mode"
+                    " 'replace' to rebuild the audience)", exc, len(refused),
+                )
+                return outcomes + [
+                    MemberOutcome(str(m["member_key"]), False, TOO_SMALL, "Meta refused: the audience would be too small")
+                    for m in refused
+                ]
+        return outcomes
 
     def replace(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
@@ -230,13 +296,21 @@ class MetaCustomAudiences(AudienceDestination):
         if not 0.01 <= ratio <= 0.20:
             raise ConfigError(f"lookalike ratio: found {ratio!r}, expected a share from 0.01 to 0.20")
         label = name or f"{audience.name} lookalike {country} {ratio:.0%}"
+        self._refuse_flagged(label)
+        # The reference lists lookalike_spec.type "similarity" / "reach" *or* a ratio; the SDK's
+        # examples send type "custom_ratio" with ratio and country
+        # (facebook-python-business-sdk examples/AdAccountCustomAudiencesPostValueBasedLookalikeCustomAudience.py);
+        # the SDK's shape is followed (docs/sync.md, "Where the sources disagree").
         body = {
             "name": label,
             "subtype": "LOOKALIKE",
             "origin_audience_id": audience.id,
             "lookalike_spec": {"type": "custom_ratio", "ratio": ratio, "country": country},
         }
-        created = self.http_once.request_json("POST", f"/{self.cfg.ad_account_id}/customaudiences", json=body)
+        self.context.logger.warning(SPECIAL_AD_CATEGORY_WARNING)
+        created = self.http_once.request_json(
+            "POST", f"/{self.cfg.ad_account_id}/customaudiences", data=encode_params(body)
+        )
         return RemoteAudience(id=str(created["id"]), name=label)
 
     def audience_name(self, name: str) -> str:
@@ -245,12 +319,13 @@ class MetaCustomAudiences(AudienceDestination):
     # --------------------------------------------------------------------------- internals
     def _find(self, name: str) -> RemoteAudience | None:
         matches: list[RemoteAudience] = []
-        params: dict[str, Any] = {"fields": "id,name", "limit": _AUDIENCE_PAGE}
+        params: dict[str, Any] = {"fields": _AUDIENCE_FIELDS, "limit": _AUDIENCE_PAGE}
         while True:
             page = self.http.request_json("GET", f"/{self.cfg.ad_account_id}/customaudiences", params=params)
-            matches += [
-                RemoteAudience(id=str(a["id"]), name=name) for a in page.get("data", []) if a.get("name") == name
-            ]
+            for a in page.get("data", []):
+                if a.get("name") == name:
+                    self._refuse_flagged(name, a)
+                    matches.append(RemoteAudience(id=str(a["id"]), name=name))
             after = (page.get("paging") or {}).get("cursors", {}).get("after")
             if not page.get("data") or not after or not (page.get("paging") or {}).get("next"):
                 break
@@ -270,22 +345,17 @@ class MetaCustomAudiences(AudienceDestination):
             return []
         if len(members) > MAX_ROWS:
             raise FatalError(f"Meta: {len(members)} members in one request; Meta takes at most {MAX_ROWS}")
-        if batch is None:
-            batch = BatchInfo(session_id=_random.randbits(62) + 1, seq=1, last=True, estimated_total=len(members))
-        body = {
-            "payload": {
-                "schema": list(SCHEMA.values()),
-                "is_raw": True,
-                "data": [[_cell(m.get(f)) for f in SCHEMA] for m in members],
-            },
-            "session": {
-                "session_id": batch.session_id,
-                "batch_seq": batch.seq,
-                "last_batch_flag": batch.last,
-                "estimated_num_total": max(batch.estimated_total, len(members)),
-            },
-        }
-        answer = self.http.request_json(method, path, json=body)
+        return self._send(method, path, members, _rows(members), batch or _single_batch(len(members)), op)
+
+    def _send(
+        self, method: str, path: str, members: list[dict[str, Any]], rows: list[list[str]], batch: BatchInfo, op: str
+    ) -> list[MemberOutcome]:
+        """One request: the SDK's shape (query string for DELETE, form body otherwise)."""
+        params = encode_params(_params(rows, batch))
+        if method == "DELETE":
+            answer = self.http.request_json(method, path, params=params)
+        else:
+            answer = self.http.request_json(method, path, data=params)
         received = _int(answer.get("num_received"), -1)
         if received < 0:
             # an answer without num_received does not prove Meta stored anything (a {} or a proxy's
@@ -298,6 +368,8 @@ class MetaCustomAudiences(AudienceDestination):
         self._bump(f"{op}_received", received)
         self._bump("num_received", received)
         self._bump("num_invalid_entries", invalid)
+        if op == "remove":
+            self._bump("remove_requests", 1)  # removals are cut to fit the URL: how many it took
         if invalid:
             # Meta gives a count and a few samples, not which rows: the samples are never logged
             self.context.logger.warning(
@@ -306,8 +378,48 @@ class MetaCustomAudiences(AudienceDestination):
             )
         return [MemberOutcome(str(m["member_key"]), accepted=True) for m in members]
 
+    def _refuse_flagged(self, name: str, found: Mapping[str, Any] | None = None) -> None:
+        """Stop before any upload: a name holding a flagged term, or an audience Meta flagged."""
+        term = flagged_term(name, self.cfg.flagged_name_terms)
+        if term is not None:
+            raise FatalError(
+                f"Meta: the audience name {name!r} contains {term!r}, a term Meta flags as suggesting a"
+                " financial status or health condition (a flagged audience cannot run ads and refuses"
+                f" uploads); nothing was sent. Rename it (destinations.{self.context.instance}.audience_name"
+                " or the audience), or remove the term from flagged_name_terms if you have checked it"
+            )
+        status = (found or {}).get("operation_status")
+        if isinstance(status, Mapping) and _int(status.get("code"), 0) == FLAGGED_STATUS:
+            raise FatalError(
+                f"Meta: the custom audience {name!r} is flagged by Meta (operation_status {FLAGGED_STATUS}:"
+                " it suggests information Meta's terms do not allow); nothing was sent. Appeal it in"
+                " Audience Manager or sync into a new audience with another name"
+            )
+
     def _bump(self, key: str, n: int) -> None:
         self._counts[key] = self._counts.get(key, 0) + n
+
+
+def _rows(members: list[dict[str, Any]]) -> list[list[str]]:
+    return [[_cell(m.get(f)) for f in SCHEMA] for m in members]
+
+
+def _params(rows: list[list[str]], batch: BatchInfo) -> dict[str, Any]:
+    """``payload`` and ``session`` of a ``/users`` request (Marketing API reference, Custom Audience
+    Users; the SDK's ``CustomAudienceMixin.format_params``: ``schema``, ``is_raw``, ``data``)."""
+    return {
+        "payload": {"schema": list(SCHEMA.values()), "is_raw": True, "data": rows},
+        "session": {
+            "session_id": batch.session_id,
+            "batch_seq": batch.seq,
+            "last_batch_flag": batch.last,
+            "estimated_num_total": max(batch.estimated_total, len(rows)),
+        },
+    }
+
+
+def _single_batch(n: int) -> BatchInfo:
+    return BatchInfo(session_id=_random.randbits(62) + 1, seq=1, last=True, estimated_total=n)
 
 
 def _cell(value: Any) -> str:

@@ -15,6 +15,12 @@ not the status. The decisions (see the README's "Errors" table):
   ``1870147`` (the session's first ``batch_seq`` was not seen), which retrying the same request
   cannot fix: ``FatalError``;
 * ``100`` with subcode ``1713230`` (audience upload blocked, a flagged audience): ``FatalError``;
+  Meta documents it (Custom Audience reference, ``usersreplace`` edge: "Audience Upload Blocked");
+* a removal Meta refuses because the audience would fall under its minimum size:
+  :class:`AudienceTooSmall`. Meta documents neither the code nor the floor; users report the
+  message "Audience Size too low: You cannot remove users from this audience because it will
+  result in a low audience size" (grouparoo/grouparoo#1108; Braze's audience-sync FAQ,
+  braze-inc/braze-docs#9623, "Audience Size Too Low"), so it is recognised by that text;
 * everything else: ``FatalError`` with Meta's code and message.
 
 Meta's messages describe the error, they do not echo the request's payload; even so a message is
@@ -40,6 +46,8 @@ PERMISSION_CODES = frozenset({10, *range(200, 300)})
 FAILED_UPDATE = 2650
 SUBCODE_FIRST_BATCH_MISSING = 1870147
 SUBCODE_UPLOAD_BLOCKED = 1713230
+#: The text of Meta's small-audience removal refusal, as users report it (no documented code).
+_TOO_SMALL = re.compile(r"audience size (?:is )?too low|low audience size", re.IGNORECASE)
 
 TOKEN_FIX = (
     "the Meta access token was refused; create a new system-user token (Business Settings > System"
@@ -54,6 +62,10 @@ PERMISSION_FIX = (
 _MAX_MESSAGE = 160
 _EMAILISH = re.compile(r"\S+@\S+")
 _LONG_TOKENS = re.compile(r"\b[0-9a-fA-F]{16,}\b|\b\d{7,}\b|\bEA[A-Za-z0-9]{10,}")
+
+
+class AudienceTooSmall(FatalError):
+    """Meta refused a removal: the audience would fall under its minimum size."""
 
 
 def meta_error(response: requests.Response) -> dict[str, Any] | None:
@@ -139,6 +151,11 @@ def classify_error(err: dict[str, Any], response: requests.Response, where: str,
         return FatalError(
             f"{detail}: Meta blocks uploads to this audience (it was flagged); check the audience in"
             " Ads Manager, or sync into a new audience"
+        )
+    said = " ".join(str(err.get(k) or "") for k in ("error_user_title", "message", "error_user_msg"))
+    if _TOO_SMALL.search(said):
+        return AudienceTooSmall(
+            f"{detail}: Meta refuses removals that would take this audience under its minimum size"
         )
     status = response.status_code
     if code == FAILED_UPDATE or code in SERVICE_CODES or err.get("is_transient") is True or status in (408, 429) or status >= 500:

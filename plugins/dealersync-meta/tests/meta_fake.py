@@ -1,11 +1,35 @@
 """A stateful fake of Meta's Marketing API (custom audiences), for ``responses`` and for a real
 HTTP server on 127.0.0.1.
 
-It holds the ad account's audiences and their members and enforces what Meta documents:
+It holds the ad account's audiences and their members and enforces what Meta documents, each
+rule with its source:
 
 * the access token (``Authorization: Bearer``; error 190 otherwise, as Meta answers: HTTP 400);
-* the payload in the body, never in the URL query (error 100);
-* at most 10,000 rows per ``/users`` request (error 100);
+* parameters where the official SDK puts them (facebook-python-business-sdk ``api.py``,
+  ``FacebookAdsApi.call``): ``POST`` in the body (form, top-level values JSON-encoded; a JSON
+  body is taken too), ``GET`` and ``DELETE`` in the query string. A ``DELETE``'s body is
+  **ignored**, as Meta ignored it for facebook-python-business-sdk#156 ("(#100) Missing
+  required parameter: payload"), so a removal sent in a body removes nobody and fails;
+* only the parameters the SDK's generated methods declare (``customaudience.py``
+  ``create_user`` / ``delete_users`` / ``create_users_replace``: ``namespace``, ``payload``,
+  ``session``; ``adaccount.py`` ``create_custom_audience``), enums as the SDK lists them
+  (``subtype``, ``customer_file_source``), ``lookalike_spec`` keys of the SDK's ``LookalikeSpec``;
+  anything else is error 100, so a misreading fails a test;
+* a request URL longer than :attr:`FakeMeta.max_url_bytes` is refused with an HTML error page
+  (HTTP 414): Meta documents no limit; users report removals failing past ~150-180 KB of URL
+  (facebook-python-business-sdk#367, #717; facebook-java-business-sdk#179, #257 for the HTML page);
+* at most 10,000 rows per ``/users`` request (error 100; Marketing API, Custom Audiences: "a
+  maximum of 10000 at a time");
+* flagged names: an audience created with a name holding one of Meta's published example terms
+  (:data:`FLAGGED_TERMS`) reports ``operation_status`` 471 and refuses uploads with error 100 /
+  subcode 1713230 "Audience Upload Blocked" (Custom Audience reference, Sept 2025 notice, and its
+  ``usersreplace`` edge);
+* lookalikes: ``lookalike_spec.type`` ``similarity`` or ``reach`` (no ratio) or ``custom_ratio``
+  with ``ratio`` 0.01-0.20 (the reference; the SDK's examples use ``custom_ratio``), a country;
+* small audiences: with :attr:`FakeMeta.removal_floor` set, a removal that would leave fewer
+  members is refused with the message users report (grouparoo/grouparoo#1108: "Audience Size too
+  low: You cannot remove users from this audience because it will result in a low audience
+  size"; Meta documents neither its code nor the floor: code 100 here is a guess);
 * a known multi-key schema; a row with the wrong number of cells, or a cell that is not a
   64-character lowercase hex SHA-256 digest, is an *invalid entry*: counted in
   ``num_invalid_entries``, sampled in ``invalid_entry_samples``, not stored;
@@ -30,6 +54,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
+from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.customaudience import CustomAudience
+from facebook_business.adobjects.lookalikespec import LookalikeSpec
+
 import requests
 import responses
 from dealersync.testing import FakePlatform
@@ -43,6 +71,26 @@ FIELDS = {"EMAIL": "email", "PHONE": "phone", "FN": "fn", "LN": "ln", "CT": "ct"
 KNOWN_KEYS = {"EXTERN_ID", "EMAIL", "PHONE", "GEN", "DOBY", "DOBM", "DOBD", "LN", "FN", "FI", "CT", "ST", "ZIP",
               "MADID", "COUNTRY"}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: Meta's published examples of names it flags (Custom Audience reference, Sept 2025 notice).
+FLAGGED_TERMS = ("credit score", "high income", "arthritis", "diabetes")
+TOO_SMALL_MESSAGE = (
+    "Audience Size too low: You cannot remove users from this audience because it will result in a low audience size."
+)
+
+
+def _sdk_params(request: Any) -> tuple[set[str], dict[str, set[str]]]:
+    """The parameters and enum values the SDK's generated method declares."""
+    checker = request._param_checker
+    enums = {k: {v for v in vals if isinstance(v, str) and v.isupper()} for k, vals in checker._enum_data.items()}
+    return set(checker._type_check_info), enums
+
+
+CREATE_PARAMS, CREATE_ENUMS = _sdk_params(AdAccount("act_1").create_custom_audience(pending=True))
+USERS_PARAMS, _ = _sdk_params(CustomAudience("1").delete_users(pending=True))
+assert USERS_PARAMS == _sdk_params(CustomAudience("1").create_user(pending=True))[0]
+LOOKALIKE_KEYS = set(LookalikeSpec._field_types)
+PAYLOAD_KEYS = {"schema", "is_raw", "data", "app_ids", "page_ids", "ig_account_ids", "data_source"}
+SESSION_KEYS = {"session_id", "batch_seq", "last_batch_flag", "estimated_num_total"}
 LOST = "lost"  # a Fault.effect: the request is applied, then the answer never arrives
 
 
@@ -63,20 +111,29 @@ class Req:
     body: bytes
 
     def params(self) -> dict[str, Any]:
-        """Form or JSON body parameters (Graph API takes both); JSON-encoded form values decoded."""
+        """The request's parameters where the SDK puts them: the query string for GET and DELETE
+        (a DELETE body is ignored), else the form or JSON body; JSON-encoded values decoded."""
+        if self.method in ("GET", "DELETE"):
+            return {k: _json_or_text(v) for k, v in self.query.items()}
         if not self.body:
             return {}
         text = self.body.decode("utf-8")
         ctype = self.headers.get("content-type", "")
         if "json" in ctype or text[:1] == "{":
             return json.loads(text)
-        out: dict[str, Any] = {}
-        for k, v in parse_qs(text, keep_blank_values=True).items():
-            try:
-                out[k] = json.loads(v[0])
-            except ValueError:
-                out[k] = v[0]
-        return out
+        return {k: _json_or_text(v[0]) for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _flagged(name: str) -> bool:
+    words = " " + " ".join(re.findall(r"[^\W_]+", name.lower())) + " "
+    return any(f" {t} " in words for t in FLAGGED_TERMS)
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 @dataclass
@@ -108,8 +165,13 @@ class FakeMeta(FakePlatform):
     base_url = f"https://graph.facebook.com/{VERSION}"
     max_rows = MAX_ROWS
 
+    #: Longest URL answered (bytes): about the most users report working (see the module doc).
+    max_url_bytes = 146_000
+
     def __init__(self, token: str = TOKEN, account: str = ACCOUNT, page_size: int = 25) -> None:
         super().__init__()
+        self.removal_floor: int | None = None  # refuse removals leaving fewer members (see module doc)
+        self.requests: list[tuple[str, str, int]] = []  # (method, op, URL bytes) of every request
         self.token = token
         self.account = account
         self.page_size = page_size
@@ -163,13 +225,17 @@ class FakeMeta(FakePlatform):
                     {k: v[0] for k, v in parse_qs(parts.query).items()},
                     {k.lower(): v for k, v in request.headers.items()},
                     body,
+                    url_bytes=len(request.url or ""),
                 )
+                if isinstance(payload, str):
+                    return status, {"Content-Type": "text/html", **headers}, payload
                 return status, {"Content-Type": "application/json", **headers}, json.dumps(payload)
 
             self._routes.append(rsps.add_callback(method, pattern, callback=callback))
 
     def dispatch(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes,
+        url_bytes: int = 0,
     ) -> tuple[int, Any, dict[str, str]]:
         """Answer one request; raises requests.ConnectionError / Timeout for injected network faults."""
         for m, regex, op, handler in self.ROUTES:
@@ -179,6 +245,9 @@ class FakeMeta(FakePlatform):
             req = Req(method, path, query, headers, body)
             with self.lock:
                 self.calls[op] = self.calls.get(op, 0) + 1
+                self.requests.append((method, op, url_bytes))
+                if url_bytes > self.max_url_bytes:
+                    return 414, "<html><title>Facebook | Error</title><body>Sorry, something went wrong.</body></html>", {}
                 fault = self._fault(op)
                 if fault == "timeout":
                     raise SimulatedTimeout("simulated timeout")
@@ -222,7 +291,7 @@ class FakeMeta(FakePlatform):
         ids = sorted(self.audiences)
         start = ids.index(req.query["after"]) + 1 if req.query.get("after") in ids else 0
         page = ids[start : start + limit]
-        data = [{"id": i, "name": self.audiences[i]["name"]} for i in page]
+        data = [self._public(i) for i in page]
         out: dict[str, Any] = {"data": data}
         if page:
             out["paging"] = {"cursors": {"before": page[0], "after": page[-1]}}
@@ -234,6 +303,12 @@ class FakeMeta(FakePlatform):
         if req.query:
             return meta_error(100, "the fake wants parameters in the body")
         p = req.params()
+        unknown = sorted(set(p) - CREATE_PARAMS)
+        if unknown:
+            return meta_error(100, f"(#100) Param {unknown[0]} is not a parameter of this edge")
+        for key in ("subtype", "customer_file_source"):
+            if key in p and p[key] not in CREATE_ENUMS[f"{key}_enum"]:
+                return meta_error(100, f"(#100) {key} must be one of the enum values")
         if account != self.account:
             return meta_error(100, "Unsupported post request. Object does not exist.", 33)
         if not p.get("name"):
@@ -243,18 +318,25 @@ class FakeMeta(FakePlatform):
                 "USER_PROVIDED_ONLY", "PARTNER_PROVIDED_ONLY", "BOTH_USER_AND_PARTNER_PROVIDED"
             ):
                 return meta_error(100, "(#100) customer_file_source must be one of the enum values")
+            flagged = _flagged(str(p["name"]))
             list_id = self.new_list(p["name"], subtype="CUSTOM", customer_file_source=p["customer_file_source"],
-                                    description=p.get("description", ""))
+                                    description=p.get("description", ""), blocked=flagged)
         elif p.get("subtype") == "LOOKALIKE":
             spec = p.get("lookalike_spec")
             spec = json.loads(spec) if isinstance(spec, str) else spec
             origin = str(p.get("origin_audience_id", ""))
             if origin not in self.audiences:
                 return meta_error(100, "(#100) origin_audience_id is not an audience of this account")
-            if not isinstance(spec, dict) or spec.get("type") not in ("similarity", "reach", "custom_ratio"):
+            if not isinstance(spec, dict) or set(spec) - LOOKALIKE_KEYS:
+                return meta_error(100, "(#100) lookalike_spec has a key LookalikeSpec does not know")
+            if spec.get("type") not in ("similarity", "reach", "custom_ratio"):
                 return meta_error(100, "(#100) lookalike_spec.type is invalid")
-            if not 0.01 <= float(spec.get("ratio", 0)) <= 0.20 or not re.fullmatch(r"[A-Z]{2}", str(spec.get("country"))):
-                return meta_error(100, "(#100) lookalike_spec ratio or country is invalid")
+            if (spec["type"] == "custom_ratio") != ("ratio" in spec):
+                return meta_error(100, "(#100) lookalike_spec: a ratio goes with type custom_ratio only")
+            if "ratio" in spec and not 0.01 <= float(spec["ratio"]) <= 0.20:
+                return meta_error(100, "(#100) lookalike_spec ratio must be 0.01 to 0.20")
+            if not re.fullmatch(r"[A-Z]{2}", str(spec.get("country"))):
+                return meta_error(100, "(#100) lookalike_spec country is invalid")
             list_id = self.new_list(p["name"], subtype="LOOKALIKE", origin_audience_id=origin, lookalike_spec=spec)
         else:
             return meta_error(100, "(#100) subtype must be one of CUSTOM, LOOKALIKE, ...")
@@ -263,19 +345,35 @@ class FakeMeta(FakePlatform):
     def get_audience(self, req: Req, op: str, audience: str) -> tuple[int, Any]:
         if audience not in self.audiences:
             return meta_error(100, "Unsupported get request. Object does not exist.", 33)
-        return 200, {"id": audience, "name": self.audiences[audience]["name"]}
+        return 200, self._public(audience)
+
+    def _public(self, audience: str) -> dict[str, Any]:
+        """What Meta answers for an audience: id, name and, when flagged, operation_status 471."""
+        out: dict[str, Any] = {"id": audience, "name": self.audiences[audience]["name"]}
+        out["operation_status"] = (
+            {"code": 471, "description": "The custom audience or lookalike is blocked ..."}
+            if self.audiences[audience].get("blocked") else {"code": 200, "description": "Normal"}
+        )
+        return out
 
     def users(self, req: Req, op: str, audience: str) -> tuple[int, Any]:
-        if "payload" in req.query or "session" in req.query:
-            return meta_error(100, "the fake wants the payload in the body, not the URL")
+        if req.method == "POST" and ("payload" in req.query or "session" in req.query):
+            return meta_error(100, "the fake wants a POST's payload in the body, not the URL")
         if audience not in self.audiences or self.audiences[audience].get("subtype") != "CUSTOM":
             return meta_error(100, "Unsupported request. Object does not exist.", 33)
         if self.audiences[audience].get("blocked"):
             return meta_error(100, "Audience Upload Blocked", 1713230)
         p = req.params()
+        unknown = sorted(set(p) - USERS_PARAMS)
+        if unknown:
+            return meta_error(100, f"(#100) Param {unknown[0]} is not a parameter of this edge")
         payload, session = p.get("payload"), p.get("session")
-        if not isinstance(payload, dict) or not isinstance(session, dict):
-            return meta_error(100, "(#100) payload and session are required")
+        if not isinstance(payload, dict):
+            return meta_error(100, "(#100) Missing required parameter: payload")
+        if not isinstance(session, dict):
+            return meta_error(100, "(#100) the fake wants a session (dealersync always sends one)")
+        if set(payload) - PAYLOAD_KEYS or set(session) - SESSION_KEYS:
+            return meta_error(100, "(#100) payload or session has a key the reference does not list")
         schema = payload.get("schema")
         schema = [schema] if isinstance(schema, str) else schema
         if not isinstance(schema, list) or not schema or any(k not in KNOWN_KEYS for k in schema):
@@ -317,6 +415,11 @@ class FakeMeta(FakePlatform):
         if op == "add":
             self.add_members(audience, members)
         elif op == "remove":
+            if self.removal_floor is not None:
+                keys = {json.dumps(m, sort_keys=True) for m in members}
+                left = [m for m in self.lists[audience] if json.dumps(m, sort_keys=True) not in keys]
+                if len(left) < self.removal_floor:
+                    return meta_error(100, TOO_SMALL_MESSAGE, error_user_title="Audience Size too low")
             self.remove_members(audience, members)
         else:
             if seq != known["seq"]:  # a re-sent replace batch is not staged twice
@@ -384,13 +487,15 @@ class FakeMetaServer:
                     status, payload, headers = outer.fake.dispatch(
                         self.command, path, {k: v[0] for k, v in parse_qs(parts.query).items()},
                         {k.lower(): v for k, v in self.headers.items()}, body,
+                        url_bytes=len(outer.url) + len(self.path),
                     )
                 except (requests.ConnectionError, requests.Timeout):
                     self.close_connection = True
                     return
-                data = json.dumps(payload).encode()
+                text = isinstance(payload, str)
+                data = payload.encode() if text else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if text else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)

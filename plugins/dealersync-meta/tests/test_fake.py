@@ -93,13 +93,77 @@ def test_token_and_payload_placement(fake: FakeMeta) -> None:
     assert len(fake.members(aid)) == 1
 
 
+def sdk(params: dict[str, Any]) -> dict[str, str]:
+    """Top-level values JSON-encoded, as facebook_business.api._top_level_param_json_encode does."""
+    return {k: json.dumps(v, sort_keys=True, separators=(",", ":")) for k, v in params.items()}
+
+
 def test_add_is_idempotent_and_delete_removes(fake: FakeMeta) -> None:
+    """DELETE /{id}/users with the payload in the query string: the SDK's remove_users shape
+    (facebook_business/adobjects/helpers/customaudiencemixin.py + api.py FacebookAdsApi.call)."""
     aid = new_audience(fake)
     for session in (1, 2):
         requests.post(f"{BASE}/{aid}/users", headers=AUTH, json=body([row(1), row(2)], session=session))
     assert len(fake.members(aid)) == 2
-    requests.delete(f"{BASE}/{aid}/users", headers=AUTH, json=body([row(1)], session=3))
+    r = requests.delete(f"{BASE}/{aid}/users", headers=AUTH, params=sdk(body([row(1)], session=3)))
+    assert r.ok and r.json()["num_received"] == 1
     assert [m["email"] for m in fake.members(aid)] == [row(2)[0]]
+
+
+def test_a_delete_body_is_ignored(fake: FakeMeta) -> None:
+    """Meta ignored a DELETE's body ("(#100) Missing required parameter: payload",
+    facebook/facebook-python-business-sdk#156): a removal in a JSON body removes nobody."""
+    aid = new_audience(fake)
+    requests.post(f"{BASE}/{aid}/users", headers=AUTH, json=body([row(1)]))
+    r = requests.delete(f"{BASE}/{aid}/users", headers=AUTH, json=body([row(1)], session=3))
+    assert r.status_code == 400 and "Missing required parameter: payload" in r.json()["error"]["message"]
+    assert len(fake.members(aid)) == 1
+
+
+def test_undocumented_parameters_and_enums_are_refused(fake: FakeMeta) -> None:
+    """Parameters and enums as the SDK's generated methods declare them (customaudience.py
+    create_user/delete_users: namespace, payload, session; adaccount.py create_custom_audience)."""
+    aid = new_audience(fake)
+    r = requests.post(f"{BASE}/{aid}/users", headers=AUTH, data=sdk({**body([row(1)]), "dedupe": True}))
+    assert r.status_code == 400 and "dedupe" in r.json()["error"]["message"]
+    r = requests.post(f"{BASE}/{aid}/users", headers=AUTH,
+                      data=sdk({**body([row(1)]), "session": {**body([])["session"], "seq": 1}}))
+    assert r.status_code == 400
+    bad = {"name": "B", "subtype": "CUSTOMER_FILE", "customer_file_source": "USER_PROVIDED_ONLY"}
+    assert requests.post(f"{BASE}/{ACCOUNT}/customaudiences", headers=AUTH, data=sdk(bad)).status_code == 400
+    assert requests.post(f"{BASE}/{ACCOUNT}/customaudiences", headers=AUTH,
+                         data={**bad, "subtype": "CUSTOM", "customer_file_source": "CRM"}).status_code == 400
+    assert fake.members(aid) == []
+
+
+def test_too_long_urls_get_metas_html_error_page(fake: FakeMeta) -> None:
+    """Meta documents no URL limit; users report removals in the query string failing past
+    ~150-180 KB with an HTML error page (facebook-python-business-sdk#367, #717;
+    facebook-java-business-sdk#179, #257)."""
+    aid = new_audience(fake)
+    rows = [row(i) for i in range(1000)]  # ~270 KB of query string
+    requests.post(f"{BASE}/{aid}/users", headers=AUTH, json=body(rows))
+    r = requests.delete(f"{BASE}/{aid}/users", headers=AUTH, params=sdk(body(rows, session=2)))
+    assert r.status_code == 414 and "Facebook | Error" in r.text
+    assert len(fake.members(aid)) == 1000
+
+
+def test_flagged_names_and_small_audience_refusals(fake: FakeMeta) -> None:
+    """Flagged names: operation_status 471 and uploads refused 100/1713230 (Custom Audience
+    reference, Sept 2025 notice; usersreplace edge). Small audiences: users' reported message
+    (grouparoo/grouparoo#1108), with removal_floor set."""
+    flagged = new_audience(fake, "Credit Score 700+")
+    got = requests.get(f"{BASE}/{flagged}", headers=AUTH, params={"fields": "id,name,operation_status"}).json()
+    assert got["operation_status"]["code"] == 471
+    r = requests.post(f"{BASE}/{flagged}/users", headers=AUTH, json=body([row(1)]))
+    assert r.json()["error"]["error_subcode"] == 1713230 and fake.members(flagged) == []
+    aid = new_audience(fake, "Service due")
+    requests.post(f"{BASE}/{aid}/users", headers=AUTH, json=body([row(i) for i in range(5)]))
+    fake.removal_floor = 4
+    r = requests.delete(f"{BASE}/{aid}/users", headers=AUTH, params=sdk(body([row(0), row(1)], session=2)))
+    assert r.status_code == 400 and r.json()["error"]["error_user_title"] == "Audience Size too low"
+    assert len(fake.members(aid)) == 5
+    assert requests.delete(f"{BASE}/{aid}/users", headers=AUTH, params=sdk(body([row(0)], session=3))).ok
 
 
 def test_usersreplace_swaps_the_list_at_the_last_batch(fake: FakeMeta) -> None:
@@ -123,11 +187,18 @@ def test_audience_paging_and_lookalike_validation(fake: FakeMeta) -> None:
             break
         params["after"] = page["paging"]["cursors"]["after"]
     assert seen == ids
-    bad = {"name": "L", "subtype": "LOOKALIKE", "origin_audience_id": ids[0],
-           "lookalike_spec": {"type": "custom_ratio", "ratio": 0.5, "country": "US"}}
-    assert requests.post(f"{BASE}/{ACCOUNT}/customaudiences", headers=AUTH, json=bad).status_code == 400
-    assert requests.post(f"{BASE}/{ACCOUNT}/customaudiences", headers=AUTH,
-                         json={**bad, "origin_audience_id": "999"}).status_code == 400
+    good = {"name": "L", "subtype": "LOOKALIKE", "origin_audience_id": ids[0],
+            "lookalike_spec": {"type": "custom_ratio", "ratio": 0.05, "country": "US"}}
+    post = lambda p: requests.post(f"{BASE}/{ACCOUNT}/customaudiences", headers=AUTH, data=sdk(p))  # noqa: E731
+    for spec in ({"type": "custom_ratio", "ratio": 0.5, "country": "US"},  # ratio 0.01-0.20
+                 {"type": "similarity", "ratio": 0.05, "country": "US"},  # type *or* ratio (reference)
+                 {"type": "custom_ratio", "country": "US"},
+                 {"type": "custom_ratio", "ratio": 0.05, "country": "US", "size": 3},  # not a LookalikeSpec key
+                 {"type": "lookalike", "ratio": 0.05, "country": "US"}):
+        assert post({**good, "lookalike_spec": spec}).status_code == 400, spec
+    assert post({**good, "origin_audience_id": "999"}).status_code == 400
+    assert post({**good, "lookalike_spec": {"type": "reach", "country": "US"}}).ok
+    assert post(good).ok
 
 
 def test_faults_lost_answer_applies_then_drops(fake: FakeMeta) -> None:

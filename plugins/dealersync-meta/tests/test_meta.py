@@ -23,6 +23,7 @@ from dealersync import (
 from dealersync.testing import sample_people
 from dealersync_meta import MetaCustomAudiences
 from dealersync_meta.destination import MetaConfig
+from dealersync_meta.wire import DELETE_URL_BYTES
 from meta_fake import ACCOUNT, LOST, TOKEN, FakeMeta, Fault, meta_error, meta_http
 
 
@@ -106,7 +107,7 @@ def test_lost_create_answer_does_not_make_a_twin(context: ConnectorContext, fake
 
 
 # ------------------------------------------------------------------------------ uploads
-def test_add_remove_send_the_multikey_schema_in_the_body(context: ConnectorContext, fake: FakeMeta, members: list[dict[str, Any]]) -> None:
+def test_add_remove_send_the_multikey_schema(context: ConnectorContext, fake: FakeMeta, members: list[dict[str, Any]]) -> None:
     dest = make(context)
     aud = dest.ensure_audience("a")
     out = dest.add(aud, members[:10], BatchInfo(session_id=42, seq=1, last=True, estimated_total=10))
@@ -116,7 +117,85 @@ def test_add_remove_send_the_multikey_schema_in_the_body(context: ConnectorConte
     assert all(m["country"] == h("us") for m in held)
     dest.remove(aud, [{k: m[k] for k in ("member_key", *MetaCustomAudiences.state_fields)} for m in members[:4]])
     assert len(fake.members(aud.id)) == 6
-    assert dest.platform_counts() == {"add_received": 10, "remove_received": 4, "num_received": 14, "num_invalid_entries": 0}
+    assert dest.platform_counts() == {"add_received": 10, "remove_received": 4, "num_received": 14, "num_invalid_entries": 0,
+                                      "remove_requests": 1}
+    # the SDK's shapes (facebook_business/api.py FacebookAdsApi.call): POST a form, DELETE a query string
+    assert [(m, op) for m, op, _ in fake.requests if op in ("add", "remove")] == [("POST", "add"), ("DELETE", "remove")]
+
+
+def test_removals_travel_in_the_query_string_cut_to_fit_the_url(
+    context: ConnectorContext, fake: FakeMeta, members: list[dict[str, Any]]
+) -> None:
+    """The SDK sends DELETE parameters in the URL (facebook_business/api.py, FacebookAdsApi.call);
+    Meta documents no URL limit and users report failures past ~150 KB (facebook-python-business-sdk
+    #367, #717), so one core batch of removals goes out as several requests of at most
+    DELETE_URL_BYTES, numbered on in the session, the last flag only on the very last piece."""
+    with sample_people(MetaCustomAudiences.identifiers) as people:
+        many = people.members(1000)
+    dest = make(context)
+    aud = dest.ensure_audience("a")
+    dest.add(aud, many, BatchInfo(1, 1, True, 1000))
+    keep = [{k: m[k] for k in ("member_key", *MetaCustomAudiences.state_fields)} for m in many]
+    out = dest.remove(aud, keep[:600], BatchInfo(77, 1, False, 1000))
+    out += dest.remove(aud, keep[600:900], BatchInfo(77, 2, True, 1000))
+    assert len(out) == 900 and all(o.accepted for o in out)
+    assert len(fake.members(aud.id)) == 100
+    deletes = [b for m, op, b in fake.requests if op == "remove"]
+    assert len(deletes) >= 900 * 500 // DELETE_URL_BYTES and max(deletes) <= DELETE_URL_BYTES
+    assert len(deletes) == dest.platform_counts()["remove_requests"]
+    removals = [a for a in fake.applied if a[0] == "remove"]
+    assert [seq for _, _, seq in removals] == list(range(1, len(deletes) + 1))  # one session, in order
+    assert fake.sessions[("remove", aud.id, 77)]["closed"]
+    # the SDK's own shape, one request for the 600: the fake answers Meta's HTML error page
+    assert 600 * 500 > FakeMeta.max_url_bytes
+
+
+def test_small_audience_refusal_keeps_the_removals_and_warns(
+    context: ConnectorContext, fake: FakeMeta, members: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Meta refuses removals that would leave the audience too small; no documented code, the
+    message users report (grouparoo/grouparoo#1108). The refused members are reported refused
+    (kept in the sync state, tried next run), never a silent stall and never a failed run."""
+    dest = make(context)
+    aud = dest.ensure_audience("a")
+    dest.add(aud, members)
+    fake.removal_floor = 28
+    keys = [{k: m[k] for k in ("member_key", *MetaCustomAudiences.state_fields)} for m in members[:5]]
+    with caplog.at_level(logging.WARNING):
+        out = dest.remove(aud, keys, BatchInfo(3, 1, True, 5))
+    assert [o.code for o in out] == ["meta:audience_too_small"] * 5
+    assert len(fake.members(aud.id)) == 30
+    assert "minimum size" in caplog.text and "5 removal(s) are kept" in caplog.text
+    assert dest.platform_counts()["remove_refused_too_small"] == 5
+
+
+@pytest.mark.parametrize("name", ["Credit Score 700+", "high-income conquest", "DIABETES clinic"])
+def test_flagged_name_is_stopped_before_anything_is_sent(context: ConnectorContext, fake: FakeMeta, name: str) -> None:
+    """Meta flags names suggesting a financial status or health condition; the defaults are the
+    examples Meta published (Custom Audience reference, Sept 2025 notice)."""
+    with pytest.raises(FatalError, match="contains") as err:
+        make(context).ensure_audience(name)
+    assert "nothing was sent" in str(err.value)
+    assert fake.calls == {} and fake.audiences == {}
+
+
+def test_flagged_terms_are_configurable_and_dealer_words_pass(context: ConnectorContext, fake: FakeMeta) -> None:
+    """lease / payoff / equity are not in Meta's published examples: not stopped by default."""
+    for name in ("Lease ending 2027", "Payoff soon", "Equity mining", "Discredit scores"):
+        assert make(context).ensure_audience(name).name == name
+    strict = make(context, flagged_name_terms=["negative equity"])
+    with pytest.raises(FatalError, match="negative equity"):
+        strict.ensure_audience("Negative-Equity trade-ins")
+
+
+def test_an_audience_meta_flagged_is_stopped(context: ConnectorContext, fake: FakeMeta) -> None:
+    """operation_status 471 (Custom Audience reference): uploads would fail with 1713230."""
+    aid = fake.new_list("Winback", subtype="CUSTOM", blocked=True)
+    with pytest.raises(FatalError, match="operation_status 471"):
+        make(context).ensure_audience("Winback")
+    with pytest.raises(FatalError, match="operation_status 471"):
+        make(context, audience_id=aid).ensure_audience("Winback")
+    assert "add" not in fake.calls
 
 
 def test_sessions_follow_core_batch_info(context: ConnectorContext, fake: FakeMeta, members: list[dict[str, Any]]) -> None:
@@ -155,10 +234,15 @@ def test_invalid_entries_are_counted_not_guessed(
     assert members[3]["email"] not in caplog.text and "invalid_entry_samples" not in caplog.text
 
 
-def test_lookalike(context: ConnectorContext, fake: FakeMeta) -> None:
+def test_lookalike(context: ConnectorContext, fake: FakeMeta, caplog: pytest.LogCaptureFixture) -> None:
+    """The SDK's spec (examples/AdAccountCustomAudiencesPostValueBasedLookalikeCustomAudience.py:
+    type custom_ratio, ratio, country), form-encoded; the fake refuses any other LookalikeSpec key
+    and a ratio with type similarity/reach. The special ad category warning is logged."""
     dest = make(context)
     seed = dest.ensure_audience("loyal")
-    look = dest.create_lookalike(seed, country="us", ratio=0.01)
+    with caplog.at_level(logging.WARNING):
+        look = dest.create_lookalike(seed, country="us", ratio=0.01)
+    assert "special ad category" in caplog.text and "FINANCIAL_PRODUCTS_SERVICES" in caplog.text
     spec = fake.audiences[look.id]
     assert spec["subtype"] == "LOOKALIKE" and spec["origin_audience_id"] == seed.id
     assert spec["lookalike_spec"] == {"type": "custom_ratio", "ratio": 0.01, "country": "US"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from dealersync.testing import SimulatedCrash, crash_at
+from dealersync_meta.wire import DELETE_URL_BYTES
 from meta_fake import LOST, FakeMeta, Fault, meta_error
 from meta_world import TOKEN_ENV, World, assert_remote_is, customers, remote, sha
 
@@ -220,6 +221,54 @@ def test_blocked_audience_fails_clearly(tmp_path: Path) -> None:
     fake.audiences[fake.new_list("all", subtype="CUSTOM")]["blocked"] = True
     res = world.run(fake)
     assert res.status == "failed" and "flagged" in res.error and res.added == 0
+
+
+def test_flagged_audience_name_stops_that_audience_before_upload(tmp_path: Path) -> None:
+    """A name holding one of Meta's published flagged examples ("credit score", Custom Audience
+    reference, Sept 2025 notice) fails that audience with the fix, nothing created or sent."""
+    world = World(tmp_path, customers(150), batch_rows=50, extra='audience_name = "{audience} credit score 700+"')
+    fake = FakeMeta()
+    res = world.run(fake)
+    assert res.status == "failed" and "'credit score'" in res.error and "nothing was sent" in res.error
+    assert fake.audiences == {} and "add" not in fake.calls and "create" not in fake.calls
+
+
+def test_mirror_removals_reach_meta_in_the_sdk_shape(tmp_path: Path) -> None:
+    """Removals go as DELETE with the payload in the query string (facebook_business/api.py), in
+    URLs of at most DELETE_URL_BYTES; the fake ignores a DELETE body (python-business-sdk#156),
+    so this fails if removals ever go back into a body."""
+    people = customers(400)
+    world = World(tmp_path, people, batch_rows=10_000)
+    fake = FakeMeta()
+    world.run(fake)
+    world.people = people[:150]
+    res = world.run(fake, accept_changes=["all"])  # 62% removed: past the change guards
+    assert res.status == "ok" and res.removed == 250, res.error
+    deletes = [b for m, op, b in fake.requests if op == "remove"]
+    assert len(deletes) >= 2 and max(deletes) <= DELETE_URL_BYTES
+    assert_remote_is(fake, world)
+
+
+def test_small_audience_refusal_is_reported_not_a_stall(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Meta refuses removals that would leave the audience too small (users' reports:
+    grouparoo/grouparoo#1108): the run ends ok with the refusals counted, additions still go,
+    and the next run removes them once Meta allows it."""
+    people = customers(200)
+    world = World(tmp_path, people, batch_rows=50)
+    fake = FakeMeta()
+    world.run(fake)
+    fake.removal_floor = 190
+    world.people = people[20:] + customers(5, seed=9, start=500)
+    res = world.run(fake)
+    assert res.status == "ok", res.error
+    assert res.added == 5 and res.removed == 0
+    assert res.platform_counts["remove_refused_too_small"] == 20  # kept in _runs and shown by sync
+    assert len(remote(fake)) == 205
+    assert "20 removal(s) are kept and tried again next run" in caplog.text
+    fake.removal_floor = None
+    res = world.run(fake)
+    assert res.status == "ok" and res.removed == 20
+    assert_remote_is(fake, world)
 
 
 def test_invalid_rows_are_counted_honestly(tmp_path: Path) -> None:
