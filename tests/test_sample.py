@@ -402,7 +402,9 @@ def test_dealer_op_codes_as_service_writers_type_them(dealer: Path) -> None:
     assert {"tires", "brakes", "rotation"} <= misc
     # tire and brake purchases are declined and recommended as well as done
     big = Counter(
-        r["status"] for r, m in zip(lines, menu, strict=True) if {"tires", "brakes"} & set(m.categories)
+        r["status"]
+        for r, m in zip(lines, menu, strict=True)
+        if {"tires", "brakes"} & set(m.categories)
     )
     assert min(big["C"], big["D"], big["R"]) > 100
 
@@ -448,7 +450,8 @@ def dealer_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ROOT / "connectors.toml", d / "connectors.toml")
     config = ["--config", str(d / "connectors.toml")]
     runner = CliRunner()
-    res = runner.invoke(cli, ["sample", "--customers", str(N), "--out", str(d / "sample/dms"), *config])
+    out = ["--out", str(d / "sample/dms")]
+    res = runner.invoke(cli, ["sample", "--customers", str(N), *out, *config])
     assert res.exit_code == 0, res.output
     assert "dealer dialect" in res.output
     res = runner.invoke(cli, ["sync", *config])

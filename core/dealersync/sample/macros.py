@@ -219,7 +219,8 @@ def _service_macros(menu: dict[str, Sequence[object]]) -> list[str]:
         "n_lines(i, r) AS CASE WHEN ru('nl', i, r) < 0.35 THEN 1 WHEN ru('nl', i, r) < 0.65 THEN 2"
         " WHEN ru('nl', i, r) < 0.85 THEN 3 ELSE 4 END",
         # line 1 is why the customer came in, the others were added (or offered) on the visit
-        f"line_op(i, r, l) AS CASE WHEN l = 0 THEN visit_ops()[1 + ri('op', rok(i, r), 0, {visits})]"
+        "line_op(i, r, l) AS CASE WHEN l = 0"
+        f" THEN visit_ops()[1 + ri('op', rok(i, r), 0, {visits})]"
         f" ELSE addon_ops()[1 + ri('op', rok(i, r), l, {addons})] END",
         # line 1 is always done; the others are declined or recommended as often as the menu says
         "line_status(i, r, l) AS CASE WHEN l = 0 THEN 'performed'"

@@ -336,7 +336,8 @@ def ro_lines(spec: Spec) -> Query:
             "ro_id": "roid(i, r)",
             "line_no": "l + 1",
             "op_code": "op_codes()[op]",
-            "description": f"op_descriptions()[op][1 + ri('dsc', rok(i, r), l, {DESCRIPTION_SLOTS})]",
+            "description": "op_descriptions()[op]"
+            f"[1 + ri('dsc', rok(i, r), l, {DESCRIPTION_SLOTS})]",
             "labor_amount": "line_labor(i, r, l)",
             "parts_amount": "line_parts(i, r, l)",
             "status": written("line_status(i, r, l)", spec.dialect.line_status),
