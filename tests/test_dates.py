@@ -237,3 +237,12 @@ def test_a_large_file_with_detected_dates_money_and_letters_keeps_every_line(
     }
     assert got == expected
     assert [r[0] for r in _quarantine(wh)] == bad
+
+
+def test_changing_the_country_reloads_an_unchanged_file(wh, tmp_path):
+    path = _vehicles(tmp_path, ["01/02/2022"])
+    load_source(wh, "s", [ExtractFile(path=path, table="vehicles")], default_country="GB")
+    assert _dates(wh) == []
+    report = load_source(wh, "s", [ExtractFile(path=path, table="vehicles")], default_country="US")
+    assert not report.files[0].unchanged
+    assert _dates(wh) == [D(2022, 1, 2)]

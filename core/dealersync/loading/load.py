@@ -80,6 +80,7 @@ def load_source(
     pending: dict[str, list[PendingFile | Staged | FailedFile]] = {}
     # table -> records seen so far in this load (record numbers run across batches)
     records_seen: dict[str, int] = {}
+    month_first = default_country.upper() in MONTH_FIRST_COUNTRIES
     try:
         for batch in batches:
             if isinstance(batch, ExtractFile):
@@ -90,7 +91,7 @@ def load_source(
                         n,
                         batch,
                         read_layout(batch, table),
-                        options_fingerprint(batch, table),
+                        options_fingerprint(batch, table, month_first),
                     )
                 except UnreadableFile as e:
                     item = FailedFile(batch, e.message)
@@ -117,7 +118,7 @@ def load_source(
                     pending[table_name],
                     loaded_at,
                     force,
-                    default_country.upper() in MONTH_FIRST_COUNTRIES,
+                    month_first,
                 )
         # Reported in the order the source delivered the tables.
         report = LoadReport(files=[f for name in pending for f in by_table[name]])

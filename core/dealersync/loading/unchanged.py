@@ -64,9 +64,9 @@ class LastFile:
     approximate_lines: bool
 
 
-def options_fingerprint(ef: ExtractFile, table: Table) -> str:
+def options_fingerprint(ef: ExtractFile, table: Table, month_first: bool = True) -> str:
     """What besides its bytes decides what a file loads as: the read options, the table's
-    columns and key, the loader version."""
+    columns and key, the loader version, how dates that read both ways are read."""
     spec = {
         "loader": LOADER_VERSION,
         "table": table.name,
@@ -81,6 +81,7 @@ def options_fingerprint(ef: ExtractFile, table: Table) -> str:
         "skip_rows": ef.skip_rows,
         "values": {c: sorted(m.items()) for c, m in sorted(ef.values.items())},
         "decimal_separator": ef.decimal_separator,
+        "month_first": month_first,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
