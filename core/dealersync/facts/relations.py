@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from dealersync.facts.registry import VEHICLE_FACTS_TABLE, Fact, Relation
+from dealersync.service_categories.sql import LINE_STATUS_SQL, PAIR_OF_LINE_SQL
 
 #: A repair order counts as a service visit unless its pay type is internal.
 SERVICE_VISITS_SQL = """
@@ -24,25 +25,18 @@ WHERE r.customer_id IS NOT NULL
   AND COALESCE(r.opened_on, r.closed_on) <= m.as_of
   AND lower(trim(COALESCE(r.pay_type, ''))) <> 'internal'"""
 
-#: A line's status: a line without one counts as performed.
-_LINE_STATUS = "COALESCE(lower(trim(l.status)), 'performed')"
-#: A line ``l``'s categorized pair ``c`` (``_line_categories``): by its op code and description as
-#: loaded (the normalized op code comes from the pair: no per-line string work).
-_PAIR_OF_LINE = (
-    "c.op_code IS NOT DISTINCT FROM l.op_code AND c.description IS NOT DISTINCT FROM l.description"
-)
-
 #: Lines of those visits, one row per line: ``category`` is the list of the line's service
-#: categories (empty: uncategorized).
+#: categories (empty: uncategorized). A line joins its categorized pair by op code and description
+#: as loaded (the normalized op code comes from the pair: no per-line string work).
 SERVICE_LINES_SQL = f"""
 SELECT r.customer_id, r.vehicle_id, r.ro_id, r.date,
        COALESCE(c.categories, []::VARCHAR[]) AS category,
        c.code AS op_code,
-       {_LINE_STATUS} AS status,
+       {LINE_STATUS_SQL} AS status,
        COALESCE(l.labor_amount, 0) + COALESCE(l.parts_amount, 0) AS amount
 FROM ro_lines AS l
 JOIN rel_service_visits AS r ON r.ro_id = l.ro_id
-LEFT JOIN _line_categories AS c ON {_PAIR_OF_LINE}"""
+LEFT JOIN _line_categories AS c ON {PAIR_OF_LINE_SQL}"""
 
 #: Per customer and category: the latest performed and declined/recommended dates (internal,
 #: shared by the category facts and declined_work: one pass over the lines). A line counts once
@@ -54,10 +48,10 @@ SELECT customer_id, category,
        max(date) FILTER (WHERE status = 'performed') AS performed,
        max(date) FILTER (WHERE status IN ('declined', 'recommended')) AS declined
 FROM (SELECT rel_service_visits.customer_id, rel_service_visits.date, c.category,
-             {_LINE_STATUS} AS status
+             {LINE_STATUS_SQL} AS status
       FROM ro_lines AS l
       JOIN @src:rel_service_visits@ ON rel_service_visits.ro_id = l.ro_id
-      JOIN c ON {_PAIR_OF_LINE})
+      JOIN c ON {PAIR_OF_LINE_SQL})
 GROUP BY customer_id, category"""
 
 #: Categories bought: per customer and category, the latest performed date.

@@ -21,6 +21,13 @@ OPCODES_TABLE = "_opcodes"
 #: ``decided_by`` (the layer and rule that decided the set; NULL when no layer did).
 LINE_CATEGORIES_TABLE = "_line_categories"
 
+#: The status of a line ``l``: a line without one counts as performed.
+LINE_STATUS_SQL = "COALESCE(lower(trim(l.status)), 'performed')"
+#: The categorized pair ``c`` of a line ``l``: by its op code and description as loaded.
+PAIR_OF_LINE_SQL = (
+    "c.op_code IS NOT DISTINCT FROM l.op_code AND c.description IS NOT DISTINCT FROM l.description"
+)
+
 #: The description as keyword rules read it: lower case, a space between digits and letters
 #: (``4TIRES``, ``5W30``), every other run of characters one space, a space at each end.
 NORMALIZE_SQL = (

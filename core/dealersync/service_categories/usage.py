@@ -13,18 +13,28 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from dealersync.service_categories.sql import LINE_CATEGORIES_TABLE
+from dealersync.service_categories.sql import LINE_CATEGORIES_TABLE, LINE_STATUS_SQL, PAIR_OF_LINE_SQL
+
+_AMOUNT = "COALESCE(l.labor_amount, 0) + COALESCE(l.parts_amount, 0)"
 
 #: Each line with its pair's categorization (``{pairs}``: a categorized-pairs table).
-_LINES_SQL = """
+_LINES_SQL = f"""
 SELECT COALESCE(c.code, '') AS code, c.description, c.decided_by IS NULL AS unknown, r.customer_id,
        COALESCE(r.opened_on, r.closed_on) AS date,
-       COALESCE(lower(trim(l.status)), 'performed') = 'performed' AS performed,
-       COALESCE(l.labor_amount, 0) + COALESCE(l.parts_amount, 0) AS amount
+       {LINE_STATUS_SQL} = 'performed' AS performed,
+       {_AMOUNT} AS amount
 FROM ro_lines AS l
-JOIN {pairs} AS c
-  ON c.op_code IS NOT DISTINCT FROM l.op_code AND c.description IS NOT DISTINCT FROM l.description
+JOIN {{pairs}} AS c ON {PAIR_OF_LINE_SQL}
 LEFT JOIN repair_orders AS r ON r.ro_id = l.ro_id"""
+
+#: Revenue of the uncategorized performed lines and of all: summed per pair first (few), then
+#: joined to the pairs' categorization.
+_SHARE_SQL = f"""
+WITH l AS (SELECT op_code, description, sum({_AMOUNT}) AS revenue
+           FROM ro_lines AS l WHERE {LINE_STATUS_SQL} = 'performed'
+           GROUP BY op_code, description)
+SELECT COALESCE(sum(l.revenue) FILTER (WHERE c.decided_by IS NULL), 0), COALESCE(sum(l.revenue), 0)
+FROM l JOIN {{pairs}} AS c ON {PAIR_OF_LINE_SQL}"""
 
 #: Per op code: its lines, then the categories its pairs were given and by which rule.
 _USAGE_SQL = """
@@ -86,10 +96,7 @@ def opcode_usage(con: Any, pairs: str) -> list[OpcodeUsage]:
 
 def uncategorized_share(con: Any, pairs: str = LINE_CATEGORIES_TABLE) -> tuple[float, float]:
     """(revenue of uncategorized performed lines, revenue of all performed lines)."""
-    row = con.execute(
-        "SELECT COALESCE(sum(amount) FILTER (WHERE unknown), 0),"
-        f" COALESCE(sum(amount), 0) FROM ({_LINES_SQL.format(pairs=pairs)}) WHERE performed"
-    ).fetchone()
+    row = con.execute(_SHARE_SQL.format(pairs=pairs)).fetchone()
     return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
 
 
