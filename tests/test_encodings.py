@@ -377,3 +377,14 @@ def test_copies_live_beside_the_warehouse_and_are_cleaned_up(tmp_path, monkeypat
         assert names(w) == EXPECTED_1252
     assert seen == [(copies / "1-customers.csv.utf8", "0o600")]
     assert not copies.exists()
+
+
+def test_windows_1252_with_mixed_line_ends(wh, tmp_path):
+    """Converted, then its line ends made LF (a second pass, only for mixed line ends)."""
+    path = tmp_path / "customers.csv"
+    path.write_bytes(CUSTOMERS_1252.replace(b"\r\n", b"\n", 1))  # header LF, rows CRLF
+    ef = ExtractFile(path=path, table="customers", encoding="cp1252")
+    (report,) = load_source(wh, "dms", [ef]).files
+    assert names(wh) == EXPECTED_1252
+    assert quarantine(wh) == [(4, "birth_year", "not a whole number")]
+    assert report.error is None and not list(tmp_path.glob("*.utf8"))

@@ -1,12 +1,13 @@
-"""An extract file's text encoding, and its conversion to what DuckDB reads: UTF-8 with LF.
+"""An extract file's text encoding, and its conversion to what DuckDB reads: UTF-8.
 
 DuckDB's CSV reader knows UTF-8 (with or without a byte order mark), UTF-16 and Latin-1 only
 (DuckDB 2.0; its ``encodings`` extension would download at run time, which the loader never
 does), and it stops on a file whose line ends are mixed (``\\n`` and ``\\r\\n``, measured:
 "The CSV Parser state machine reached an invalid state"). A file it cannot read as it is gets
-a UTF-8 copy with LF line ends (:mod:`dealersync.loading.copies`), written block by block in the
-loader's own byte scan (:func:`dealersync.loading.lines.scan_file`): one output line per input
-line, so physical line numbers stay those of the original.
+a UTF-8 copy (:mod:`dealersync.loading.copies`), with LF line ends when its own are mixed,
+written block by block in the loader's own byte scan
+(:func:`dealersync.loading.lines.scan_file`): one output line per input line, so physical line
+numbers stay those of the original.
 
 Which encoding (documented in docs/data-model.md, "Encodings and line ends"):
 
@@ -32,10 +33,8 @@ lines that are not UTF-8, with their line and column.
 from __future__ import annotations
 
 import codecs
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AnyStr
 
 from dealersync.errors import ConfigError
 
@@ -132,16 +131,11 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-#: A UTF-8 sequence of two to four bytes. Windows-1252 text rarely holds one (a letter
-#: from À to ô followed by one of € ‚ ƒ „ … ’ “ ” • – — ¡ to ¿).
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
-
-
 def has_utf8_sequences(data: bytes | memoryview) -> bool:
-    """Whether ``data`` holds a UTF-8 encoded character beyond ASCII."""
-    return _UTF8_SEQUENCE.search(data) is not None
+    """Whether ``data`` holds a UTF-8 encoded character beyond ASCII (its invalid bytes
+    dropped, what is left is not ASCII). Windows-1252 text rarely does: a letter from Â to ô
+    followed by one or more of € ‚ ƒ „ … ’ “ ” • – — ¡ to ¿."""
+    return not codecs.utf_8_decode(data, "ignore", True)[0].isascii()
 
 
 def first_invalid_utf8(data: bytes | memoryview, final: bool = True) -> int | None:
@@ -246,14 +240,19 @@ class Utf8Check:
 
 
 class ToUtf8:
-    """Converts blocks of a file to UTF-8 with LF line ends: ``\\r\\n`` and a lone ``\\r`` become
-    ``\\n`` (one line each, as before). ``strict`` (a detected encoding): raise
-    UnicodeDecodeError on a byte the encoding does not define, or on a UTF-8 sequence (the file
-    mixes encodings); else an undefined byte becomes U+FFFD, counted in :attr:`replaced`."""
+    """Converts blocks of a file to UTF-8; with ``line_ends``, to LF line ends too: ``\\r\\n``
+    and a lone ``\\r`` become ``\\n`` (one line each, as before). Consistent CRLF or CR line
+    ends need no change (DuckDB reads them) and cost a third of a conversion to change.
+    ``strict`` (a detected encoding): raise UnicodeDecodeError on a byte the encoding does not
+    define, or on a UTF-8 sequence (the file mixes encodings); else an undefined byte becomes
+    U+FFFD, counted in :attr:`replaced`."""
 
-    def __init__(self, encoding: Encoding, *, strict: bool) -> None:
+    def __init__(
+        self, encoding: Encoding, *, strict: bool, line_ends: bool = False
+    ) -> None:
         self.encoding = encoding
         self.strict = strict
+        self.line_ends = line_ends
         self.replaced = 0
         self._cr = False  # the last block ended with \r (its \n may open the next block)
         self._skip = encoding.bom
@@ -268,14 +267,15 @@ class ToUtf8:
         if self._skip:
             cut = min(self._skip, len(data))
             data, self._skip = data[cut:], self._skip - cut
-        if self._decoder is None:  # UTF-8 already: line ends only
-            return self._line_ends(bytes(data), b"\r", b"\n", final)
-        text = self._decode(data, final)
-        return self._line_ends(text, "\r", "\n", final).encode(UTF8)
+        if self._decoder is None:
+            out = bytes(data)
+        else:
+            out = self._decode(data, final).encode(UTF8)
+        return self._lf(out, final) if self.line_ends else out
 
     def _decode(self, data: memoryview, final: bool) -> str:
         assert self._decoder is not None
-        if self.strict and has_utf8_sequences(data):
+        if self.strict and has_utf8_sequences(data):  # the file mixes encodings
             raise UnicodeDecodeError(self.encoding.codec, b"", 0, 0, "holds UTF-8 text")
         state = self._decoder.getstate()
         try:
@@ -293,13 +293,14 @@ class ToUtf8:
         self.replaced += text.count("\ufffd")
         return text
 
-    def _line_ends(self, text: AnyStr, cr: AnyStr, lf: AnyStr, final: bool) -> AnyStr:
-        """``text`` with CRLF and lone CR as LF; a CR at the end waits for the next block."""
+    def _lf(self, data: bytes, final: bool) -> bytes:
+        """UTF-8 ``data`` with CRLF and lone CR as LF; a CR at the end waits for the next
+        block (it may be the first half of a CRLF)."""
         if self._cr:
-            text = cr + text
+            data = b"\r" + data
             self._cr = False
-        if text.endswith(cr) and not final:
-            text, self._cr = text[:-1], True
-        if cr in text:
-            text = text.replace(cr + lf, lf).replace(cr, lf)
-        return text
+        if data.endswith(b"\r") and not final:
+            data, self._cr = data[:-1], True
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return data

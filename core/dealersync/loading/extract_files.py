@@ -2,7 +2,7 @@
 
 A file DuckDB can read as it is (UTF-8, one kind of line end) is read in place, while the byte
 scan (digest, lines, UTF-8 check) runs beside it in a thread: no copy, as before. Otherwise
-the scan writes a UTF-8 copy with LF line ends (:mod:`dealersync.loading.encodings`,
+the scan writes a UTF-8 copy (with LF line ends when the file's are mixed) (:mod:`dealersync.loading.encodings`,
 :mod:`dealersync.loading.copies`) and DuckDB reads that, with the original's line numbers:
 
 * the encoding is not UTF-8 (the option, a byte order mark, or a head that is Windows-1252):
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from dealersync.loading.copies import Copies
@@ -140,6 +141,16 @@ def _stage_copy(
     """Convert the file to a UTF-8 copy and stage the copy. A strict (detected) encoding
     raises UnicodeDecodeError, with nothing staged, when a byte is not of it."""
     copy, scan = _convert(layout, encoding, copies, strict=encoding.detect)
+    if scan.mixed_line_ends:  # rare: a second pass, LF line ends
+        mixed = copy
+        copy = copies.new(Path(layout.ef.path))
+        try:
+            lf = scan_file(
+                mixed, convert=ToUtf8(Encoding(UTF8), strict=False, line_ends=True), copy=copy
+            )
+        finally:
+            copies.remove(mixed)
+        scan = replace(scan, lines=lf.lines, mixed_line_ends=False)
     try:
         read = layout.reading(copy, encoding)
         if warning:
@@ -163,13 +174,13 @@ def _stage_copy(
 def _convert(
     layout: Layout, encoding: Encoding, copies: Copies, *, strict: bool
 ) -> tuple[Path, FileScan]:
-    """The file converted to a UTF-8 copy with LF line ends, and its scan."""
+    """The file converted to a UTF-8 copy, and its scan (the digest of the file, the lines of
+    the copy: the same numbers). A UTF-8 file is copied for its line ends: they become LF."""
     original = Path(layout.ef.path)
     copy = copies.new(original)
+    to_utf8 = ToUtf8(encoding, strict=strict, line_ends=encoding.is_utf8)
     try:
-        scan = scan_file(
-            original, convert=ToUtf8(encoding, strict=strict), copy=copy
-        )
+        scan = scan_file(original, convert=to_utf8, copy=copy)
     except OSError as e:
         copies.remove(copy)
         raise UnreadableFile(
