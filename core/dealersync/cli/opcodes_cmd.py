@@ -65,7 +65,7 @@ def decided_text(u: OpcodeUsage) -> str:
     """``tires (keyword tires); alignment (dealer pattern 4TIRE*)``, the uncategorized lines."""
     parts = [f"{c or 'none'} ({rule})" for c, rule in u.decided]
     if u.uncategorized_lines:
-        parts.append(f"uncategorized: {u.uncategorized_lines:,} of {u.lines:,} lines")
+        parts.append(f"uncategorized: {u.uncategorized_lines:,} of {_lines(u.lines)}")
     return "; ".join(parts)
 
 
@@ -76,9 +76,13 @@ def summary(usage: list[OpcodeUsage]) -> str:
     missing = sum(u.uncategorized_lines for u in usage)
     share = f"{uncategorized / revenue:.1%}" if revenue else "0%"
     return (
-        f"{len(usage):,} op codes, {lines:,} lines; uncategorized: {missing:,} lines carrying"
+        f"{len(usage):,} op codes, {_lines(lines)}; uncategorized: {_lines(missing)} carrying"
         f" {share} of the revenue of performed lines"
     )
+
+
+def _lines(n: int) -> str:
+    return f"{n:,} line" + ("" if n == 1 else "s")
 
 
 def _table(usage: list[OpcodeUsage]) -> Table:
