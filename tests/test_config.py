@@ -170,4 +170,5 @@ def test_secret_written_inline_is_never_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         runner.destination("meta")
     assert "123456789" not in exc.value.message
-    assert exc.value.message == "destinations.meta.api_token: found a value (hidden), expected a string"
+    assert exc.value.message.startswith("destinations.meta.api_token: a secret is written in connectors.toml")
+    assert "dealersync secrets set NAME" in exc.value.message  # refused with the fix (issue 13)

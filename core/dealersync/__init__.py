@@ -4,6 +4,15 @@ Everything a plugin needs is importable from here; bundled plugins import nothin
 core. Test helpers for plugin authors live in :mod:`dealersync.testing`.
 """
 
+import sys as _sys
+
+if _sys.argv[:1] == ["-m"] or _sys.argv[0].replace("\\", "/").rsplit("/", 1)[-1] in ("dealersync", "dealersync.exe"):
+    # the command line is starting: Ctrl-C while its modules load ends quietly with 130, as it
+    # does during a run (dealersync.interrupts); importing the library elsewhere changes nothing
+    import signal as _signal
+
+    _signal.signal(_signal.SIGINT, lambda _signum, _frame: _sys.exit(130))
+
 from dealersync.audiences import AudienceSnapshot
 from dealersync.connectors import (
     AudienceDestination,

@@ -154,6 +154,7 @@ def _copy_atomically(con: duckdb.DuckDBPyConnection, select: str, path: Path) ->
     """COPY ``select`` to a CSV at ``path``: a temporary file beside it, renamed over the target.
     Its rows are in no particular order (written by all the engine's threads as they come)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         # PRESERVE_ORDER false: the threads' output is not put back in sequence (2-3x faster for
@@ -162,6 +163,25 @@ def _copy_atomically(con: duckdb.DuckDBPyConnection, select: str, path: Path) ->
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Remove the temporary files of earlier writes of ``path`` whose process is gone (killed
+    mid-write): each is named ``.<name>.tmp-<pid>``."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _sql_path(p: Path) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dealersync.errors import ConfigError
+from dealersync.secrets import redact
 from dealersync.segments import SegmentDef
 from dealersync.service_categories.settings import ServiceCategorySettings
 
@@ -127,6 +128,9 @@ class AudienceSettings(_Strict):
 
 class Settings(_Strict):
     as_of: dt.date | None = Field(None, description="the day relative rules are evaluated against; default today")
+    allow_inline_secrets: bool = Field(
+        False, description="accept secrets written as plain values in this file (default: refused with the fix)"
+    )
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
@@ -201,7 +205,7 @@ def _is_union_tag(part: Any) -> bool:
 def _found(value: Any, loc: list[str]) -> str:
     if any(s in part.lower() for part in loc for s in _SECRETISH):
         return "a value (hidden)"
-    text = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    text = redact(repr(value)) if not isinstance(value, dict | list) else type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 
 

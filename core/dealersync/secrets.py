@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import types
+import typing
 from typing import Any
+
+from pydantic import BaseModel, SecretStr
 
 from dealersync.errors import ConfigError
 
@@ -59,6 +63,32 @@ def _no_backend(where: str) -> ConfigError:
         f"{where}: no keyring backend is available on this machine (a headless server?); "
         'store the secret in an environment variable and write { env = "VARIABLE_NAME" } instead'
     )
+
+
+def secret_keys(model: type[BaseModel]) -> list[str]:
+    """The fields of a connector's ``Config`` that hold a secret (typed ``SecretStr``, optional or not)."""
+    keys = []
+    for name, info in model.model_fields.items():
+        kinds = typing.get_args(info.annotation) if isinstance(info.annotation, types.UnionType) or \
+            typing.get_origin(info.annotation) is typing.Union else (info.annotation,)
+        if SecretStr in kinds:
+            keys.append(info.alias or name)
+    return keys
+
+
+def refuse_inline(options: dict[str, Any], model: type[BaseModel], where: str) -> None:
+    """A secret written as a plain value in ``connectors.toml`` is refused with the fix (the value
+    itself is never shown)."""
+    for key in secret_keys(model):
+        value = options.get(key)
+        if value is not None and not is_reference(value):
+            raise ConfigError(
+                f"{where}.{key}: a secret is written in connectors.toml, where everyone who can read the"
+                f" file, its copies and backups sees it; store it with `dealersync secrets set NAME` and write"
+                f' {key} = {{ keyring = "NAME" }}, or keep it in an environment variable and write'
+                f' {key} = {{ env = "VARIABLE" }} (to keep it in the file anyway: allow_inline_secrets = true'
+                " at the top of connectors.toml)"
+            )
 
 
 def resolve(value: Any, where: str) -> Any:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dealersync import http, secrets
+from dealersync import http, interrupts, secrets
 from dealersync.audiences import AudienceSnapshot, consent_filter_sql
 from dealersync.config import Config, ConnectorEntry, validate
 from dealersync.connectors import (
@@ -173,6 +173,8 @@ class Runner:
     def _build(self, table: str, name: str, entry: ConnectorEntry, kind: str) -> Connector:
         where = f"{table}.{name}"
         info = self.registry.connector(entry.connector, kind, f"{where}.connector")
+        if not self.config.settings.allow_inline_secrets:
+            secrets.refuse_inline(entry.options, info.cls.Config, where)
         options = {k: secrets.resolve(v, f"{where}.{k}") for k, v in entry.options.items()}
         cfg = validate(options, info.cls.Config, prefix=where)
         return info.cls(cfg, self._context(name))
@@ -207,6 +209,7 @@ class Runner:
         then bring the facts up to date (only the customers the load changed, when it can)."""
         reports = []
         for name in self.config.settings.sources:
+            interrupts.check()
             src = self.source(name)
             src.check()
             self.progress(f"loading source {name}")
@@ -219,6 +222,7 @@ class Runner:
                     )
                 )
                 step.rows += reports[-1].total_loaded
+        interrupts.check()
         self.progress("building customer facts")
         with self.timings.step("facts") as step:
             built = build_facts(self.warehouse.con, self.facts, as_of=self.as_of, rules=self.category_rules)
@@ -296,6 +300,7 @@ class Runner:
             failure = f"selecting the audience failed: {describe_failure(exc)}"
         results = []
         for dest_name in aud.destinations:
+            interrupts.check()
             started, started_at = time.monotonic(), dt.datetime.now()
             res = DeliveryResult(name, dest_name, self.config.settings.destinations[dest_name].connector, aud.mode)
             res.full_resync = full_resync

@@ -10,20 +10,32 @@ import click
 
 from dealersync import __version__
 from dealersync.cli import audiences_cmd, new_plugin_cmd, opcodes_cmd, plugins_cmd, report_cmd, runs_cmd, sample_cmd, schema_cmd, secrets_cmd, segments_cmd, suppress_cmd, sync_cmd
+from dealersync import interrupts
 from dealersync.errors import DealersyncError
+from dealersync.secrets import redact
 
 
 class _Group(click.Group):
-    """Turns dealersync errors into one line on stderr and an exit code; tracebacks only with --debug."""
+    """Turns dealersync errors into one line on stderr and an exit code; tracebacks only with --debug.
+    Ctrl-C stops a command between steps (:mod:`dealersync.interrupts`): one line, exit 130."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with interrupts.between_steps():
+                return super().invoke(ctx)
         except DealersyncError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.secho(f"error: {exc.message}", fg="red", err=True)
+            click.secho(f"error: {redact(exc.message)}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.secho(
+                "interrupted: stopped between steps; everything confirmed so far is kept, run the command again to finish",
+                fg="yellow", err=True,
+            )
+            sys.exit(interrupts.EXIT_CODE)
 
 
 @click.group(cls=_Group)

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from dealersync import interrupts
 from dealersync.batching import split_batches
 from dealersync.connectors import AudienceDestination, BatchInfo, MemberOutcome, RemoteAudience
 from dealersync.delivery.plan import Plan, make_plan, payload_sql
@@ -141,6 +142,7 @@ class IncrementalDelivery:
             checkpoint("before_commit", info.seq)
             self.state.commit_added(plan.add_table, outcomes)
             self._count(outcomes, out, "added")
+            interrupts.check()
 
     def _remove(self, remote: RemoteAudience, plan: Plan, out: IncrementalOutcome) -> None:
         rows = self._rows(plan.remove_table, ["member_key", "_payload"])
@@ -150,6 +152,7 @@ class IncrementalDelivery:
             checkpoint("before_commit", info.seq)
             self.state.commit_removed(outcomes)
             out.removed += sum(o.accepted for o in outcomes)
+            interrupts.check()
 
     def _replace(self, remote: RemoteAudience, out: IncrementalOutcome) -> None:
         cols = ["member_key", *self.fields]
