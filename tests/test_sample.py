@@ -353,6 +353,11 @@ def test_dealer_writes_dms_letters_and_money(dealer: Path) -> None:
     lines, ros = read_dealer(dealer, "ro_lines"), read_dealer(dealer, "repair_orders")
     assert set(column(lines, "status")) == {"C", "D", "R"}
     assert set(column(ros, "pay_type")) == {"C", "W", "I"}
+    deals = read_dealer(dealer, "deals")
+    assert set(column(deals, "deal_type")) == {"C", "F", "L"}
+    assert set(column(deals, "new_used")) == {"N", "U"}
+    appointments = column(read_dealer(dealer, "appointments"), "status")
+    assert set(appointments) == {"Scheduled", "Confirmed", "Shown", "No Show", "Canceled"}
     totals = column(ros, "total")
     assert all(MONEY.match(t) for t in totals)
     assert any("," in t for t in totals)  # $1,234.56
@@ -439,7 +444,8 @@ def test_rejects_unknown_encoding(tmp_path: Path) -> None:
 
 ROOT = Path(__file__).parents[1]
 DEMO_AS_OF = dt.date(2026, 11, 23)  # connectors.toml's as_of
-LINE_STATUS = {letter: canonical for canonical, letter in DEALER.line_status.items()}
+LINE_STATUS = {word: canonical for canonical, word in DEALER.words("ro_lines", "status").items()}
+INTERNAL = DEALER.words("repair_orders", "pay_type")["internal"]
 
 
 @pytest.fixture(scope="module")
@@ -465,7 +471,7 @@ def ground_truth(dms: Path, as_of: dt.date) -> dict[str, set[str]]:
     ros = {
         r["ro_id"]: (r["customer_id"], dt.date.fromisoformat(r["opened_on"] or r["closed_on"]))
         for r in read_dealer(dms, "repair_orders")
-        if r["customer_id"] and DEALER.pay_type["internal"] != r["pay_type"]
+        if r["customer_id"] and r["pay_type"] != INTERNAL
     }
     tires: set[str] = set()
     brakes: dict[str, dict[str, dt.date]] = defaultdict(dict)

@@ -285,8 +285,12 @@ def deals(spec: Spec) -> Query:
             " THEN cid(home(i)) END",
             "vehicle_id": "vid(i, j)",
             "deal_date": "day(-pa)",
-            "new_used": "CASE WHEN nw THEN 'new' ELSE 'used' END",
-            "deal_type": "['cash', 'finance', 'lease'][k]",
+            "new_used": written(
+                "CASE WHEN nw THEN 'new' ELSE 'used' END", spec.dialect.words("deals", "new_used")
+            ),
+            "deal_type": written(
+                "['cash', 'finance', 'lease'][k]", spec.dialect.words("deals", "deal_type")
+            ),
             "term_months": "tm",
             "apr": "apr::DECIMAL(5, 2)",
             "monthly_payment": "payment::DECIMAL(12, 2)",
@@ -318,7 +322,7 @@ def repair_orders(spec: Spec) -> Query:
             "pay_type": written(
                 "CASE WHEN ru('pay', i, r) < 0.80 THEN 'customer'"
                 " WHEN ru('pay', i, r) < 0.92 THEN 'warranty' ELSE 'internal' END",
-                spec.dialect.pay_type,
+                spec.dialect.words("repair_orders", "pay_type"),
             ),
             "total": "'$' || format('{:,.2f}', ro_total(i, r))"
             if spec.dialect.money_text
@@ -340,7 +344,7 @@ def ro_lines(spec: Spec) -> Query:
             f"[1 + ri('dsc', rok(i, r), l, {DESCRIPTION_SLOTS})]",
             "labor_amount": "line_labor(i, r, l)",
             "parts_amount": "line_parts(i, r, l)",
-            "status": written("line_status(i, r, l)", spec.dialect.line_status),
+            "status": written("line_status(i, r, l)", spec.dialect.words("ro_lines", "status")),
         },
         rows,
     )
@@ -363,11 +367,14 @@ def appointments(spec: Spec) -> Query:
             "customer_id": "cid(i)",
             "vehicle_id": "vid(i, s)",
             "scheduled_for": "ts_ago(-at_s)",
-            "status": """CASE WHEN ahead > 0
+            "status": written(
+                """CASE WHEN ahead > 0
                 THEN (CASE WHEN ru('as', i, a) < 0.7 THEN 'scheduled' ELSE 'confirmed' END)
                 WHEN ru('as', i, a) < 0.75 THEN 'completed'
                 WHEN ru('as', i, a) < 0.87 THEN 'no_show'
                 ELSE 'cancelled' END""",
+                spec.dialect.words("appointments", "status"),
+            ),
         },
         rows,
     )
