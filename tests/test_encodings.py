@@ -388,3 +388,15 @@ def test_windows_1252_with_mixed_line_ends(wh, tmp_path):
     assert names(wh) == EXPECTED_1252
     assert quarantine(wh) == [(4, "birth_year", "not a whole number")]
     assert report.error is None and not list(tmp_path.glob("*.utf8"))
+
+
+def test_bytes_a_named_encoding_does_not_define_are_counted(wh, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b"customer_id,first_name\nC1,B\x81b\nC2,Zo\xeb\n")
+    ef = ExtractFile(path=path, table="customers", encoding="cp1252")
+    (report,) = load_source(wh, "dms", [ef]).files
+    assert names(wh) == [("C1", "B\ufffdb", None, 2), ("C2", "Zoë", None, 3)]
+    assert report.warnings == [
+        "1 characters are not Windows-1252 and were read as U+FFFD (\ufffd):"
+        " check the encoding option"
+    ]

@@ -17,15 +17,19 @@ Which encoding (documented in docs/data-model.md, "Encodings and line ends"):
 * else a header whose every other byte is NUL is UTF-16 without a mark (an ASCII header in
   UTF-16 has exactly that shape);
 * else UTF-8, and a file that is not valid UTF-8 but decodes as Windows-1252 (every byte but
-  0x81, 0x8D, 0x8F, 0x90, 0x9D, which Windows-1252 leaves undefined: Python's ``cp1252`` codec,
-  after Microsoft's bestfit1252 table) is read as Windows-1252, with a warning naming the
-  option. Not Latin-1: it reads 0x80-0x9F as control characters, where Windows-1252 has
+  0x81, 0x8D, 0x8F, 0x90, 0x9D, which Microsoft's table leaves undefined: Python's ``cp1252``
+  codec is generated from unicode.org's MAPPINGS/VENDORS/MICSFT/WINDOWS/CP1252.TXT; the WHATWG
+  Encoding Standard instead maps them to the C1 controls U+0081...: the sources disagree, and a
+  file holding one is not taken for Windows-1252 here) is read as Windows-1252, with a warning
+  naming the option. Not Latin-1: it reads 0x80-0x9F as control characters, where Windows-1252 has
   ’ – — € … (DMS report writers on Windows write Windows-1252). A file that also holds UTF-8
   sequences (``é`` as C3 A9) mixes encodings: read as Windows-1252 its UTF-8 names would turn
   into ``Ã©``, so it stays UTF-8 and its lines that are not are quarantined, with a warning.
 
-Excel's "Unicode Text" is UTF-16 LE with a byte order mark, tab-delimited (the delimiter is
-still the ``delimiter`` option). Bytes that are not valid in a named encoding other than UTF-8
+Excel's "Unicode Text (*.txt)" is UTF-16 LE with a byte order mark, tab-delimited, CRLF
+(Microsoft does not document the format; observed in a hex dump by H. Yang, "Saving Files in
+'Unicode Text (*.txt)' Option", herongyang.com/Unicode/Excel-Save-File-in-Unicode-Text-txt.html;
+the delimiter is still the ``delimiter`` option). Bytes that are not valid in a named encoding other than UTF-8
 are replaced by U+FFFD and counted in a warning; UTF-8 stays strict: DuckDB quarantines the
 lines that are not UTF-8, with their line and column.
 """

@@ -99,7 +99,7 @@ def _decode_head(
     conversion may still find it is not, further on), else strict UTF-8."""
     body = head[encoding.bom :]
     bad = None
-    if encoding.detect:
+    if encoding.detect and encoding.is_utf8:
         bad = first_invalid_utf8(body, final=complete)
         if bad is not None:
             bad += encoding.bom
