@@ -3,23 +3,29 @@
 Mailchimp has one list of contacts per audience; dealersync's audience is a **tag** on that list
 (a tag is a static segment in the API). Adding a member means: make sure the contact exists on
 the list (batch upsert, ``POST /lists/{list_id}``), then put the tag on it
-(``POST /lists/{list_id}/segments/{segment_id}`` with ``members_to_add``). Removing a member
-takes the tag off (``DELETE /lists/{list_id}/segments/{segment_id}/members/{subscriber_hash}``);
-the contact itself is never unsubscribed, archived or deleted.
+(``POST /lists/{list_id}/segments/{segment_id}`` with ``members_to_add``). Removing members
+takes the tag off, in one batch operation per core batch (``POST /batches``, each operation a
+``DELETE /lists/{list_id}/segments/{segment_id}/members/{subscriber_hash}``: the state holds the
+hash, never the address that ``members_to_remove`` would need); the contact itself is never
+unsubscribed, archived or deleted.
 
 Consent: core only hands an email destination customers with email consent, and this connector
-never changes the status of a contact that already exists. New contacts get ``status_for_new``
-(``pending``, double opt-in, by default). A contact Mailchimp holds as unsubscribed or cleaned,
+never changes the status of a contact that already exists. New contacts get ``status_for_new``,
+which the dealer must choose (no default: ``pending`` mails every new contact a confirmation,
+``subscribed`` asserts opt-in consent, ``transactional`` cannot receive campaigns). A contact Mailchimp holds as unsubscribed or cleaned,
 or refuses for compliance, is recorded on dealersync's global suppression list and reported
 rejected with a ``suppressed:*`` code; it is never resubscribed.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import tarfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +55,8 @@ log = logging.getLogger("dealersync.mailchimp")
 MAX_MEMBERS = 500
 #: Mailchimp allows 10 simultaneous connections per user; more are answered 429.
 MAX_CONNECTIONS = 10
+#: Seconds between polls of a batch operation (then the last value, until batch_wait_seconds).
+BATCH_POLLS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 AUTH_MESSAGE = (
     "the Mailchimp API key was refused; create a new key (Mailchimp: Profile > Extras > API keys)"
@@ -71,6 +79,7 @@ INVALID_EMAIL = "invalid:email"
 THROTTLED_ADDRESS = "throttled:address"
 ARCHIVED = "mailchimp:archived"
 TAG_FAILED = "mailchimp:tag_failed"
+UNTAG_FAILED = "mailchimp:untag_failed"
 NOT_FOUND = "mailchimp:not_found"
 NO_HASH = "invalid:subscriber_hash"
 
@@ -104,11 +113,16 @@ class MailchimpConfig(ConnectorConfig):
         min_length=1,
         max_length=100,
     )
-    status_for_new: Literal["pending", "subscribed"] = Field(
-        "pending",
-        description="status given to contacts NEW to the list: 'pending' (default) sends "
-        "Mailchimp's double opt-in confirmation; 'subscribed' only when the dealer holds "
-        "documented opt-in consent. Existing contacts' status is never changed.",
+    # Mailchimp Marketing API reference, "Batch subscribe or unsubscribe" (POST /lists/{list_id}),
+    # members[].status: subscribed, unsubscribed, cleaned, pending, transactional. Only the three
+    # that put a new contact on the list without marking it undeliverable are offered.
+    status_for_new: Literal["subscribed", "pending", "transactional"] = Field(
+        description="REQUIRED, no default: status given to contacts NEW to the list."
+        " 'subscribed' when the dealer's email opt-in (the CRM's email_opt_in, which core already"
+        " requires) is documented consent to marketing email; 'pending' sends each new contact"
+        " Mailchimp's double opt-in confirmation (an email to every customer the first sync"
+        " finds); 'transactional' adds them without marketing consent (they cannot be sent"
+        " campaigns). Existing contacts' status is never changed.",
     )
     merge_fields: dict[Literal["first_name", "last_name"], str] = Field(
         default_factory=dict,
@@ -119,6 +133,13 @@ class MailchimpConfig(ConnectorConfig):
         None,
         description="API base URL instead of https://<dc>.api.mailchimp.com/3.0 (proxies, tests)",
         pattern=r"^https?://\S+$",
+    )
+    batch_wait_seconds: int = Field(
+        600,
+        ge=10,
+        le=3600,
+        description="how long a removal batch operation (POST /batches) may take before the run"
+        " gives up on it for now; the removals are sent again next run (harmless)",
     )
     concurrency: int = Field(
         MAX_CONNECTIONS,
@@ -269,6 +290,8 @@ class MailchimpDestination(AudienceDestination):
         )
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        # batch results live on a pre-signed URL on another host: never send it the API key
+        self._results = HttpSession("Mailchimp batch results", classifier=classify)
 
     @property
     def cfg(self) -> MailchimpConfig:
@@ -328,24 +351,34 @@ class MailchimpDestination(AudienceDestination):
     def remove(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
     ) -> list[MemberOutcome]:
-        """Take the tag off, one member at a time by subscriber hash (the state holds no email).
+        """Take the tag off the batch's members in one batch operation (``POST /batches``, one
+        ``DELETE .../segments/{id}/members/{subscriber_hash}`` each; Marketing API reference,
+        "Batch operations"), wait for it to finish, and read the failed operations' results.
 
-        A 404 means the member is not tagged (or not on the list): already removed, accepted.
+        An operation answered 204, or 404 (not tagged, or not on the list: already removed), is
+        accepted; any other status refuses that member (``mailchimp:untag_failed``), kept in the
+        sync state and tried again next run.
         """
-
-        def untag(m: dict[str, Any]) -> MemberOutcome:
+        outcomes: dict[str, MemberOutcome] = {}
+        ops = []
+        for m in members:
             h = str(m.get("subscriber_hash") or "")
             if not _HASH.match(h):
-                return MemberOutcome(m["member_key"], False, NO_HASH, "the sync state holds no subscriber hash")
-            try:
-                self.http.delete(f"{self._list}/segments/{audience.id}/members/{h}")
-            except MailchimpNotFound:
-                self._count("already_untagged")
-                return MemberOutcome(m["member_key"], True)
-            self._count("untagged")
-            return MemberOutcome(m["member_key"], True)
-
-        return self._parallel(untag, members)
+                outcomes[m["member_key"]] = MemberOutcome(m["member_key"], False, NO_HASH, "the sync state holds no subscriber hash")
+                continue
+            path = f"/{self._list}/segments/{audience.id}/members/{h}"
+            ops.append({"method": "DELETE", "path": path, "operation_id": str(m["member_key"])})
+        failed = self._run_batch(ops) if ops else {}
+        for op in ops:
+            key = op["operation_id"]
+            status = failed.get(key)
+            if status is None or status == 404:
+                self._count("already_untagged" if status == 404 else "untagged")
+                outcomes[key] = MemberOutcome(key, True)
+            else:
+                self._count("untag_errors")
+                outcomes[key] = MemberOutcome(key, False, UNTAG_FAILED, f"Mailchimp answered {status} taking the tag off")
+        return [outcomes[str(m["member_key"])] for m in members]
 
     def platform_counts(self) -> Mapping[str, int]:
         return dict(self._counts)
@@ -407,6 +440,48 @@ class MailchimpDestination(AudienceDestination):
                     m["member_key"], False, f"mailchimp:status_{safe}", f"the contact's status is {safe}"
                 )
         return [m for m in chunk if m["member_key"] not in refused]
+
+    def _run_batch(self, ops: list[dict[str, Any]]) -> dict[str, int]:
+        """Run a batch operation to its end; the status of each operation that failed, by id."""
+        started = self._json(self.http.post("batches", json={"operations": ops}))
+        batch_id = str(started.get("id") or "")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", batch_id):
+            raise FatalError("Mailchimp: POST /batches answered without a batch id; nothing is counted as done")
+        self._count("batch_operations")
+        give_up = time.monotonic() + self.cfg.batch_wait_seconds
+        waits = iter(BATCH_POLLS)
+        state = started
+        while str(state.get("status")) != "finished":
+            if time.monotonic() >= give_up:
+                raise TransientError(
+                    f"Mailchimp: batch operation {batch_id} had not finished after {self.cfg.batch_wait_seconds} s"
+                    f" (status {str(state.get('status'))[:20]!r}); its removals are sent again next run"
+                )
+            time.sleep(next(waits, BATCH_POLLS[-1]))
+            state = self._json(self.http.get(f"batches/{batch_id}"))
+        if not _int(state.get("errored_operations")):
+            return {}
+        return self._batch_failures(str(state.get("response_body_url") or ""))
+
+    def _batch_failures(self, url: str) -> dict[str, int]:
+        """The failed operations of a finished batch, from its results archive (a gzipped tar of
+        JSON arrays of ``{status_code, operation_id, response}``), fetched *without* the API key:
+        the URL is a pre-signed link on another host."""
+        if not url.startswith("https://"):
+            raise FatalError("Mailchimp: a finished batch with errors gave no results URL; not counted as done")
+        archive = self._results.get(url).content
+        failed: dict[str, int] = {}
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                for entry in tar:
+                    handle = tar.extractfile(entry) if entry.isfile() else None
+                    for result in json.load(handle) if handle else []:
+                        code = _int(result.get("status_code"))
+                        if code >= 300:
+                            failed[str(result.get("operation_id"))] = code
+        except (tarfile.TarError, ValueError, AttributeError) as exc:
+            raise FatalError(f"Mailchimp: the batch results archive could not be read ({type(exc).__name__})") from None
+        return failed
 
     def _member_item(self, m: Mapping[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {"email_address": m["email"], "status": self.cfg.status_for_new}

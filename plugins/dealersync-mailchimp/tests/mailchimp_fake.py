@@ -11,7 +11,20 @@ hashes, and enforces what the real API documents:
   (Mailchimp never lets an API resubscribe it); permanently deleted ("forgotten") addresses
   cannot be re-imported; 200 even when rows fail;
 * at most 10 simultaneous connections: an 11th request in flight is answered 429;
-* HTTP Basic auth with the configured key (anything else: 401).
+* HTTP Basic auth with the configured key (anything else: 401);
+* member ``status`` one of the documented values (subscribed, unsubscribed, cleaned, pending,
+  transactional: Marketing API reference, "Batch subscribe or unsubscribe", ``members[].status``);
+  merge field keys must be the list's merge tags (``merge_tags``, default FNAME/LNAME as a new
+  Mailchimp audience has) unless ``skip_merge_validation`` is true; a value is kept as sent;
+* batch operations (Marketing API reference, "Batch operations": ``POST /batches`` with
+  ``operations[]`` of ``method``, ``path``, ``params``, ``body``, ``operation_id``; anything else in
+  an operation is a 400): the batch answers ``pending`` and runs asynchronously, ``GET
+  /batches/{id}`` reports ``started`` for ``batch_polls_until_finished`` polls, then ``finished``
+  with ``total_operations``, ``finished_operations``, ``errored_operations`` and a
+  ``response_body_url``: a gzipped tar of JSON arrays of ``{status_code, operation_id,
+  response}``, downloaded without the API key. Only the connector's own operation (taking a tag
+  off: ``DELETE /lists/{id}/segments/{seg}/members/{hash}``) is executed; another path is a 400
+  in the results.
 
 Fault injection: :meth:`fail` answers the next N matching requests with a status (and
 headers / no body), :meth:`lose_answers` lets ``after`` matching requests through, then applies
@@ -27,9 +40,12 @@ the conformance kit compares with what it sent.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import io
 import itertools
 import json
+import tarfile
 import re
 import threading
 import time
@@ -45,6 +61,8 @@ from dealersync.testing import FakePlatform
 from requests import PreparedRequest
 
 STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
+BATCH_OP_KEYS = {"method", "path", "params", "body", "operation_id"}
+RESULTS_URL = "https://mailchimp-api-batch.fake.test/results"
 MAX = 500
 MAX_CONNECTIONS = 10
 API_KEY = "0123456789abcdef0123456789abcdef-us21"
@@ -104,6 +122,11 @@ class FakeMailchimp(FakePlatform):
         self._flight_lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._seg_ids = itertools.count(1001)
+        self.merge_tags = {"FNAME", "LNAME"}
+        #: batch id -> {"results": [...], "polls": int}; GET answers "started" until polls run out
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_polls_until_finished = 0
+        self._batch_ids = itertools.count(1)
         for list_id in lists:
             self.add_list(list_id)
 
@@ -193,6 +216,10 @@ class FakeMailchimp(FakePlatform):
         self.route(rsps, "POST", "/lists/{list_id}/segments", self.create_segment)
         self.route(rsps, "POST", "/lists/{list_id}/segments/{seg_id}", self.change_segment)
         self.route(rsps, "DELETE", "/lists/{list_id}/segments/{seg_id}/members/{hash}", self.untag)
+        self.route(rsps, "POST", "/batches", self.start_batch)
+        self.route(rsps, "GET", "/batches/{batch_id}", self.get_batch)
+        results = re.compile("^" + re.escape(RESULTS_URL) + r"/(\w+)\.tar\.gz$")
+        self._routes.append(rsps.add_callback("GET", results, callback=self._results))
 
     def route(self, rsps: responses.RequestsMock, method: str, path: str, handler: Callable[..., Any]) -> None:
         """Like :meth:`FakePlatform.route`, plus auth, the connection cap, faults, bodiless answers."""
@@ -282,6 +309,11 @@ class FakeMailchimp(FakePlatform):
             if status not in STATUSES:
                 return 400, problem(400, "Invalid Resource", "each member needs a status")
             h = md5(email)
+            unknown_tags = set(item.get("merge_fields") or {}) - self.merge_tags
+            if unknown_tags:
+                errors.append(_row(email, f"Your merge fields were invalid: {sorted(unknown_tags)[0]} is not a"
+                                   " merge field of this audience.", "ERROR_GENERIC"))
+                continue
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or self.rejects(item):
                 errors.append(_row(email, f"{email} looks fake or invalid, please enter a real email address.",
                                    "ERROR_GENERIC"))
@@ -394,6 +426,64 @@ class FakeMailchimp(FakePlatform):
         self.record_batch(1)
         seg["members"].discard(hash)
         return 204, None
+
+
+    # ------------------------------------------------------------------- batch operations
+    _UNTAG = re.compile(r"^/lists/(?P<list_id>[^/]+)/segments/(?P<seg_id>[^/]+)/members/(?P<hash>[^/]+)$")
+
+    def start_batch(self, request: PreparedRequest, body: Any, **_: str) -> tuple[int, Any]:
+        ops = body.get("operations") if isinstance(body, dict) else None
+        if not isinstance(ops, list) or set(body) - {"operations"}:
+            return 400, problem(400, "Invalid Resource", "operations: an array is required")
+        for i, op in enumerate(ops):
+            if not isinstance(op, dict) or set(op) - BATCH_OP_KEYS or op.get("method") not in (
+                "GET", "POST", "PUT", "PATCH", "DELETE"
+            ) or not isinstance(op.get("path"), str):
+                return 400, problem(400, "Invalid Resource", f"operations item {i} is not a valid operation")
+        results = []
+        for op in ops:
+            m = self._UNTAG.match(op["path"])
+            if op["method"] == "DELETE" and m:
+                status, payload = self.untag(request, None, **m.groupdict())
+            else:
+                status, payload = 400, problem(400, "Invalid Resource", "the fake runs only tag removals")
+            results.append({"status_code": status, "operation_id": op.get("operation_id"),
+                            "response": json.dumps(payload) if payload is not None else ""})
+        batch_id = f"b{next(self._batch_ids):06d}"
+        self.batches[batch_id] = {"results": results, "polls": self.batch_polls_until_finished}
+        return 200, self._batch_view(batch_id, "pending")
+
+    def get_batch(self, request: PreparedRequest, body: Any, batch_id: str) -> tuple[int, Any]:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            return 404, problem(404, "Resource Not Found", "The requested resource could not be found.")
+        if batch["polls"] > 0:
+            batch["polls"] -= 1
+            return 200, self._batch_view(batch_id, "started")
+        return 200, self._batch_view(batch_id, "finished")
+
+    def _batch_view(self, batch_id: str, status: str) -> dict[str, Any]:
+        results = self.batches[batch_id]["results"]
+        done = status == "finished"
+        return {
+            "id": batch_id,
+            "status": status,
+            "total_operations": len(results),
+            "finished_operations": len(results) if done else 0,
+            "errored_operations": sum(r["status_code"] >= 400 for r in results) if done else 0,
+            "response_body_url": f"{RESULTS_URL}/{batch_id}.tar.gz" if done else "",
+        }
+
+    def _results(self, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        assert "Authorization" not in request.headers, "the results URL must be fetched without the API key"
+        batch_id = (request.url or "").rsplit("/", 1)[-1].removesuffix(".tar.gz")
+        data = json.dumps(self.batches[batch_id]["results"]).encode()
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            info = tarfile.TarInfo(f"{batch_id}/response.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        return 200, {"Content-Type": "application/x-gzip"}, gzip.compress(raw.getvalue())
 
 
 def _row(email: str, error: str, code: str) -> dict[str, Any]:

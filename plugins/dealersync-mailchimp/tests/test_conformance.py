@@ -14,6 +14,7 @@ class TestMailchimpConformance(DestinationConformance):
     config: ClassVar[dict[str, Any]] = {
         "api_key": API_KEY,
         "list_id": LIST_ID,
+        "status_for_new": "subscribed",
         "merge_fields": {"first_name": "FNAME", "last_name": "LNAME"},
     }
     platform = FakeMailchimp

@@ -43,7 +43,7 @@ def context(tmp_path: Path, suppressed: list[dict[str, Any]]) -> ConnectorContex
 
 
 def build(context: ConnectorContext, **options: Any) -> MailchimpDestination:
-    raw = {"api_key": API_KEY, "list_id": LIST_ID, **options}
+    raw = {"api_key": API_KEY, "list_id": LIST_ID, "status_for_new": "pending", **options}
     return MailchimpDestination(MailchimpConfig.model_validate(raw), context)
 
 
@@ -236,6 +236,8 @@ def test_an_archived_contact_is_unarchived_as_new(context: ConnectorContext) -> 
 
 
 def test_remove_takes_the_tag_off_by_hash_and_keeps_the_contact(context: ConnectorContext) -> None:
+    """One batch operation (Marketing API reference, "Batch operations": POST /batches, each
+    operation a DELETE of the segment member by subscriber hash) for the whole batch."""
     fake = FakeMailchimp(latency=0.01)
     emails = [f"p{i}@example.org" for i in range(40)]
     for e in emails:
@@ -248,8 +250,61 @@ def test_remove_takes_the_tag_off_by_hash_and_keeps_the_contact(context: Connect
     assert all(o.accepted for o in outcomes) and len(outcomes) == 40
     assert fake.tagged(LIST_ID, TAG) == set()
     assert all(fake.status(LIST_ID, e) == "subscribed" for e in emails)
-    assert 1 < fake.max_in_flight <= 10 and fake.refused_for_concurrency == 0
-    assert dest.platform_counts() == {"untagged": 30, "already_untagged": 10}
+    assert len(fake.batches) == 1  # one request for 40 removals, not 40
+    assert dest.platform_counts() == {"batch_operations": 1, "untagged": 30, "already_untagged": 10}
+
+
+def test_remove_waits_for_the_batch_and_reads_the_failures(
+    context: ConnectorContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch operations run asynchronously (pending, started, finished); the failed operations
+    are read from response_body_url, a gzipped tar of {status_code, operation_id, response},
+    fetched without the API key (the fake asserts it)."""
+    slept: list[float] = []
+    monkeypatch.setattr("dealersync_mailchimp.destination.time.sleep", slept.append)
+    fake = FakeMailchimp()
+    fake.batch_polls_until_finished = 3
+    emails = [f"p{i}@example.org" for i in range(5)]
+    for e in emails:
+        fake.put_contact(LIST_ID, e, "subscribed")
+    fake.add_segment(LIST_ID, TAG, emails)
+    state = [{"member_key": member(e)["member_key"], "subscriber_hash": md5(e)} for e in emails]
+    with fake.running():
+        dest = build(context)
+        aud = dest.ensure_audience(TAG)
+        fake.segments[LIST_ID][aud.id]["members"].discard(md5(emails[1]))  # already gone: 404, accepted
+        real_untag = fake.untag
+        fake.untag = lambda r, b, list_id, seg_id, hash: (  # type: ignore[method-assign]
+            (500, {"title": "Internal"}) if hash == md5(emails[2]) else real_untag(r, b, list_id, seg_id, hash))
+        outcomes = dest.remove(aud, state)
+    assert slept == [1.0, 2.0, 4.0, 8.0]  # pending, then started three times, then finished
+    assert [(o.accepted, o.code) for o in outcomes] == [
+        (True, None), (True, None), (False, "mailchimp:untag_failed"), (True, None), (True, None)]
+    assert fake.tagged(LIST_ID, TAG) == {emails[2]}
+
+
+def test_a_batch_that_does_not_finish_is_transient(context: ConnectorContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(range(0, 10_000, 100))
+    monkeypatch.setattr("dealersync_mailchimp.destination.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("dealersync_mailchimp.destination.time.sleep", lambda s: None)
+    fake = FakeMailchimp()
+    fake.batch_polls_until_finished = 1000
+    with fake.running(), pytest.raises(TransientError, match="had not finished after 600 s"):
+        dest = build(context)
+        dest.remove(dest.ensure_audience(TAG), [{"member_key": "k", "subscriber_hash": "b" * 32}])
+
+
+def test_batch_operations_outside_the_reference_are_refused(context: ConnectorContext) -> None:
+    """The fake refuses an operation key the reference does not list (method, path, params,
+    body, operation_id) and a wrong method."""
+    fake = FakeMailchimp()
+    with fake.running():
+        r = requests.post(f"{fake.base_url}/batches", auth=("x", API_KEY),
+                          json={"operations": [{"method": "DELETE", "path": "/lists/x", "id": "1"}]})
+        assert r.status_code == 400
+        r = requests.post(f"{fake.base_url}/batches", auth=("x", API_KEY),
+                          json={"operations": [{"method": "REMOVE", "path": "/lists/x"}]})
+        assert r.status_code == 400
 
 
 def test_remove_rejects_a_member_without_hash(context: ConnectorContext) -> None:
@@ -310,15 +365,15 @@ def test_a_lost_upsert_answer_is_retried_without_duplicates(context: ConnectorCo
     assert fake.status(LIST_ID, "a@example.org") == "pending"
 
 
-def test_persistent_failure_ends_transient_and_remove_stops_early(context: ConnectorContext, dealersync_waits: list) -> None:
+def test_persistent_failure_ends_transient(context: ConnectorContext, dealersync_waits: list) -> None:
     fake = FakeMailchimp()
-    seg = fake.add_segment(LIST_ID, TAG)
-    fake.fail("DELETE", r"/members/", 503, times=1000)
+    fake.add_segment(LIST_ID, TAG)
+    fake.fail("POST", r"/batches$", 503, times=1000)
     with fake.running(), pytest.raises(TransientError) as caught:
         dest = build(context)
         dest.remove(dest.ensure_audience(TAG), [{"member_key": str(i), "subscriber_hash": "b" * 32} for i in range(100)])
-    assert "503" in caught.value.message and seg in caught.value.message
-    assert 1000 - fake.faults[0].times < 100 * 5  # no new calls after the first member failed for good
+    assert "503" in caught.value.message and "batches" in caught.value.message
+    assert 1000 - fake.faults[0].times <= 5  # one request for the 100, retried, not 100 requests
 
 
 @pytest.mark.parametrize(
