@@ -81,7 +81,7 @@ def _num(c: Column) -> str:
 def figure(name: str, svg: str, table_html: str, caption: str) -> str:
     """A chart and its data table side by side (the table is the chart's accessible form)."""
     return (
-        f'<figure class="chart" data-chart="{esc(name)}"><div class="chart-svg" aria-hidden="false">{svg}</div>'
+        f'<figure class="chart" data-chart="{esc(name)}"><div class="chart-svg">{svg}</div>'
         f'<div class="chart-table">{table_html}</div><figcaption>{esc(caption)}</figcaption></figure>'
     )
 
