@@ -374,6 +374,11 @@ class GoogleCustomerMatch(AudienceDestination):
         return dest
 
     def _body(self, list_id: str, members: list[dict[str, Any]], op: str) -> dict[str, Any]:
+        """The request message (googleapis google/ads/datamanager/v1/ingestion_service.proto):
+        ``IngestAudienceMembersRequest`` takes destinations, audience_members (at most 10,000),
+        consent, encoding and terms_of_service; ``RemoveAudienceMembersRequest`` has no consent
+        and no terms_of_service. Members: ``UserData.user_identifiers`` (user_data.proto, at most
+        10), ``AddressInfo`` names hashed after the google.* profiles' normalization."""
         body: dict[str, Any] = {
             "destinations": [self._destination(list_id)],
             "audienceMembers": [{"userData": {"userIdentifiers": user_identifiers(m)}} for m in members],

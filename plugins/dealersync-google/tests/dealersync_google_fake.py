@@ -13,6 +13,12 @@ It holds the members of each Customer Match user list and enforces what the docu
   1 to 10 identifiers per member; hashed values 64 hex characters; an address with all four
   parts. A request with any problem is refused whole (Google's fast-fail model), its error
   details naming each bad member by index (``audience_members[3]``).
+* Only the fields of the request message (googleapis ``google/ads/datamanager/v1/
+  ingestion_service.proto``: ``IngestAudienceMembersRequest`` has ``destinations``,
+  ``audience_members``, ``consent``, ``validate_only``, ``encoding``, ``encryption_info``,
+  ``terms_of_service``; ``RemoveAudienceMembersRequest`` has no ``consent`` and no
+  ``terms_of_service``), in their JSON (lowerCamel) or proto names; any other field is 400
+  INVALID_ARGUMENT "Unknown name", as Google's JSON transcoding answers.
 * Fault injection by API call number (``fail``): an HTTP status with headers, a timeout, a
   dropped connection, or "applied, then the answer lost".
 
@@ -48,6 +54,13 @@ CONSENT = {"CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"}
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _HEX = re.compile(r"[0-9a-fA-F]*")
 FIELDS = ("email", "phone", "given_name", "family_name", "region_code", "postal_code")
+_REMOVE_FIELDS = {"destinations", "audienceMembers", "validateOnly", "encoding", "encryptionInfo",
+                  "audience_members", "validate_only", "encryption_info"}
+#: Fields of IngestAudienceMembersRequest / RemoveAudienceMembersRequest (ingestion_service.proto).
+REQUEST_FIELDS = {
+    "remove": _REMOVE_FIELDS,
+    "ingest": _REMOVE_FIELDS | {"consent", "termsOfService", "terms_of_service"},
+}
 
 
 def google_error(code: int, status: str, violations: list[dict[str, str]] | None = None,
@@ -232,6 +245,12 @@ class FakeDataManager(FakePlatform):
     def check_request(self, body: dict[str, Any], op: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         def bad(field: str, reason: str) -> tuple[int, dict[str, Any], dict[str, str]]:
             return 400, google_error(400, "INVALID_ARGUMENT", [{"field": field, "reason": reason}]), {}
+
+        unknown = sorted(set(body) - REQUEST_FIELDS[op])
+        if unknown:
+            err = google_error(400, "INVALID_ARGUMENT", [{"field": unknown[0], "reason": "UNKNOWN_FIELD"}])
+            err["error"]["message"] = f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
+            return 400, err, {}
 
         if body.get("encoding") != "HEX":
             return bad("encoding", "REQUIRED_FIELD_MISSING" if "encoding" not in body else "INVALID_ENUM_VALUE")

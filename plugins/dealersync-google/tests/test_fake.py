@@ -163,6 +163,18 @@ def test_refuses_bad_requests(fake: FakeDataManager, access: str, over: dict[str
     assert r.status_code == 400 and [v["reason"] for v in violations(r)] == [reason]
 
 
+@pytest.mark.parametrize("field", ["consent", "termsOfService", "userLists", "upsert"])
+def test_fields_outside_the_request_message_are_unknown(fake: FakeDataManager, access: str, field: str) -> None:
+    """ingestion_service.proto: RemoveAudienceMembersRequest has no consent and no
+    terms_of_service; neither request has userLists or upsert. Google answers "Unknown name"."""
+    extra = {"consent": {"adUserData": "CONSENT_GRANTED"}, "termsOfService": {}, "userLists": ["1"], "upsert": True}
+    r = post(REMOVE, {k: v for k, v in body([member(1)]).items() if k not in ("consent", "termsOfService")}
+             | {field: extra[field]}, access)
+    assert r.status_code == 400 and f'Unknown name "{field}"' in r.json()["error"]["message"]
+    if field in ("userLists", "upsert"):
+        assert post(INGEST, body([member(1)], **{field: extra[field]}), access).status_code == 400
+
+
 def test_destinations_must_be_known(fake: FakeDataManager, access: str) -> None:
     def dest(account: str, list_id: str, login: str | None = None) -> list[dict[str, Any]]:
         d: dict[str, Any] = {"operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": account},
