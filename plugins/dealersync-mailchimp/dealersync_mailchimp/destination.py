@@ -467,7 +467,7 @@ class MailchimpDestination(AudienceDestination):
         """The failed operations of a finished batch, from its results archive (a gzipped tar of
         JSON arrays of ``{status_code, operation_id, response}``), fetched *without* the API key:
         the URL is a pre-signed link on another host."""
-        if not url.startswith("https://"):
+        if not re.match(r"https?://", url):
             raise FatalError("Mailchimp: a finished batch with errors gave no results URL; not counted as done")
         archive = self._results.get(url).content
         failed: dict[str, int] = {}
