@@ -219,7 +219,7 @@ class MetaCustomAudiences(AudienceDestination):
             "customer_file_source": self.cfg.customer_file_source,
             "description": description or f"dealersync audience {name}",
         }
-        self._refuse_flagged(body["description"])
+        self._refuse_flagged(body["description"], what="description")
         try:
             created = self.http_once.request_json(
                 "POST", f"/{self.cfg.ad_account_id}/customaudiences", data=encode_params(body)
@@ -231,7 +231,7 @@ class MetaCustomAudiences(AudienceDestination):
                 return existing
             raise
         self.context.logger.info("Meta: created custom audience %s in %s", created.get("id"), self.cfg.ad_account_id)
-        return RemoteAudience(id=str(created["id"]), name=wanted)
+        return RemoteAudience(id=str(created["id"]), name=wanted, created=True)
 
     def add(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
@@ -378,12 +378,12 @@ class MetaCustomAudiences(AudienceDestination):
             )
         return [MemberOutcome(str(m["member_key"]), accepted=True) for m in members]
 
-    def _refuse_flagged(self, name: str, found: Mapping[str, Any] | None = None) -> None:
+    def _refuse_flagged(self, name: str, found: Mapping[str, Any] | None = None, what: str = "name") -> None:
         """Stop before any upload: a name holding a flagged term, or an audience Meta flagged."""
         term = flagged_term(name, self.cfg.flagged_name_terms)
         if term is not None:
             raise FatalError(
-                f"Meta: the audience name {name!r} contains {term!r}, a term Meta flags as suggesting a"
+                f"Meta: the audience {what} {name!r} contains {term!r}, a term Meta flags as suggesting a"
                 " financial status or health condition (a flagged audience cannot run ads and refuses"
                 f" uploads); nothing was sent. Rename it (destinations.{self.context.instance}.audience_name"
                 " or the audience), or remove the term from flagged_name_terms if you have checked it"
