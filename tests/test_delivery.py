@@ -197,7 +197,11 @@ def test_replace_mode(tmp_path: Path) -> None:
     cfg = setup(tmp_path, rows, mode="replace")
     PLATFORM.rows[("stranger", None)] = 1
     res = sync(cfg)
-    assert PLATFORM.emails() == expected(rows) and res.added == 9
+    # a list this warehouse has no state for is never replaced (issue 13): added to, with a warning
+    assert res.added == 9 and ("stranger", None) in PLATFORM.rows
+    assert any("not in this warehouse's sync state" in w for w in res.warnings)
+    sync(cfg)  # the state now holds what was sent: the replace goes ahead
+    assert PLATFORM.emails() == expected(rows)
 
 
 @pytest.mark.parametrize("changes", [False, True], ids=["first-sync", "after-changes"])

@@ -195,6 +195,7 @@ class RemoteAudience:
     id: str
     name: str
     size: int | None = None  # as the platform reports it, when it does
+    created: bool = False  # ensure_audience created it just now (it holds no one yet)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ bookkeeping tables if missing:
     mtime, content digest, the options that read it, rows loaded and quarantined), written in
     the table's replace transaction: a next load of the same bytes skips the table
     (:mod:`dealersync.loading.unchanged`).
+``_schema``
+    the version of the bookkeeping tables (:data:`SCHEMA_VERSION`). Opening a warehouse written
+    by an earlier version migrates it, in one transaction, step by step
+    (:data:`MIGRATIONS`); one written by a later version is refused with what to do.
 """
 
 from __future__ import annotations
@@ -35,8 +39,14 @@ import duckdb
 from dealersync.errors import ConfigError, FatalError
 from dealersync.model import TABLES, create_table_sql
 
+#: The change guards' baseline per (audience, destination) (:mod:`dealersync.delivery.guards`).
+GUARD_BASELINE_DDL = (
+    'CREATE TABLE IF NOT EXISTS _guard_baseline (audience VARCHAR, destination VARCHAR, source VARCHAR,'
+    ' "table" VARCHAR, rows BIGINT, quarantined BIGINT, files VARCHAR, recorded_at TIMESTAMP)'
+)
 #: Bookkeeping tables, created beside the canonical tables.
 BOOKKEEPING_SQL: tuple[str, ...] = (
+    GUARD_BASELINE_DDL,
     (
         'CREATE TABLE IF NOT EXISTS _quarantine (source VARCHAR, "table" VARCHAR, file VARCHAR,'
         ' line BIGINT, "column" VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)'
@@ -65,6 +75,17 @@ BOOKKEEPING_ADDED: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )  # fmt: skip
 
 MEMORY_DB = ":memory:"
+
+#: The bookkeeping schema this code writes. 1: every release before versioning (no ``_schema``
+#: table; the tables and columns of commit e2e7d72). 2: change guards (``_guard_baseline``), runs
+#: may be ``held``.
+SCHEMA_VERSION = 2
+
+#: version -> the statements that bring a warehouse of version - 1 to it. Bookkeeping tables
+#: only grow (a column or table added, never renamed or dropped), so a step is short.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (GUARD_BASELINE_DDL,),
+}
 
 
 def default_threads() -> int:
@@ -120,7 +141,9 @@ class Warehouse:
                 f" {_first_line(e)}"
             ) from None
         try:
+            existed = bool(persisted_tables(self.con))
             self.create_schema()
+            self.schema_version = migrate(self.con, existed, str(path))
         except BaseException:
             self.con.close()
             raise
@@ -155,6 +178,28 @@ class Warehouse:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def migrate(con: duckdb.DuckDBPyConnection, existed: bool, where: str) -> int:
+    """Bring the bookkeeping of a warehouse up to :data:`SCHEMA_VERSION`; returns the version it
+    had (a new warehouse: the current one). ``existed``: the file held tables before this open."""
+    con.execute("CREATE TABLE IF NOT EXISTS _schema (version INTEGER, migrated_at TIMESTAMP)")
+    row = con.execute("SELECT max(version) FROM _schema").fetchone()
+    found = row[0] if row and row[0] is not None else (1 if existed else SCHEMA_VERSION)
+    if found > SCHEMA_VERSION:
+        raise FatalError(
+            f"the warehouse {where} was written by a newer dealersync (bookkeeping schema {found}; this"
+            f" one knows {SCHEMA_VERSION}): upgrade dealersync, or `dealersync state export` with the newer"
+            " one and import the file into a new warehouse"
+        )
+    if row and row[0] == SCHEMA_VERSION:
+        return found
+    with transaction(con):
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for sql in MIGRATIONS.get(version, ()):
+                con.execute(sql)
+        con.execute("INSERT INTO _schema VALUES (?, now())", [SCHEMA_VERSION])
+    return found
 
 
 def create_table_if_missing(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[str, str]]) -> None:

@@ -38,6 +38,7 @@ from dealersync.facts import build_facts, fact_registry
 from dealersync.identity import IdentityIndexes
 from dealersync.identity.kept import drop_stale
 from dealersync.loading import LoadReport, load_source
+from dealersync.loading.unconfigured import forget_unconfigured_sources
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy, Selection
 from dealersync.report.overlaps import record_overlaps
@@ -208,6 +209,11 @@ class Runner:
         """Load every source (files identical to the last load are skipped unless ``reload``),
         then bring the facts up to date (only the customers the load changed, when it can)."""
         reports = []
+        for gone, rows in forget_unconfigured_sources(self.warehouse.con, self.config.settings.sources).items():
+            log.warning(
+                "source %s is no longer in %s: its %s rows were removed from the warehouse (a renamed"
+                " source loads again under its new name)", gone, self.config.path.name, f"{rows:,}",
+            )
         for name in self.config.settings.sources:
             interrupts.check()
             src = self.source(name)

@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from dealersync.config import load_config
+from dealersync.store import Warehouse
+
 DEFAULT_CONFIG = "connectors.toml"
 
 config_option = click.option(
@@ -43,3 +46,10 @@ since_option = click.option(
     metavar="YYYY-MM-DD",
     help="Only runs started on or after this day (default: all).",
 )
+
+
+def open_warehouse(config_path: Path) -> Warehouse:
+    """The warehouse of the dealership's config, opened with its settings."""
+    config = load_config(config_path)
+    wh = config.settings.warehouse
+    return Warehouse(config.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads)

@@ -8,8 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dealersync.cli.options import config_option
-from dealersync.config import load_config
+from dealersync.cli.options import config_option, open_warehouse
 from dealersync.store import Warehouse
 from dealersync.suppressions import SuppressionList
 
@@ -26,9 +25,7 @@ def _identifiers(f):  # type: ignore[no-untyped-def]
 
 
 def _open(config_path: Path) -> Warehouse:
-    s = load_config(config_path)
-    wh = s.settings.warehouse
-    return Warehouse(s.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads)
+    return open_warehouse(config_path)
 
 
 @click.group()

@@ -44,16 +44,12 @@ import duckdb
 
 from dealersync.config import AudienceSettings, GuardSettings
 from dealersync.model import TABLES
-from dealersync.store import create_table_if_missing, quote_ident
+from dealersync.store import GUARD_BASELINE_DDL, quote_ident
 
 #: Exit status of a run in which a guard held a delivery (0 ok, 1 failed, 2 configuration).
 HELD_EXIT_CODE = 3
 
-BASELINE_TABLE = "_guard_baseline"
-BASELINE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("audience", "VARCHAR"), ("destination", "VARCHAR"), ("source", "VARCHAR"), ("table", "VARCHAR"),
-    ("rows", "BIGINT"), ("quarantined", "BIGINT"), ("files", "VARCHAR"), ("recorded_at", "TIMESTAMP"),
-)  # fmt: skip
+BASELINE_TABLE = "_guard_baseline"  # created with the warehouse: store.GUARD_BASELINE_DDL
 
 
 @dataclass(frozen=True)
@@ -115,7 +111,7 @@ class ChangeGuard:
         self.audiences = audiences
         self.accepted = set(accepted)
         self.sources = set(sources)
-        create_table_if_missing(con, BASELINE_TABLE, BASELINE_COLUMNS)
+        con.execute(GUARD_BASELINE_DDL)  # a connection not opened through Warehouse (tests) has none yet
         self.current = current_counts(con, sources)
 
     def limits(self, audience: str) -> GuardSettings:

@@ -116,13 +116,21 @@ class IncrementalDelivery:
             return out
         remote = self.dest.ensure_audience(self.audience, self.description)
         out.remote_id = remote.id
+        unknown = self.state.remote_id() is None and plan.synced == 0 and not remote.created
+        if unknown:  # a list this warehouse never wrote to, or a rebuilt warehouse: nothing destructive
+            out.warnings.append(
+                f"the platform list {remote.id} is not in this warehouse's sync state (a first sync, or a new or"
+                " rebuilt warehouse?): members are added, none removed"
+                + (", and it is not replaced" if mode == "replace" else "")
+                + "; if the warehouse was rebuilt, `dealersync state import` the last export"
+            )
         if self.state.bind_remote(remote):
             out.warnings.append("the platform list changed since the last run: every member is sent again")
             plan = self.plan(mode, full_resync)
             out.planned_adds, out.planned_removes, out.unchanged = plan.adds, plan.removes, plan.unchanged
         out.held = guard(plan) if guard else []
         with timings.step("deliver") as step:
-            if out.held:
+            if out.held or (unknown and mode == "replace"):
                 self._add(remote, plan, out)  # additions flow; removals wait for a person
             elif mode == "replace":
                 self._replace(remote, out)
