@@ -101,22 +101,25 @@ def test_file_cut_at_a_tenth_of_its_bytes_is_held(synced: tuple[World, FakeMeta]
     assert_release_applies(world, fake, loaded)
 
 
+def write_created_at(world: World, value: str) -> None:
+    path = customers_file(world)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = lines[0].split(",").index("created_at")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[at] = value
+        rows.append(",".join(cells))
+    path.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+
+
 def test_us_dates_without_date_format_never_empty_the_audience(synced: tuple[World, FakeMeta]) -> None:
     """``created_at`` written 11/23/2025 with no ``date_format``. Without detection the rows are
     quarantined and the guard holds; with date-format detection (issue 12) they load and nothing
     is removed. Either way the live audience keeps everyone."""
     world, fake = synced
     before = remote(fake)
-    path = customers_file(world)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split(",")
-    at = header.index("created_at")
-    rows = []
-    for line in lines[1:]:
-        cells = line.split(",")
-        cells[at] = "11/23/2025"
-        rows.append(",".join(cells))
-    path.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+    write_created_at(world, "11/23/2025")
     done = sync(world, fake)
     assert remote(fake) == before
     if done.exit_code == 0:  # detected: loaded as dates, nobody left
@@ -125,6 +128,17 @@ def test_us_dates_without_date_format_never_empty_the_audience(synced: tuple[Wor
     assert done.exit_code == HELD_EXIT_CODE, done.output
     assert last_run(world)[0] == "held"
     assert f"customers.csv has {N} of its {N} rows quarantined" in done.output
+    assert_release_applies(world, fake, 0)
+
+
+def test_dates_no_detection_can_read_are_held(synced: tuple[World, FakeMeta]) -> None:
+    """A date column every row of which is unreadable whatever the format (``########``: a
+    spreadsheet's too-narrow cell, exported as is): every row quarantined, the guard holds."""
+    world, fake = synced
+    before = remote(fake)
+    write_created_at(world, "########")
+    assert_held(world, fake, before, f"customers.csv has {N} of its {N} rows quarantined",
+                f"customers.csv has 0 rows (table customers), the last good load had {N}")
     assert_release_applies(world, fake, 0)
 
 
