@@ -29,7 +29,9 @@ LAST_AS_OF = dt.date(2026, 11, 23)
 
 
 def dealersync(*args: str, cwd: Path) -> str:
-    done = subprocess.run(["dealersync", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    done = subprocess.run(["dealersync", *args], cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"dealersync {' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return done.stdout
 
 
