@@ -332,8 +332,15 @@ class GoogleCustomerMatch(AudienceDestination):
             try:
                 payload = response.json()
             except ValueError:
-                payload = {}
-            return payload if isinstance(payload, dict) else {}
+                payload = None
+            if not isinstance(payload, dict) or not payload.get("requestId"):
+                # the Data Manager API answers an accepted request with its requestId: anything
+                # else (an empty {}, a proxy's page) proves nothing, so nothing is counted as sent
+                raise FatalError(
+                    f"Google Data Manager: POST {path} answered HTTP {response.status_code} without a requestId;"
+                    " not counted as delivered"
+                )
+            return payload
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------------ contract

@@ -258,6 +258,17 @@ def test_500s_and_timeouts_are_retried(
     assert dest.platform_counts()["requests"] == 1
 
 
+def test_an_answer_without_request_id_counts_nothing(
+    fake: FakeDataManager, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
+) -> None:
+    """A 200 that is not the API's answer (no requestId: a proxy, an empty body) proves nothing."""
+    fake.fail(1, "status", status=200, payload={"status": "ok"})
+    dest = connector(dealersync_context)
+    with pytest.raises(FatalError, match="without a requestId"):
+        dest.add(AUD, people[:3])
+    assert dest.platform_counts().get("members_added", 0) == 0
+
+
 def test_persistent_outage_is_transient_error(
     fake: FakeDataManager, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
 ) -> None:
