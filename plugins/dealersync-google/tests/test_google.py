@@ -266,7 +266,7 @@ def test_an_answer_without_request_id_counts_nothing(
     dest = connector(dealersync_context)
     with pytest.raises(FatalError, match="without a requestId"):
         dest.add(AUD, people[:3])
-    assert dest.platform_counts().get("members_added", 0) == 0
+    assert dest.platform_counts().get("members_ingested", 0) == 0
 
 
 def test_persistent_outage_is_transient_error(
