@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 import click
@@ -58,4 +60,11 @@ for module in (sync_cmd, sample_cmd, plugins_cmd, secrets_cmd, suppress_cmd, aud
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    cli.main(args=list(argv) if argv is not None else None, prog_name="dealersync")
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="dealersync")
+    finally:
+        # the command is done: a Ctrl-C while the interpreter exits must not turn a finished run
+        # into a death by signal (Python restores the default action as it shuts down, unless
+        # the signal is ignored)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
