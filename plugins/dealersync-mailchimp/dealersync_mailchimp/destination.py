@@ -80,6 +80,7 @@ THROTTLED_ADDRESS = "throttled:address"
 ARCHIVED = "mailchimp:archived"
 TAG_FAILED = "mailchimp:tag_failed"
 UNTAG_FAILED = "mailchimp:untag_failed"
+MERGE_FIELDS = "mailchimp:merge_fields"
 NOT_FOUND = "mailchimp:not_found"
 NO_HASH = "invalid:subscriber_hash"
 
@@ -235,6 +236,8 @@ def row_verdict(row: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
         return "suppress", "compliance", "the contact was permanently deleted in Mailchimp"
     if "signed up to a lot of lists" in text or "too many recent signup" in text:
         return "reject", THROTTLED_ADDRESS, "Mailchimp throttles sign-ups for this address; retried next run"
+    if "merge field" in text:  # "Your merge fields were invalid." (before the generic "invalid")
+        return "reject", MERGE_FIELDS, "Mailchimp refused the merge fields; check merge_fields against the audience's merge tags"
     if "fake" in text or "invalid" in text or "valid email" in text:
         return "reject", INVALID_EMAIL, "Mailchimp refused the address as invalid"
     safe = re.sub(r"[^A-Z0-9_]", "", error_code.upper())[:40] or "ERROR"

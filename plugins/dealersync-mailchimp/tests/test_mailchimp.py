@@ -155,6 +155,18 @@ def test_merge_fields_are_sent_when_configured(context: ConnectorContext) -> Non
     assert fake.contacts[LIST_ID][md5("a@example.org")]["merge_fields"] == {"FNAME": "Zoë", "LNAME": "O'Brien"}
 
 
+def test_merge_tags_the_audience_lacks_are_refused_as_such(context: ConnectorContext) -> None:
+    """Merge fields are keyed by the audience's merge tags (Marketing API reference, list
+    members: merge_fields); the fake refuses an unknown tag with Mailchimp's "Your merge fields
+    were invalid" row, which must not read as an invalid address."""
+    fake = FakeMailchimp()
+    with fake.running():
+        dest = build(context, merge_fields={"first_name": "FIRSTNAME"})
+        [o] = dest.add(dest.ensure_audience(TAG), [member("a@example.org", "Ann")])
+    assert (o.accepted, o.code) == (False, "mailchimp:merge_fields")
+    assert fake.status(LIST_ID, "a@example.org") is None
+
+
 def test_existing_contacts_keep_their_status_and_get_the_tag(context: ConnectorContext) -> None:
     fake = FakeMailchimp()
     fake.put_contact(LIST_ID, "fan@example.org", "subscribed", FNAME="Keep")
