@@ -32,7 +32,7 @@ import dealersync_google_fake as google  # noqa: E402
 import mailchimp_fake as mailchimp  # noqa: E402
 import meta_fake as meta  # noqa: E402
 
-PORTS = {"meta": 8701, "google": 8702, "mailchimp": 8703}
+PORTS = {"meta": 8701, "google": 8702, "mailchimp": 8703}  # what examples/fakes.toml expects
 
 
 def environment() -> dict[str, str]:
@@ -88,13 +88,13 @@ class Forwarder(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
 
-def serve() -> list[ThreadingHTTPServer]:
+def serve(ports: dict[str, int]) -> list[ThreadingHTTPServer]:
     fakes = [meta.FakeMeta(), google.FakeDataManager(), mailchimp.FakeMailchimp()]
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     mock.start()
     for fake in fakes:
         fake.register(mock)
-    local = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
+    local = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     Forwarder.routes = sorted(
         [
             (f"{local['meta']}/{meta.VERSION}", meta.FakeMeta.base_url),
@@ -105,7 +105,7 @@ def serve() -> list[ThreadingHTTPServer]:
         key=lambda r: -len(r[0]),
     )
     servers = []
-    for port in PORTS.values():
+    for port in ports.values():
         server = ThreadingHTTPServer(("127.0.0.1", port), Forwarder)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -115,13 +115,16 @@ def serve() -> list[ThreadingHTTPServer]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-port", type=int, default=PORTS["meta"],
+                        help="Meta's port; Google and Mailchimp take the next two (default 8701, as examples/fakes.toml)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="after --: a command to run while the fakes serve")
     args = parser.parse_args(argv)
     command = [c for c in args.command if c != "--"]
-    servers = serve()
+    ports = {name: args.base_port + i for i, name in enumerate(PORTS)}
+    servers = serve(ports)
     env = environment()
     print(" ".join(f"{k}={v}" for k, v in env.items()), file=sys.stderr)
-    print(f"fakes: meta :{PORTS['meta']}, google :{PORTS['google']}, mailchimp :{PORTS['mailchimp']}", file=sys.stderr)
+    print(f"fakes: meta :{ports['meta']}, google :{ports['google']}, mailchimp :{ports['mailchimp']}", file=sys.stderr)
     try:
         if command:
             return subprocess.run(command, env={**os.environ, **env}, check=False).returncode
