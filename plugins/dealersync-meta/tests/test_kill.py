@@ -92,3 +92,4 @@ def test_lookalike_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert look["origin_audience_id"] == seed
     assert look["lookalike_spec"] == {"type": "custom_ratio", "ratio": 0.02, "country": "US"}
     assert TOKEN not in done.stdout + done.stderr
+    assert "special ad category" in done.stderr  # Marketing API, Special Ad Category: no lookalikes there
