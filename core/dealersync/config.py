@@ -107,6 +107,11 @@ class ConnectorEntry(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     connector: str = Field(description="the connector name, e.g. 'dms-csv' or 'meta-file'")
+    rooftop: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="sources only: the store (rooftop) of a dealer group whose extract this is; see docs/dealer-groups.md",
+    )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -140,6 +145,11 @@ class Settings(_Strict):
         default_factory=dict, description="exact op code -> service category (same as [service_categories.opcodes])"
     )
     service_categories: ServiceCategorySettings = Field(default_factory=ServiceCategorySettings)
+    home_rooftop: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="the rooftop whose ids stay as the DMS writes them; default: the first rooftop named in [sources]",
+    )
     sources: dict[str, ConnectorEntry] = Field(default_factory=dict)
     destinations: dict[str, ConnectorEntry] = Field(default_factory=dict)
     segments: dict[str, SegmentDef] = Field(default_factory=dict)

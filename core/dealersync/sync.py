@@ -42,6 +42,7 @@ from dealersync.loading.unconfigured import forget_unconfigured_sources
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy, Selection
 from dealersync.report.overlaps import record_overlaps
+from dealersync.rooftops import Rooftops
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
 from dealersync.service_categories import config_rules
 from dealersync.service_categories.usage import uncategorized_warning
@@ -129,6 +130,8 @@ class Runner:
         self.templates = template_registry(registry)
         self.category_rules = config_rules(config)  # checked before any data moves
         #: this run's warnings about the data (the summary prints them), e.g. uncategorized revenue
+        self.rooftops = Rooftops.configure(config.settings.sources, config.settings.home_rooftop)
+        self.facts.register(self.rooftops.fact())
         self.warnings: list[str] = []
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
@@ -228,6 +231,7 @@ class Runner:
                     )
                 )
                 step.rows += reports[-1].total_loaded
+                        id_prefix=self.rooftops.id_prefix(name),
         interrupts.check()
         self.progress("building customer facts")
         with self.timings.step("facts") as step:

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dealersync.cli.options import config_option, open_warehouse
+from dealersync.config import load_config
+from dealersync.rooftops import Rooftops
 from dealersync.store import Warehouse
 from dealersync.suppressions import SuppressionList
 
@@ -18,6 +20,9 @@ def register(cli: click.Group) -> None:
 
 
 def _identifiers(f):  # type: ignore[no-untyped-def]
+    f = click.option(
+        "--rooftop", help="The store whose DMS the customer id is from (required when there are several)."
+    )(f)
     f = click.option("--customer-id", help="A DMS customer id.")(f)
     f = click.option("--phone", help="A phone number, in any format.")(f)
     f = click.option("--email", help="An email address.")(f)
@@ -28,6 +33,14 @@ def _open(config_path: Path) -> Warehouse:
     return open_warehouse(config_path)
 
 
+def _warehouse_id(config_path: Path, customer_id: str | None, rooftop: str | None) -> str | None:
+    """The customer id as the warehouse holds it: qualified by its rooftop (:mod:`dealersync.rooftops`)."""
+    if customer_id is None:
+        return None
+    settings = load_config(config_path).settings
+    return Rooftops.configure(settings.sources, settings.home_rooftop).qualify(customer_id, rooftop)
+
+
 @click.group()
 def suppress() -> None:
     """Add, remove or count suppressions. Values are stored hashed, never printed."""
@@ -36,8 +49,11 @@ def suppress() -> None:
 @suppress.command()
 @_identifiers
 @click.option("--reason", required=True, help="Why: complaint, legal, unsubscribe, ...")
-def add(config_path: Path, email: str | None, phone: str | None, customer_id: str | None, reason: str) -> None:
+def add(
+    config_path: Path, email: str | None, phone: str | None, customer_id: str | None, rooftop: str | None, reason: str
+) -> None:
     """Suppress a person by email, phone and/or customer id."""
+    customer_id = _warehouse_id(config_path, customer_id, rooftop)
     with _open(config_path) as wh:
         n = SuppressionList(wh.con).add(email=email, phone=phone, customer_id=customer_id, reason=reason, source="cli")
     click.echo(f"added {n} suppression entr{'y' if n == 1 else 'ies'}")
@@ -45,8 +61,9 @@ def add(config_path: Path, email: str | None, phone: str | None, customer_id: st
 
 @suppress.command()
 @_identifiers
-def remove(config_path: Path, email: str | None, phone: str | None, customer_id: str | None) -> None:
+def remove(config_path: Path, email: str | None, phone: str | None, customer_id: str | None, rooftop: str | None) -> None:
     """Lift suppressions added with `suppress add` or by a destination."""
+    customer_id = _warehouse_id(config_path, customer_id, rooftop)
     with _open(config_path) as wh:
         n = SuppressionList(wh.con).remove(email=email, phone=phone, customer_id=customer_id)
     click.echo(f"removed {n} suppression entr{'y' if n == 1 else 'ies'}")

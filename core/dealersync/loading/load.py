@@ -48,6 +48,7 @@ def load_source(
     batches: Iterable[ExtractFile | RecordBatch],
     force: bool = False,
     default_country: str = "US",
+    id_prefix: str = "",
 ) -> LoadReport:
     """Load a source's batches into the warehouse, replacing that source's rows.
 
@@ -57,7 +58,9 @@ def load_source(
     skipped: its rows and quarantine are kept and its files reported ``unchanged`` with that
     load's counts; ``force`` reloads every table regardless. Returns a report per file (or per
     table's record stream). ``default_country`` (the dealer's, ``[identity]``) decides how
-    dates that read both ways are read (:mod:`dealersync.loading.dates`).
+    dates that read both ways are read (:mod:`dealersync.loading.dates`). ``id_prefix`` goes
+    before every id the source loads (its rooftop's, :mod:`dealersync.rooftops`; empty for the
+    home rooftop).
 
     Every file's header and column mapping is checked before any table is replaced, so a
     missing file, an unknown table or a file lacking a key column raises
@@ -91,7 +94,7 @@ def load_source(
                         n,
                         batch,
                         read_layout(batch, table),
-                        options_fingerprint(batch, table, month_first),
+                        options_fingerprint(batch, table, month_first) + id_prefix,
                     )
                 except UnreadableFile as e:
                     item = FailedFile(batch, e.message)
@@ -119,6 +122,7 @@ def load_source(
                     loaded_at,
                     force,
                     month_first,
+                    id_prefix,
                 )
         # Reported in the order the source delivered the tables.
         report = LoadReport(files=[f for name in pending for f in by_table[name]])
@@ -139,6 +143,7 @@ def _load_table(
     loaded_at: dt.datetime,
     force: bool,
     month_first: bool,
+    id_prefix: str,
 ) -> list[FileReport]:
     """Skip the table when its files are unchanged, else stage its files and replace it; a
     file that cannot be read leaves the table as it was (see :func:`load_source`)."""
@@ -181,6 +186,7 @@ def _load_table(
             staged,
             loaded_at,
             load_files=scans if only_files else None,
+            id_prefix=id_prefix,
         )
         return _merge_record_streams(staged)
     finally:

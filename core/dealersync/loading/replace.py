@@ -24,6 +24,7 @@ from dealersync.loading.sql import ident, literal
 from dealersync.loading.staging import Scratch, Staged
 from dealersync.loading.unchanged import PendingFile, write_load_files
 from dealersync.model import TABLES
+from dealersync.rooftops import qualify_ids_sql
 from dealersync.store import transaction
 
 
@@ -34,11 +35,13 @@ def replace_table(
     staged: list[Staged],
     loaded_at: dt.datetime,
     load_files: list[tuple[PendingFile, FileScan]] | None = None,
+    id_prefix: str = "",
 ) -> None:
     """Replace the source's rows and quarantine in one table, in one transaction.
 
     ``load_files``: the table's extract files with their scans when every batch of the table
     is a file (recorded for skipping an unchanged next load); None when it has record batches.
+    ``id_prefix``: put before every id (the source's rooftop, :mod:`dealersync.rooftops`).
     """
     table = TABLES[table_name]
     con = scratch.con
@@ -46,7 +49,7 @@ def replace_table(
     allv = scratch.name("VIEW", f"{n}_all")
     con.execute(
         f"CREATE TEMP VIEW {ident(allv)} AS "
-        + " UNION ALL ".join(s.good_sql for s in staged)
+        + qualify_ids_sql(" UNION ALL ".join(s.good_sql for s in staged), table.column_names, id_prefix)
     )
     dups = find_duplicates(scratch, table, allv, n)
     names = ", ".join(ident(c) for c in table.column_names)

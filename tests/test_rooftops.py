@@ -1,0 +1,161 @@
+"""Rooftops (issue 14.1): two stores' colliding DMS numbers stay different customers.
+
+The extract is ``tests/fixtures/dealer_group`` (hand-written, see its README).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from dealersync.cli import cli
+from dealersync.config import ConnectorEntry
+from dealersync.errors import ConfigError
+from dealersync.rooftops import Rooftops, qualify_ids_sql
+
+FIXTURE = Path(__file__).parent / "fixtures" / "dealer_group"
+
+GROUP_CONFIG = """
+as_of = "2026-11-23"
+
+[sources.north_dms]
+connector = "dms-csv"
+path = "north"
+rooftop = "north"
+
+[sources.south_dms]
+connector = "dms-csv"
+path = "south"
+rooftop = "south"
+
+[destinations.meta_upload]
+connector = "meta-file"
+
+[destinations.google_upload]
+connector = "google-file"
+
+[destinations.email_upload]
+connector = "mailchimp-file"
+
+[segments.active_customers]
+rule = { fact = "months_since_last_service", op = "<", value = 24 }
+
+[segments.recent_tire_buyers]
+template = "purchased_category"
+params = { category = "tires", within_days = 180 }
+
+[segments.south_store]
+rule = { fact = "rooftop", op = "=", value = "south" }
+
+[audiences.tire_offer]
+segment = "active_customers"
+exclude = ["recent_tire_buyers"]
+destinations = ["meta_upload", "google_upload"]
+
+[audiences.south_service]
+segment = "south_store"
+destinations = ["meta_upload"]
+"""
+
+
+def group(tmp_path: Path, config: str = GROUP_CONFIG) -> Path:
+    for store in ("north", "south"):
+        shutil.copytree(FIXTURE / store, tmp_path / store)
+    path = tmp_path / "connectors.toml"
+    path.write_text(config, encoding="utf-8")
+    return path
+
+
+def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(tmp_path / ".dealersync" / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def run(*args: str) -> str:
+    res = CliRunner().invoke(cli, list(args))
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("group")
+    run("sync", "--config", str(group(tmp)))
+    return tmp
+
+
+def test_colliding_ids_stay_different_customers(synced: Path) -> None:
+    customers = query(synced, "SELECT customer_id, _source_id, first_name FROM customers ORDER BY customer_id")
+    assert ("1001", "1001", "Ann") in customers
+    assert ("south:1001", "1001", "Dan") in customers
+    # the references are qualified with the key: south's RO 5001 is Dan's, north's is Ann's
+    ros = dict(query(synced, "SELECT ro_id, customer_id FROM repair_orders"))
+    assert ros["5001"] == "1001" and ros["south:5001"] == "south:1001"
+    lines = query(synced, "SELECT ro_id, op_code FROM ro_lines WHERE ro_id LIKE '%5001'")
+    assert sorted(lines) == [("5001", "LOF"), ("south:5001", "LOF")]
+
+
+def test_the_rooftop_fact_targets_one_store(synced: Path) -> None:
+    facts = dict(query(synced, "SELECT customer_id, rooftop FROM customer_facts"))
+    assert facts["1001"] == "north" and facts["south:1001"] == "south" and facts["south:7003"] == "south"
+    south = (synced / "out" / "south_service.meta_upload.csv").read_text(encoding="utf-8").splitlines()
+    assert len(south) - 1 == 3  # Dan, Ben's and Cara's south records: three people
+
+
+def test_a_single_store_keeps_its_ids(tmp_path: Path) -> None:
+    config = GROUP_CONFIG.replace('[sources.south_dms]\nconnector = "dms-csv"\npath = "south"\nrooftop = "south"\n', "")
+    config = config.replace("[audiences.south_service]", "[audiences.unused]").replace('segment = "south_store"', 'segment = "active_customers"')
+    run("sync", "--config", str(group(tmp_path, config)))
+    ids = {r[0] for r in query(tmp_path, "SELECT customer_id FROM customers")}
+    assert ids == {"1001", "1002", "1003", "1004"}
+    without = tmp_path / "plain"
+    without.mkdir()
+    run("sync", "--config", str(group(without, config.replace('rooftop = "north"\n', ""))))
+    assert {r[0] for r in query(without, "SELECT customer_id FROM customers")} == ids
+    assert {r[0] for r in query(without, "SELECT rooftop FROM customer_facts")} == {None}
+
+
+def test_the_home_rooftop_keeps_its_ids_and_is_configurable() -> None:
+    sources = {
+        "a": ConnectorEntry(connector="dms-csv", rooftop="north"),
+        "b": ConnectorEntry(connector="dms-csv", rooftop="south"),
+        "c": ConnectorEntry(connector="dms-csv"),
+    }
+    first = Rooftops.configure(sources)
+    assert (first.id_prefix("a"), first.id_prefix("b"), first.id_prefix("c")) == ("", "south:", "")
+    south_home = Rooftops.configure(sources, "south")
+    assert (south_home.id_prefix("a"), south_home.id_prefix("b"), south_home.of_source("c")) == ("north:", "", "south")
+    with pytest.raises(ConfigError, match="home_rooftop"):
+        Rooftops.configure(sources, "east")
+    assert first.qualify("1001", "south") == "south:1001" and first.qualify("1001", "north") == "1001"
+    with pytest.raises(ConfigError, match="several rooftops"):
+        first.qualify("1001", None)
+    with pytest.raises(ConfigError, match="expected one of the configured rooftops"):
+        first.qualify("1001", "east")
+    assert Rooftops.configure({"a": sources["c"]}).qualify("1001", None) == "1001"
+
+
+def test_ids_are_qualified_in_sql_and_nulls_stay_null() -> None:
+    sql = qualify_ids_sql("SELECT '1' AS customer_id, NULL::VARCHAR AS vehicle_id, 'x' AS email", ["customer_id", "vehicle_id", "email"], "south:")
+    assert duckdb.sql(sql).fetchall() == [("south:1", None, "x")]
+    assert qualify_ids_sql("SELECT 1", ["customer_id"], "") == "SELECT 1"
+
+
+def test_suppress_a_customer_id_of_one_rooftop(tmp_path: Path) -> None:
+    config = str(group(tmp_path))
+    res = CliRunner().invoke(cli, ["suppress", "add", "--config", config, "--customer-id", "1001", "--reason", "legal"])
+    assert res.exit_code == 2 and "several rooftops" in res.output
+    run("suppress", "add", "--config", config, "--customer-id", "1001", "--rooftop", "south", "--reason", "legal")
+    run("sync", "--config", config)
+    tire = (tmp_path / "out" / "tire_offer.meta_upload.csv").read_text(encoding="utf-8")
+    from hashlib import sha256
+
+    assert sha256(b"ann.avery@example.com").hexdigest() in tire  # north 1001 stays
+    assert sha256(b"dan.diaz@example.com").hexdigest() not in tire  # south 1001 is suppressed
