@@ -206,6 +206,44 @@ class MemberOutcome:
     accepted: bool
     code: str | None = None
     reason: str | None = None
+    #: Accepted, *pending confirmation*: the platform's id of the request whose outcome comes
+    #: later (:meth:`AudienceDestination.resolve`). The member is committed as synced only once
+    #: the request is confirmed.
+    request_id: str | None = None
+    #: The platform's own id of the member (a contact id; never PII), kept in the state for
+    #: later removals by id.
+    platform_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    """The platform's outcome of a request that was accepted pending confirmation.
+
+    ``state``: ``pending`` (still processing: asked again next run), ``success``, ``partial`` (some
+    members failed; the platform does not say which, so the whole request is sent again) or
+    ``failed``. ``counts``: what the platform reported (errors per reason, records, a match-rate
+    range as a code), for the run history. Never PII."""
+
+    state: Literal["pending", "success", "partial", "failed"]
+    counts: Mapping[str, int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """The platform's own view of a list after a delivery, for the run history (never PII).
+
+    ``size_lower``/``size_upper``: the audience size as the platform reports it (Meta gives bounds,
+    Mailchimp an exact count: both the same); ``status``: its status in the platform's words
+    (Meta ``operation_status``); ``healthy`` false when that status is a failure (a warning);
+    ``match_rate``: a rate or range as the platform says it (Google's ``MATCH_RANGE_50_60``);
+    ``deleted``: the list no longer exists on the platform."""
+
+    size_lower: int | None = None
+    size_upper: int | None = None
+    status: str | None = None
+    healthy: bool = True
+    match_rate: str | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,6 +298,18 @@ class AudienceDestination(Destination):
         """Platform-side replace, batch by batch: after the ``last`` batch the list holds exactly
         the members sent in the session. Only when ``supports_replace`` is true."""
         raise NotImplementedError(f"{self.name} does not support replace")
+
+    def resolve(self, audience: RemoteAudience, requests: Mapping[str, str]) -> Mapping[str, RequestStatus]:
+        """The outcome of requests this destination answered with a ``request_id`` (request id ->
+        ``"add"`` or ``"remove"``); a request left out of the answer is still pending. Called on
+        later runs, and right after sending in the same run (a quick platform confirms at once).
+        Must be implemented by a destination whose outcomes carry a ``request_id``."""
+        raise NotImplementedError(f"{self.name} returned pending requests but cannot resolve them")
+
+    def read_back(self, audience: RemoteAudience) -> ReadBack | None:
+        """After a delivery: what the platform says it holds (size, status, match rate), or None
+        when it cannot say. Called once per delivery; an error here fails nothing (a warning)."""
+        return None
 
     def platform_counts(self) -> Mapping[str, int]:
         """Counts the platform reported during this run (e.g. Meta ``num_received``), for run history."""

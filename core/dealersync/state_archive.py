@@ -36,7 +36,9 @@ from dealersync.sync import RUNS_COLUMNS
 
 FORMAT = "dealersync-state"
 #: The fixed tables of the state, in import order; plus every ``_delivered_*`` table.
-STATE_TABLES = ("_suppressions", "_remote_audiences", "_sync_state", "_holdouts", "_runs", "_guard_baseline")
+STATE_TABLES = (
+    "_suppressions", "_remote_audiences", "_sync_state", "_requests", "_holdouts", "_runs", "_guard_baseline",
+)
 MERGED = frozenset({"_suppressions"})  # added to what is there, never replacing it
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -78,13 +78,28 @@ MEMORY_DB = ":memory:"
 
 #: The bookkeeping schema this code writes. 1: every release before versioning (no ``_schema``
 #: table; the tables and columns of commit e2e7d72). 2: change guards (``_guard_baseline``), runs
-#: may be ``held``.
-SCHEMA_VERSION = 2
+#: may be ``held``. 3: confirmed sync state (``_sync_state`` gains ``request_id``, ``confirmed_at``,
+#: ``fingerprint``, ``platform_id``; ``_requests``; see :mod:`dealersync.delivery.state`).
+SCHEMA_VERSION = 3
 
-#: version -> the statements that bring a warehouse of version - 1 to it. Bookkeeping tables
-#: only grow (a column or table added, never renamed or dropped), so a step is short.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+
+def _confirmed_when_written(con: duckdb.DuckDBPyConnection) -> None:
+    """Before confirmations existed a synced member was delivered when its row was written."""
+    if "_sync_state" in persisted_tables(con):
+        con.execute("UPDATE _sync_state SET confirmed_at = updated_at WHERE status = 'synced' AND confirmed_at IS NULL")
+
+
+#: version -> the statements (SQL, or a function of the connection) that bring a warehouse of
+#: version - 1 to it. Bookkeeping tables only grow (a column or table added, never renamed or
+#: dropped), so a step is short.
+MIGRATIONS: dict[int, tuple[str | Callable[[duckdb.DuckDBPyConnection], None], ...]] = {
     2: (GUARD_BASELINE_DDL,),
+    3: (
+        *(f"ALTER TABLE IF EXISTS _sync_state ADD COLUMN IF NOT EXISTS {c}" for c in (
+            "request_id VARCHAR", "confirmed_at TIMESTAMP", "fingerprint VARCHAR", "platform_id VARCHAR",
+        )),
+        _confirmed_when_written,
+    ),
 }
 
 
@@ -196,8 +211,11 @@ def migrate(con: duckdb.DuckDBPyConnection, existed: bool, where: str) -> int:
         return found
     with transaction(con):
         for version in range(found + 1, SCHEMA_VERSION + 1):
-            for sql in MIGRATIONS.get(version, ()):
-                con.execute(sql)
+            for step in MIGRATIONS.get(version, ()):
+                if callable(step):
+                    step(con)
+                else:
+                    con.execute(step)
         con.execute("INSERT INTO _schema VALUES (?, now())", [SCHEMA_VERSION])
     return found
 

@@ -25,6 +25,7 @@ from dealersync.connectors import (
     Connector,
     ConnectorContext,
     Destination,
+    ReadBack,
     SnapshotDestination,
     Source,
 )
@@ -62,7 +63,8 @@ RUNS_COLUMNS: tuple[tuple[str, str], ...] = tuple(
     customers BIGINT, members BIGINT, unmatchable BIGINT, written BIGINT, location VARCHAR,
     error VARCHAR, warnings VARCHAR[], planned BIGINT, added BIGINT, removed BIGINT,
     rejected BIGINT, unchanged BIGINT, gave_up BIGINT, full_resync BOOLEAN,
-    platform_counts VARCHAR, rejections VARCHAR
+    platform_counts VARCHAR, rejections VARCHAR, pending BIGINT, confirmations VARCHAR,
+    platform_size_lower BIGINT, platform_size_upper BIGINT, platform_status VARCHAR, match_rate VARCHAR
     """.split(",")
 )
 
@@ -92,6 +94,15 @@ class DeliveryResult:
     rejected: int = 0
     unchanged: int = 0
     gave_up: int = 0  # rejected too often or for good: not sent again
+    pending: int = 0  # accepted, waiting for the platform's confirmation of their request
+    #: requests of this or earlier runs the platform settled this run (status and its counts)
+    confirmations: list[dict[str, Any]] = field(default_factory=list)
+    #: the platform's own view after the delivery (read back): audience size bounds (equal when
+    #: exact), its status in the platform's words, a match rate or range; None when not reported
+    platform_size_lower: int | None = None
+    platform_size_upper: int | None = None
+    platform_status: str | None = None
+    match_rate: str | None = None
     full_resync: bool = False
     platform_counts: dict[str, int] = field(default_factory=dict)
     rejections: dict[str, int] = field(default_factory=dict)  # code -> members
@@ -228,10 +239,10 @@ class Runner:
                     load_source(
                         self.warehouse, name, batches, force=reload,
                         default_country=self.config.settings.identity.default_country,
+                        id_prefix=self.rooftops.id_prefix(name),
                     )
                 )
                 step.rows += reports[-1].total_loaded
-                        id_prefix=self.rooftops.id_prefix(name),
         interrupts.check()
         self.progress("building customer facts")
         with self.timings.step("facts") as step:
@@ -452,6 +463,9 @@ class Runner:
                 out.added, out.removed, out.rejected, out.unchanged, out.gave_up
             )
             res.rejections, res.samples, res.location = out.rejections, out.samples, out.remote_id
+            res.pending, res.confirmations = out.pending, out.confirmations
+            if out.read_back is not None:
+                self._take_read_back(res, out.read_back)
             res.warnings.extend(out.warnings)
             if not dry_run:
                 res.platform_counts = dict(dest.platform_counts())
@@ -461,6 +475,21 @@ class Runner:
             res.status, res.error = "held", "; ".join(delivery.outcome.held)
         else:
             res.status = "ok"
+
+    def _take_read_back(self, res: DeliveryResult, read: ReadBack) -> None:
+        """Keep the platform's view in the result; a size that fell by more than a fifth since the
+        last read-back of the pair is a warning (someone emptied the list, or matching broke)."""
+        res.platform_size_lower, res.platform_size_upper = read.size_lower, read.size_upper
+        res.platform_status, res.match_rate = read.status, read.match_rate
+        last = self.warehouse.con.execute(
+            "SELECT platform_size_upper FROM _runs WHERE audience = ? AND destination = ?"
+            " AND platform_size_upper IS NOT NULL ORDER BY started_at DESC LIMIT 1",
+            [res.audience, res.destination],
+        ).fetchone()
+        if last and read.size_upper is not None and read.size_upper < 0.8 * last[0]:
+            res.warnings.append(
+                f"the platform's audience size fell from {last[0]:,} to {read.size_upper:,} since the last run"
+            )
 
     @property
     def _guard_state(self) -> ChangeGuard:
@@ -501,5 +530,7 @@ class Runner:
              r.segment_size, r.excluded, r.suppressed, r.outranked, r.held_out, r.no_consent, r.customers,
              r.members, r.unmatchable, r.written, r.location, r.error, r.warnings,
              r.planned, r.added, r.removed, r.rejected, r.unchanged, r.gave_up, r.full_resync,
-             json.dumps(r.platform_counts, sort_keys=True), json.dumps(r.rejections, sort_keys=True)],
+             json.dumps(r.platform_counts, sort_keys=True), json.dumps(r.rejections, sort_keys=True),
+             r.pending, json.dumps(r.confirmations, sort_keys=True),
+             r.platform_size_lower, r.platform_size_upper, r.platform_status, r.match_rate],
         )

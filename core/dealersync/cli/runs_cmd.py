@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dealersync.cli.options import config_option
 from dealersync.config import load_config
+from dealersync.delivery.readback import platform_view
 from dealersync.store import Warehouse, ensure_table
 from dealersync.sync import RUNS_COLUMNS
 
@@ -28,7 +29,8 @@ def register(cli: click.Group) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many deliveries.")
 @click.option("--audience", help="Only this audience.")
 def runs(config_path: Path, as_json: bool, limit: int, audience: str | None) -> None:
-    """Recent deliveries, newest first: counts, platform-reported counts, status, errors."""
+    """Recent deliveries, newest first: counts, what the platform says it holds (size, match
+    rate, status, members waiting for confirmation), platform-reported counts, status, errors."""
     cfg = load_config(config_path)
     wh = cfg.settings.warehouse
     with Warehouse(cfg.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads) as store:
@@ -44,15 +46,17 @@ def runs(config_path: Path, as_json: bool, limit: int, audience: str | None) -> 
         rec["as_of"] = rec["as_of"].isoformat()
         for key in ("platform_counts", "rejections"):
             rec[key] = json.loads(rec[key] or "{}")
+        rec["confirmations"] = json.loads(rec["confirmations"] or "[]")
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
     t = Table(title="Runs", title_justify="left")
-    for col in ("started", "audience", "destination", "mode", "members", "sent", "platform", "status"):
+    for col in ("started", "audience", "destination", "mode", "members", "sent", "platform says", "platform", "status"):
         t.add_column(col)
     for r in records:
         sent = f"{r['written']:,} rows" if r["written"] else f"+{r['added']:,} -{r['removed']:,} ({r['rejected']:,} rejected)"
         platform = ", ".join(f"{k} {v:,}" for k, v in r["platform_counts"].items())
         status = r["status"] + (f": {r['error']}" if r["error"] else "")
-        t.add_row(r["started_at"], r["audience"], r["destination"], r["mode"], f"{r['members']:,}", sent, platform, status)
+        t.add_row(r["started_at"], r["audience"], r["destination"], r["mode"], f"{r['members']:,}", sent,
+                  platform_view(r), platform, status)
     Console(width=None if sys.stdout.isatty() else 160).print(t)

@@ -14,6 +14,7 @@ from rich.table import Table
 from dealersync.cli.options import as_of_option, config_option
 from dealersync.config import load_config
 from dealersync.delivery.guards import HELD_EXIT_CODE
+from dealersync.delivery.readback import platform_view
 from dealersync.loading import LoadReport
 from dealersync.plugins import load_plugins
 from dealersync.sync import DeliveryResult, Runner
@@ -149,8 +150,9 @@ def _sent(r: DeliveryResult) -> str:
         return f"plan {r.planned:,} ({r.unchanged:,} unchanged)"
     if r.status == "planned":
         return "-"
-    text = f"+{r.added:,} -{r.removed:,} ={r.unchanged:,}"
-    return text + (f" ({r.rejected:,} rejected)" if r.rejected else "")
+    text = f"+{r.added:,} -{r.removed:,} ={r.unchanged:,}" + (f" ({r.rejected:,} rejected)" if r.rejected else "")
+    view = platform_view(r.as_dict())
+    return text + (f"; platform: {view}" if view else "")
 
 
 def print_samples(console: Console, results: list[DeliveryResult]) -> None:

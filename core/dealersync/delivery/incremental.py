@@ -18,13 +18,17 @@ import duckdb
 
 from dealersync import interrupts
 from dealersync.batching import split_batches
-from dealersync.connectors import AudienceDestination, BatchInfo, MemberOutcome, RemoteAudience
+from dealersync.connectors import AudienceDestination, BatchInfo, MemberOutcome, ReadBack, RemoteAudience
+from dealersync.delivery.failures import describe_failure, rollback_open_transaction
 from dealersync.delivery.plan import Plan, make_plan, payload_sql
 from dealersync.delivery.state import SyncState
 from dealersync.errors import ConfigError
 from dealersync.identity import get_profile
 from dealersync.store import quote_ident
 from dealersync.timing import Timings
+
+#: How run history names a request's outcome (the words of Google's RequestStatus enum).
+OUTCOME_LABELS = {"success": "SUCCESS", "partial": "PARTIAL_SUCCESS", "failed": "FAILED", "pending": "PROCESSING"}
 
 #: How many runs a rejected member is sent again before the engine gives up on it.
 RETRY_CAP = 3
@@ -41,6 +45,7 @@ class IncrementalOutcome:
     added: int = 0
     removed: int = 0
     rejected: int = 0
+    pending: int = 0  # members whose request waits for the platform's confirmation after this run
     unchanged: int = 0
     gave_up: int = 0
     remote_id: str = ""
@@ -48,6 +53,9 @@ class IncrementalOutcome:
     samples: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # why removals were held (see delivery.guards)
+    #: requests resolved this run: {"request", "op", "members", "status", "counts"} (no PII)
+    confirmations: list[dict[str, Any]] = field(default_factory=list)
+    read_back: ReadBack | None = None  # the platform's own view of the list after the delivery
 
 
 #: Looks at a plan before anything is sent; returns the reasons to hold its removals (none: go on).
@@ -124,20 +132,34 @@ class IncrementalDelivery:
                 + (", and it is not replaced" if mode == "replace" else "")
                 + "; if the warehouse was rebuilt, `dealersync state import` the last export"
             )
-        if self.state.bind_remote(remote):
+        changed = self.state.bind_remote(remote)
+        if changed:
             out.warnings.append("the platform list changed since the last run: every member is sent again")
+        if self._resolve(remote, out) or changed:  # requests of earlier runs settled: plan again
             plan = self.plan(mode, full_resync)
-            out.planned_adds, out.planned_removes, out.unchanged = plan.adds, plan.removes, plan.unchanged
+            out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (
+                plan.adds, plan.removes, plan.unchanged, plan.gave_up
+            )
         out.held = guard(plan) if guard else []
-        with timings.step("deliver") as step:
-            if out.held or (unknown and mode == "replace"):
-                self._add(remote, plan, out)  # additions flow; removals wait for a person
-            elif mode == "replace":
-                self._replace(remote, out)
-            else:
-                self._remove(remote, plan, out)
-                self._add(remote, plan, out)
-            step.rows += out.added + out.removed + out.rejected
+        try:
+            with timings.step("deliver") as step:
+                if out.held or (unknown and mode == "replace"):
+                    self._add(remote, plan, out)  # additions flow; removals wait for a person
+                elif mode == "replace":
+                    self._replace(remote, out)
+                else:
+                    self._remove(remote, plan, out)
+                    self._add(remote, plan, out)
+                step.rows += out.added + out.removed + out.rejected
+                self._resolve(remote, out)  # a platform that answers quickly confirms in the same run
+        finally:  # a delivery that fails midway still says what waits for confirmation
+            out.pending = self._pending_members()
+        if out.pending:
+            out.warnings.append(
+                f"{out.pending} members wait for the platform's confirmation of their request;"
+                " the next run asks again (they count as synced only once confirmed)"
+            )
+        self._read_back(remote, out)
         self.state.forget_departed_rejections(f"_cur_{self.state.pair[0]}_{self.state.pair[1]}")
         return out
 
@@ -159,7 +181,7 @@ class IncrementalDelivery:
             outcomes = self._complete(batch.members, self.dest.remove(remote, batch.members, info))
             checkpoint("before_commit", info.seq)
             self.state.commit_removed(outcomes)
-            out.removed += sum(o.accepted for o in outcomes)
+            out.removed += sum(o.accepted and o.request_id is None for o in outcomes)
             interrupts.check()
 
     def _replace(self, remote: RemoteAudience, out: IncrementalOutcome) -> None:
@@ -174,6 +196,67 @@ class IncrementalDelivery:
         checkpoint("before_commit", 0)
         self.state.replace_all(self.members, payload_sql(self.state_fields), rejected)
         out.planned_adds = total
+
+    def _resolve(self, remote: RemoteAudience, out: IncrementalOutcome) -> int:
+        """Ask the destination for the outcome of the pair's pending requests and apply it;
+        returns the members settled. A request that came back failed or partial is said so in the
+        warnings: its members are sent again by the next plan (up to the retry cap)."""
+        pending = self.state.pending_requests()
+        if not pending:
+            return 0
+        ops = {request_id: op for request_id, op, _ in pending}
+        sizes = {request_id: n for request_id, _, n in pending}
+        answers = self.dest.resolve(remote, ops)
+        settled = 0
+        for request_id, status in answers.items():
+            if request_id not in ops or status.state == "pending":
+                continue
+            settled += self.state.resolve(request_id, ops[request_id], status)
+            members = sizes[request_id]
+            out.confirmations.append(
+                {"request": request_id, "op": ops[request_id], "members": members, "status": status.state,
+                 "counts": dict(status.counts)}
+            )
+            if status.state == "success":
+                if ops[request_id] == "add":
+                    out.added += members
+                else:
+                    out.removed += members
+            else:
+                counts = ", ".join(f"{k} {v}" for k, v in sorted(status.counts.items()))
+                out.warnings.append(
+                    f"the platform reported {OUTCOME_LABELS[status.state]} for {ops[request_id]} request {request_id}"
+                    f" ({members} members{': ' + counts if counts else ''}): the whole request is sent again"
+                    + (" next run (up to the retry cap)" if ops[request_id] == "add" else " next run")
+                )
+        return settled
+
+    def _read_back(self, remote: RemoteAudience, out: IncrementalOutcome) -> None:
+        """The platform's own view of the list, for the run history. A failed status is a
+        warning; a list deleted on the platform loses its state here, so the next run creates it
+        again and sends every member."""
+        try:
+            out.read_back = read = self.dest.read_back(remote)
+        except Exception as exc:  # the delivery happened; reading it back is not worth failing it
+            rollback_open_transaction(self.con)
+            out.warnings.append(f"reading the list back from the platform failed: {describe_failure(exc)}")
+            return
+        if read is None:
+            return
+        if read.deleted:
+            self.state.forget()
+            out.warnings.append(
+                f"the platform list {remote.id} was deleted on the platform: its sync state was dropped, and"
+                " the next run creates the list again and sends every member (a full resync)"
+            )
+        elif not read.healthy:
+            out.warnings.append(f"the platform reports the list's status as {read.status!r}")
+
+    def _pending_members(self) -> int:
+        try:
+            return sum(n for _, _, n in self.state.pending_requests())
+        except duckdb.Error:  # the failure being reported left the connection unusable
+            return self.outcome.pending
 
     # ---------------------------------------------------------------------------- helpers
     def _batches(self, members: Iterator[dict[str, Any]], total: int) -> Iterator[tuple[Any, BatchInfo]]:
@@ -200,7 +283,8 @@ class IncrementalDelivery:
         return [o for o in outcomes if o.member_key in sent_keys] + missing
 
     def _count(self, outcomes: list[MemberOutcome], out: IncrementalOutcome, attr: str) -> None:
-        setattr(out, attr, getattr(out, attr) + sum(o.accepted for o in outcomes))
+        """Accepted members count once confirmed: at once, or when their request resolves."""
+        setattr(out, attr, getattr(out, attr) + sum(o.accepted and o.request_id is None for o in outcomes))
         for o in outcomes:
             if not o.accepted:
                 out.rejected += 1

@@ -1,10 +1,13 @@
 """The plan: the difference between the audience's members now and the sync state, in SQL.
 
-* **add**: members not in the state, members whose sent identifiers changed (a new email), and
-  rejected members still under the retry cap (all current members on a full resync);
-* **remove** (mirror mode only): members this tool added (synced rows of the state) that left
-  the audience, and the old identifiers of members whose identifiers changed;
-* **unchanged**: members already synced with the same identifiers.
+* **add**: members not in the state, members whose sent identifiers changed (a new email),
+  rejected members and members of a request that came back failed (``retry``) still under the
+  retry cap, and members whose removal is pending but who are back (all current members on a
+  full resync);
+* **remove** (mirror mode only): members this tool added (synced, pending or retry rows of the
+  state: any of them may be on the platform) that left the audience, and the old identifiers of
+  members whose identifiers changed;
+* **unchanged**: members synced, or pending confirmation, with the same identifiers.
 
 Removals go before additions, so a member whose identifiers changed is never left twice on the
 platform: if the run stops in between, the next run adds the member again.
@@ -57,26 +60,28 @@ def make_plan(
         "FROM _sync_state WHERE audience = ? AND destination = ?",
         pair,
     )
-    gave_up = f"(s.status = 'rejected' AND s.payload = c._payload AND (s.final OR s.attempts >= {int(retry_cap)}))"
+    gave_up = (
+        f"(s.status IN ('rejected', 'retry') AND s.payload = c._payload AND (s.final OR s.attempts >= {int(retry_cap)}))"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {quote_ident(add)} AS
             SELECT c.* FROM {quote_ident(cur)} c LEFT JOIN {quote_ident(st)} s USING (member_key)
             WHERE NOT coalesce({gave_up}, false)
               AND ({'true' if full_resync else 'false'} OR s.member_key IS NULL
-                   OR s.payload <> c._payload OR s.status = 'rejected')
+                   OR s.payload <> c._payload OR s.status IN ('rejected', 'retry', 'removing'))
             ORDER BY c.member_key"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {quote_ident(remove)} AS
             SELECT s.member_key, s.payload AS _payload FROM {quote_ident(st)} s LEFT JOIN {quote_ident(cur)} c USING (member_key)
-            WHERE {'true' if mirror else 'false'} AND s.status = 'synced'
+            WHERE {'true' if mirror else 'false'} AND s.status IN ('synced', 'pending', 'retry')
               AND (c.member_key IS NULL OR c._payload <> s.payload)
             ORDER BY s.member_key"""
     )
     counts = con.execute(
         f"""SELECT (SELECT count(*) FROM {quote_ident(add)}), (SELECT count(*) FROM {quote_ident(remove)}),
                    (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key)
-                    WHERE s.status = 'synced' AND s.payload = c._payload),
+                    WHERE s.status IN ('synced', 'pending') AND s.payload = c._payload),
                    (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key) WHERE {gave_up}),
                    (SELECT count(*) FROM {quote_ident(st)} WHERE status = 'synced')"""
     ).fetchone()

@@ -29,6 +29,7 @@ from dealersync import (
     HttpSession,
     MemberOutcome,
     RemoteAudience,
+    RequestStatus,
     TransientError,
 )
 from pydantic import Field, SecretStr, field_validator
@@ -290,7 +291,9 @@ class GoogleCustomerMatch(AudienceDestination):
         )
         self.oauth = HttpSession("Google OAuth", classifier=_classify_token)
         self._access_token: str | None = None
-        self._counts = {"requests": 0, "members_ingested": 0, "members_removed": 0, "members_rejected": 0}
+        self._counts = {
+            "requests": 0, "members_ingested": 0, "members_removed": 0, "members_rejected": 0, "status_checks": 0,
+        }
 
     # ---------------------------------------------------------------------------- auth
     def _refresh(self) -> str:
@@ -313,11 +316,21 @@ class GoogleCustomerMatch(AudienceDestination):
         return token
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with a fresh-enough access token: refreshed before first use and once on a 401."""
+        """POST an ingest or remove request; the answer must carry its ``requestId``."""
+        payload = self._call("POST", path, json=body)
+        self._counts["requests"] += 1
+        if not payload.get("requestId"):
+            # the Data Manager API answers an accepted request with its requestId: anything
+            # else (an empty {}, a proxy's page) proves nothing, so nothing is counted as sent
+            raise FatalError(f"Google Data Manager: POST {path} answered without a requestId; not counted as delivered")
+        return payload
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A request with a fresh-enough access token: refreshed before first use and once on a 401."""
         for attempt in (1, 2):
             token = self._access_token or self._refresh()
             try:
-                response = self.http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+                response = self.http.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
             except _Unauthenticated:
                 self._access_token = None
                 if attempt == 2:
@@ -328,18 +341,12 @@ class GoogleCustomerMatch(AudienceDestination):
                         " `dealersync secrets set NAME`"
                     ) from None
                 continue
-            self._counts["requests"] += 1
             try:
                 payload = response.json()
             except ValueError:
                 payload = None
-            if not isinstance(payload, dict) or not payload.get("requestId"):
-                # the Data Manager API answers an accepted request with its requestId: anything
-                # else (an empty {}, a proxy's page) proves nothing, so nothing is counted as sent
-                raise FatalError(
-                    f"Google Data Manager: POST {path} answered HTTP {response.status_code} without a requestId;"
-                    " not counted as delivered"
-                )
+            if not isinstance(payload, dict):
+                raise FatalError(f"Google Data Manager: {method} {path} answered HTTP {response.status_code} without a JSON object")
             return payload
         raise AssertionError("unreachable")
 
@@ -369,6 +376,22 @@ class GoogleCustomerMatch(AudienceDestination):
 
     def platform_counts(self) -> Mapping[str, int]:
         return dict(self._counts)
+
+    def resolve(self, audience: RemoteAudience, requests: Mapping[str, str]) -> Mapping[str, RequestStatus]:
+        """``GET /v1/requestStatus:retrieve?requestId=`` per pending request (ingestion_service.proto
+        ``RetrieveRequestStatus``). The answer's ``requestStatusPerDestination`` (one per destination
+        of the request; ours have one) says SUCCESS / PROCESSING / PARTIAL_SUCCESS / FAILED, with
+        ``errorInfo.errorCounts`` (reason, recordCount) and, for an ingest,
+        ``audienceMembersIngestionStatus.userDataIngestionStatus`` (recordCount,
+        userIdentifierCount, uploadMatchRateRange): counts, never which members failed
+        (request_status_per_destination.proto, error.proto). Google's guide suggests checking
+        after about 30 minutes; a request still PROCESSING stays pending for the next run."""
+        out: dict[str, RequestStatus] = {}
+        for request_id in requests:
+            answer = self._call("GET", "/v1/requestStatus:retrieve", params={"requestId": request_id})
+            self._counts["status_checks"] += 1
+            out[request_id] = request_status(answer)
+        return out
 
     # ------------------------------------------------------------------------ requests
     def _destination(self, list_id: str) -> dict[str, Any]:
@@ -412,7 +435,7 @@ class GoogleCustomerMatch(AudienceDestination):
         rounds = 0
         while pending:
             try:
-                self._post(f"/v1/{op}", self._body(audience.id, pending, op))
+                answer = self._post(f"/v1/{op}", self._body(audience.id, pending, op))
             except _MemberViolations as exc:
                 rounds += 1
                 bad = {i: r for i, r in exc.violations.items() if 0 <= i < len(pending)}
@@ -430,9 +453,51 @@ class GoogleCustomerMatch(AudienceDestination):
                 pending = [m for i, m in enumerate(pending) if i not in bad]
                 continue
             self._counts[counter] += len(pending)
-            outcomes += [MemberOutcome(str(m["member_key"]), True) for m in pending]
+            # accepted, pending confirmation: the outcome comes from requestStatus:retrieve
+            request_id = str(answer["requestId"])
+            outcomes += [MemberOutcome(str(m["member_key"]), True, request_id=request_id) for m in pending]
             break
         return outcomes
+
+
+_STATES = {"SUCCESS": "success", "PARTIAL_SUCCESS": "partial", "FAILED": "failed"}
+
+
+def request_status(answer: Mapping[str, Any]) -> RequestStatus:
+    """A ``RetrieveRequestStatusResponse`` as a :class:`RequestStatus`: the worst status over its
+    destinations (PROCESSING or unknown: still pending), error counts per reason, the records and
+    the upload's match-rate range (an enum code such as MATCH_RANGE_20_30; match_rate.proto)."""
+    per = answer.get("requestStatusPerDestination")
+    if not isinstance(per, list) or not per:
+        return RequestStatus("pending")
+    states: list[str] = []
+    counts: dict[str, int | str] = {}
+    for dest in per:
+        if not isinstance(dest, dict):
+            continue
+        states.append(_STATES.get(str(dest.get("requestStatus")), "pending"))
+        for err in (dest.get("errorInfo") or {}).get("errorCounts") or []:
+            reason = _reason_code(err.get("reason")) if isinstance(err, dict) else None
+            if reason:
+                counts[f"error:{reason}"] = int(counts.get(f"error:{reason}", 0)) + _int(err.get("recordCount"))
+        ingest = (dest.get("audienceMembersIngestionStatus") or {}).get("userDataIngestionStatus") or {}
+        removal = (dest.get("audienceMembersRemovalStatus") or {}).get("userDataRemovalStatus") or {}
+        if "recordCount" in (ingest or removal):
+            counts["records"] = int(counts.get("records", 0)) + _int((ingest or removal)["recordCount"])
+        rate = _reason_code(ingest.get("uploadMatchRateRange"))
+        if rate:
+            counts["match_rate_range"] = rate
+    order = ["pending", "failed", "partial", "success"]  # the worst destination decides
+    state = min(states, key=order.index) if states else "pending"
+    return RequestStatus(state, counts)  # type: ignore[arg-type]
+
+
+def _int(value: Any) -> int:
+    """An int64 of the JSON answer (proto3 JSON writes them as strings)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def user_identifiers(member: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -19,6 +19,14 @@ It holds the members of each Customer Match user list and enforces what the docu
   ``terms_of_service``; ``RemoveAudienceMembersRequest`` has no ``consent`` and no
   ``terms_of_service``), in their JSON (lowerCamel) or proto names; any other field is 400
   INVALID_ARGUMENT "Unknown name", as Google's JSON transcoding answers.
+* Asynchronous outcome (ingestion_service.proto ``RetrieveRequestStatus``, ``GET
+  /v1/requestStatus:retrieve?requestId=``; request_status_per_destination.proto): an ingest or
+  remove answers 200 with a ``requestId`` at once; its outcome is reported by
+  ``requestStatus:retrieve`` as SUCCESS, PARTIAL_SUCCESS or FAILED with ``errorInfo.errorCounts``
+  (reason, recordCount) and record counts: counts only, never which members failed. A request
+  scripted with ``outcome(call, "PARTIAL_SUCCESS")`` applies only part of its members (the
+  first half), ``"FAILED"`` none, ``"PROCESSING"`` is still processing until ``settle()``. An
+  unknown ``requestId`` is 404 NOT_FOUND; a request to it other than ``requestId`` is 400.
 * Fault injection by API call number (``fail``): an HTTP status with headers, a timeout, a
   dropped connection, or "applied, then the answer lost".
 
@@ -34,7 +42,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
@@ -99,6 +107,11 @@ class FakeDataManager(FakePlatform):
         self.faults: dict[int, tuple[Any, ...]] = {}
         #: (list id, "ingest" | "remove", stored members) of every applied request, in order
         self.applied: list[tuple[str, str, list[dict[str, Any]]]] = []
+        #: API call number -> the status its request ends with (see ``outcome``)
+        self.outcomes: dict[int, str] = {}
+        #: requestId -> its RequestStatusPerDestination (as JSON)
+        self.requests: dict[str, dict[str, Any]] = {}
+        self.status_calls = 0
 
     # ---------------------------------------------------------------------- set-up helpers
     def create_user_list(self, name: str = "", account: str = ACCOUNT) -> str:
@@ -122,6 +135,21 @@ class FakeDataManager(FakePlatform):
         ``kind``: "status" (answer ``status`` with ``headers`` and ``payload``, applying nothing),
         "timeout" / "drop" (no answer, nothing applied), "lose" (apply, then drop the answer)."""
         self.faults[call] = (kind, status, headers or {}, payload)
+
+    def outcome(self, call: int, status: str) -> None:
+        """The ingest/remove of API call number ``call`` ends as ``status``: PARTIAL_SUCCESS (the
+        first half of its members applied), FAILED (none) or PROCESSING (reported as processing
+        until :meth:`settle`, then SUCCESS); its answer is a 200 with a requestId either way."""
+        assert status in ("PARTIAL_SUCCESS", "FAILED", "PROCESSING")
+        self.outcomes[call] = status
+
+    def settle(self) -> None:
+        """Every request still processing finishes successfully."""
+        for status in self.requests.values():
+            if status["requestStatus"] == "PROCESSING":
+                status["requestStatus"] = "SUCCESS"
+                for list_id, op, members in status.pop("_deferred"):
+                    self._apply(list_id, op, members)
 
     def fail_calls(self, calls: range | list[int], kind: str, **kw: Any) -> None:
         for c in calls:
@@ -170,6 +198,7 @@ class FakeDataManager(FakePlatform):
         self._add(rsps, "POST", "/oauth2/token", self.token)
         self._add(rsps, "POST", "/v1/audienceMembers:ingest", lambda r, b: self.members_call(r, b, "ingest"))
         self._add(rsps, "POST", "/v1/audienceMembers:remove", lambda r, b: self.members_call(r, b, "remove"))
+        self._add(rsps, "GET", "/v1/requestStatus:retrieve", self.request_status)
 
     def _add(self, rsps: responses.RequestsMock, method: str, path: str, handler: Any) -> None:
         pattern = re.compile("^" + re.escape(BASE + path) + r"(\?.*)?$")
@@ -229,18 +258,60 @@ class FakeDataManager(FakePlatform):
             stored.append(member)
         if violations:
             return 400, google_error(400, "INVALID_ARGUMENT", violations, reason="INVALID_ARGUMENT"), {}
+        request_id = f"req-{self.api_calls}"
+        scripted = self.outcomes.get(self.api_calls, "SUCCESS")
+        applied = {"PARTIAL_SUCCESS": stored[: len(stored) // 2], "FAILED": []}.get(scripted, stored)
+        deferred = []
         for dest in body["destinations"]:
             list_id = dest["productDestinationId"]
-            self.applied.append((list_id, op, stored))
-            if op == "ingest":
-                self.add_members(list_id, stored)
+            if scripted == "PROCESSING":
+                deferred.append((list_id, op, stored))
             else:
-                self.remove_members(list_id, stored)
+                self._apply(list_id, op, applied)
+        failed = len(stored) - len(applied) if scripted != "PROCESSING" else 0
+        kind = ("audienceMembersIngestionStatus", "userDataIngestionStatus") if op == "ingest" else (
+            "audienceMembersRemovalStatus", "userDataRemovalStatus")
+        status: dict[str, Any] = {
+            "destination": body["destinations"][0], "requestStatus": scripted,
+            kind[0]: {kind[1]: {"recordCount": str(len(stored)),
+                                "userIdentifierCount": str(sum(len(m["userData"]["userIdentifiers"]) for m in members))}},
+            "_deferred": deferred,
+        }
+        if op == "ingest":
+            status[kind[0]][kind[1]]["uploadMatchRateRange"] = "MATCH_RANGE_50_60"
+        if failed:
+            status["errorInfo"] = {"errorCounts": [{"reason": "PROCESSING_ERROR_REASON_INTERNAL_ERROR",
+                                                    "recordCount": str(failed)}]}
+        self.requests[request_id] = status
         self.record_batch(len(members))
         self.accepted_requests += 1
         if fault and fault[0] == "lose":
             raise requests.ConnectionError("simulated: applied, then the answer was lost")
-        return 200, {"requestId": f"req-{self.api_calls}"}, {}
+        return 200, {"requestId": request_id}, {}
+
+    def _apply(self, list_id: str, op: str, stored: list[dict[str, Any]]) -> None:
+        self.applied.append((list_id, op, stored))
+        if op == "ingest":
+            self.add_members(list_id, stored)
+        else:
+            self.remove_members(list_id, stored)
+
+    def request_status(self, request: PreparedRequest, _body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """``RetrieveRequestStatus``: the only parameter is ``requestId`` (RetrieveRequestStatusRequest)."""
+        self.status_calls += 1
+        auth = request.headers.get("Authorization", "")
+        if not self.access_tokens.get(auth.removeprefix("Bearer ")):
+            return 401, google_error(401, "UNAUTHENTICATED", reason="ACCESS_TOKEN_EXPIRED"), {}
+        query = parse_qs(urlsplit(request.url or "").query)
+        unknown = sorted(set(query) - {"requestId", "request_id"})
+        if unknown:
+            return 400, google_error(400, "INVALID_ARGUMENT", [{"field": unknown[0], "reason": "UNKNOWN_FIELD"}]), {}
+        request_id = (query.get("requestId") or query.get("request_id") or [""])[0]
+        status = self.requests.get(request_id)
+        if status is None:
+            return 404, google_error(404, "NOT_FOUND"), {}
+        public = {k: v for k, v in status.items() if not k.startswith("_")}
+        return 200, {"requestStatusPerDestination": [public]}, {}
 
     def check_request(self, body: dict[str, Any], op: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         def bad(field: str, reason: str) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -211,7 +211,7 @@ def test_a_fresh_fake_per_test_has_one_empty_list() -> None:
     assert fake.lists == {LIST_ID: []} and isinstance(fake.create_user_list("b"), str)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.register(rsps)
-        assert len(rsps.registered()) == 3
+        assert len(rsps.registered()) == 4  # token, ingest, remove, requestStatus:retrieve
 
 
 def test_people_view_matches_on_any_identifier(fake: FakeDataManager, access: str) -> None:

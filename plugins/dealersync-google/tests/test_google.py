@@ -138,7 +138,8 @@ def test_request_body(fake: FakeDataManager, dealersync_context: ConnectorContex
     assert {m["email"] for m in people} == {hashlib.sha256(f"kit.person{i}@example.org".encode()).hexdigest() for i in range(12)}
     assert {m["phone"] for m in people} == {hashlib.sha256(f"+1512200{i:04d}".encode()).hexdigest() for i in range(12)}
     assert len(fake.held()) == 1
-    assert dest.platform_counts() == {"requests": 2, "members_ingested": 2, "members_removed": 1, "members_rejected": 0}
+    assert dest.platform_counts() == {"requests": 2, "members_ingested": 2, "members_removed": 1, "members_rejected": 0,
+                                     "status_checks": 0}
 
 
 def test_address_only_with_all_four_parts() -> None:

@@ -155,7 +155,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dealersync_waits: lis
 def test_first_sync(world: World) -> None:
     r = world.run()
     assert (r.status, r.error, r.members, r.added, r.removed, r.rejected) == ("ok", None, 400, 400, 0, 0)
-    assert r.platform_counts == {"requests": 1, "members_ingested": 400, "members_removed": 0, "members_rejected": 0}
+    assert r.platform_counts == {"requests": 1, "members_ingested": 400, "members_removed": 0, "members_rejected": 0,
+                                 "status_checks": 1}
     world.assert_remote_is_the_audience()
     again = world.run()
     assert (again.added, again.removed, again.unchanged, again.platform_counts["requests"]) == (0, 0, 400, 0)
@@ -305,8 +306,12 @@ def test_outage_fails_the_run_honestly_and_the_next_run_catches_up(
     r = w.run()
     assert r.status == "failed" and "HTTP 503" in (r.error or "")
     assert len(w.fake.held()) == 80  # batches 1 and 2
+    assert (r.added, r.pending) == (0, 80)  # accepted, never confirmed: the run stopped first
     r = w.run()
-    assert (r.status, r.added, r.unchanged) == ("ok", 120, 80)
+    # the 80 of the failed run are confirmed at the start of this one (their requests resolved),
+    # the other 120 are sent and confirmed
+    assert (r.status, r.added, r.unchanged, r.pending) == ("ok", 200, 80, 0)
+    assert [c["status"] for c in r.confirmations] == ["success"] * 5
     w.assert_remote_is_the_audience()
 
 
@@ -315,7 +320,8 @@ def test_a_batch_with_invalid_rows(world: World) -> None:
     world.fake.reject_values = {email_hash(c) for c in bad}
     r = world.run()
     assert (r.status, r.added, r.rejected, r.rejections) == ("ok", 398, 2, {"INVALID_AUDIENCE_MEMBER": 2})
-    assert r.platform_counts == {"requests": 1, "members_ingested": 398, "members_removed": 0, "members_rejected": 2}
+    assert r.platform_counts == {"requests": 1, "members_ingested": 398, "members_removed": 0, "members_rejected": 2,
+                                 "status_checks": 1}
     assert len(world.fake.held()) == 398
     world.fake.reject_values = set()  # fixed on Google's side: the next run retries them
     r = world.run()

@@ -48,12 +48,13 @@ from dealersync import (
     FatalError,
     HttpSession,
     MemberOutcome,
+    ReadBack,
     RemoteAudience,
     TransientError,
 )
 from pydantic import Field, SecretStr, field_validator
 
-from dealersync_meta.errors import TOKEN_FIX, AudienceTooSmall, make_classifier
+from dealersync_meta.errors import TOKEN_FIX, AudienceGone, AudienceTooSmall, make_classifier
 from dealersync_meta.policy import META_EXAMPLE_TERMS, SPECIAL_AD_CATEGORY_WARNING, flagged_term
 from dealersync_meta.wire import DELETE_URL_BYTES, encode_params, split_rows_for_url
 
@@ -77,6 +78,7 @@ SCHEMA: dict[str, str] = {
 }
 _AUDIENCE_PAGE = 200
 _AUDIENCE_FIELDS = "id,name,operation_status"
+_READ_BACK_FIELDS = "id,approximate_count_lower_bound,approximate_count_upper_bound,operation_status"
 _ACCOUNT = re.compile(r"^(act_)?(\d{1,20})$")
 _VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
 _TEMPLATE_FIELDS = {"audience": "x", "destination": "x"}
@@ -281,6 +283,26 @@ class MetaCustomAudiences(AudienceDestination):
     ) -> list[MemberOutcome]:
         return self._upload("POST", f"/{audience.id}/usersreplace", members, batch, "replace")
 
+    def read_back(self, audience: RemoteAudience) -> ReadBack:
+        """The audience as Meta reports it: ``approximate_count_lower_bound`` / ``_upper_bound``
+        and ``operation_status`` ({code, description}; 200 "Normal") of the Custom Audience
+        (Marketing API reference, Custom Audience fields; the facebook-python-business-sdk's
+        CustomAudience.Field lists the same names). Meta does not report the match rate of an
+        upload after the session ends. An audience that does not exist any more is ``deleted``."""
+        try:
+            found = self.http.request_json("GET", f"/{audience.id}", params={"fields": _READ_BACK_FIELDS})
+        except AudienceGone:
+            return ReadBack(deleted=True)
+        op = found.get("operation_status") if isinstance(found.get("operation_status"), dict) else {}
+        code = _int(op.get("code"), 0)
+        status = f"{code} {op.get('description') or ''}".strip() if op else None
+        return ReadBack(
+            size_lower=_size(found.get("approximate_count_lower_bound")),
+            size_upper=_size(found.get("approximate_count_upper_bound")),
+            status=status[:120] if status else None,
+            healthy=code in (0, 200),
+        )
+
     def platform_counts(self) -> Mapping[str, int]:
         return dict(self._counts)
 
@@ -424,6 +446,12 @@ def _single_batch(n: int) -> BatchInfo:
 
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _size(value: Any) -> int | None:
+    """A size bound; None when missing or negative (Meta answers -1 while it cannot estimate)."""
+    n = _int(value, -1)
+    return n if n >= 0 else None
 
 
 def _int(value: Any, default: int) -> int:

@@ -46,6 +46,10 @@ PERMISSION_CODES = frozenset({10, *range(200, 300)})
 FAILED_UPDATE = 2650
 SUBCODE_FIRST_BATCH_MISSING = 1870147
 SUBCODE_UPLOAD_BLOCKED = 1713230
+#: "Unsupported get request. Object with ID ... does not exist" (error 100, subcode 33): the Graph
+#: API's answer for a deleted or unknown object (Graph API error reference: code 100 is an invalid
+#: parameter; subcode 33 as developers report it for a missing object, not in the reference).
+SUBCODE_NO_OBJECT = 33
 #: The text of Meta's small-audience removal refusal, as users report it (no documented code).
 _TOO_SMALL = re.compile(r"audience size (?:is )?too low|low audience size", re.IGNORECASE)
 
@@ -66,6 +70,10 @@ _LONG_TOKENS = re.compile(r"\b[0-9a-fA-F]{16,}\b|\b\d{7,}\b|\bEA[A-Za-z0-9]{10,}
 
 class AudienceTooSmall(FatalError):
     """Meta refused a removal: the audience would fall under its minimum size."""
+
+
+class AudienceGone(FatalError):
+    """The audience does not exist (any more) on Meta: deleted in Ads Manager."""
 
 
 def meta_error(response: requests.Response) -> dict[str, Any] | None:
@@ -147,6 +155,8 @@ def classify_error(err: dict[str, Any], response: requests.Response, where: str,
         return AuthError(f"{detail}: {PERMISSION_FIX}")
     if code == FAILED_UPDATE and sub == SUBCODE_FIRST_BATCH_MISSING:
         return FatalError(f"{detail}: Meta did not see the upload session's first batch; run the sync again")
+    if code == 100 and sub == SUBCODE_NO_OBJECT:
+        return AudienceGone(f"{detail}: the object does not exist on Meta (deleted?)")
     if code == 100 and sub == SUBCODE_UPLOAD_BLOCKED:
         return FatalError(
             f"{detail}: Meta blocks uploads to this audience (it was flagged); check the audience in"

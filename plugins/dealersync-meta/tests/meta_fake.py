@@ -350,6 +350,10 @@ class FakeMeta(FakePlatform):
     def _public(self, audience: str) -> dict[str, Any]:
         """What Meta answers for an audience: id, name and, when flagged, operation_status 471."""
         out: dict[str, Any] = {"id": audience, "name": self.audiences[audience]["name"]}
+        if self.audiences[audience].get("subtype") == "CUSTOM":  # Meta reports a range, not the count
+            held = len(self.members(audience))
+            out["approximate_count_lower_bound"] = held - held // 20
+            out["approximate_count_upper_bound"] = held + held // 20
         out["operation_status"] = (
             {"code": 471, "description": "The custom audience or lookalike is blocked ..."}
             if self.audiences[audience].get("blocked") else {"code": 200, "description": "Normal"}
