@@ -118,6 +118,14 @@ class ConnectorEntry(BaseModel):
         return dict(self.model_extra or {})
 
 
+class RooftopSettings(_Strict):
+    opt_outs: Literal["group", "rooftop"] = Field(
+        "group",
+        description="'group': an opt-out recorded at this store keeps the person out at every store;"
+        " 'rooftop': only this store's record (see docs/dealer-groups.md)",
+    )
+
+
 class AudienceSettings(_Strict):
     segment: str = Field(description="the segment whose customers make the audience")
     exclude: list[str] = Field(default_factory=list, description="segments whose customers are left out")
@@ -150,6 +158,7 @@ class Settings(_Strict):
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
         description="the rooftop whose ids stay as the DMS writes them; default: the first rooftop named in [sources]",
     )
+    rooftops: dict[str, RooftopSettings] = Field(default_factory=dict, description="per rooftop: opt_outs")
     sources: dict[str, ConnectorEntry] = Field(default_factory=dict)
     destinations: dict[str, ConnectorEntry] = Field(default_factory=dict)
     segments: dict[str, SegmentDef] = Field(default_factory=dict)

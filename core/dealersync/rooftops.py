@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dealersync.config import ConnectorEntry
+from dealersync.config import ConnectorEntry, RooftopSettings, Settings
 from dealersync.errors import ConfigError
 from dealersync.facts.registry import Fact
 from dealersync.store import quote_literal
@@ -39,9 +39,16 @@ class Rooftops:
 
     by_source: Mapping[str, str | None]
     home: str | None
+    #: rooftops whose opt-outs keep only their own record out (``[rooftops.X] opt_outs = "rooftop"``)
+    local_opt_outs: frozenset[str] = frozenset()
 
     @classmethod
-    def configure(cls, sources: Mapping[str, ConnectorEntry], home_rooftop: str | None = None) -> Rooftops:
+    def configure(
+        cls,
+        sources: Mapping[str, ConnectorEntry],
+        home_rooftop: str | None = None,
+        settings: Mapping[str, RooftopSettings] | None = None,
+    ) -> Rooftops:
         by_source = {name: entry.rooftop for name, entry in sources.items()}
         named = [r for r in by_source.values() if r is not None]
         if home_rooftop is not None and named and home_rooftop not in named:
@@ -49,7 +56,30 @@ class Rooftops:
                 f"home_rooftop: found {home_rooftop!r}, expected one of the rooftops the sources name"
                 f" ({', '.join(sorted(set(named)))})"
             )
-        return cls(by_source, home_rooftop or (named[0] if named else None))
+        home = home_rooftop or (named[0] if named else None)
+        for name in settings or {}:
+            if name not in named and name != home:
+                raise ConfigError(
+                    f"rooftops.{name}: not a rooftop any [sources.X] names (expected one of:"
+                    f" {', '.join(sorted(set(named))) or 'none configured'})"
+                )
+        local = frozenset(n for n, r in (settings or {}).items() if r.opt_outs == "rooftop")
+        return cls(by_source, home, local)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Rooftops:
+        """The rooftops a loaded ``connectors.toml`` configures."""
+        return cls.configure(settings.sources, settings.home_rooftop, settings.rooftops)
+
+    @property
+    def qualified_sources(self) -> list[str]:
+        """The sources whose ids are rooftop-qualified (not the home rooftop's)."""
+        return [s for s in self.by_source if self.id_prefix(s)]
+
+    @property
+    def rooftop_only_opt_out_sources(self) -> list[str]:
+        """The sources whose opt-outs apply to their own record only."""
+        return [s for s in self.by_source if self.of_source(s) in self.local_opt_outs]
 
     @property
     def names(self) -> list[str]:

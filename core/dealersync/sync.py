@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dealersync import http, interrupts, secrets
-from dealersync.audiences import AudienceSnapshot, consent_filter_sql
+from dealersync.audiences import AudienceSnapshot, person_consent_sql
 from dealersync.config import Config, ConnectorEntry, validate
 from dealersync.connectors import (
     AudienceDestination,
@@ -138,17 +138,19 @@ class Runner:
         self.out_dir = out_dir or config.resolve(config.settings.output.dir)
         self.progress: Progress = progress or (lambda _msg: None)
         self.facts = fact_registry(registry)  # core facts, then plugins' (a clash names both)
+        self.rooftops = Rooftops.of(config.settings)
+        self.facts.register(self.rooftops.fact())
         self.templates = template_registry(registry)
         self.category_rules = config_rules(config)  # checked before any data moves
         #: this run's warnings about the data (the summary prints them), e.g. uncategorized revenue
-        self.rooftops = Rooftops.configure(config.settings.sources, config.settings.home_rooftop)
-        self.facts.register(self.rooftops.fact())
         self.warnings: list[str] = []
         self._warehouse: Warehouse | None = None
         self._identity: IdentityIndexes | None = None  # this run's identity indexes
         self._consent: dict[Channel, str] = {}  # this run's consent tables: see _consented
         self._consented_sets: dict[tuple[str, Channel], tuple[str, int, int]] = {}
         self._selected: dict[str, str] = {}  # this run's audiences -> their customers after policy
+        #: dry runs: audience -> (customer id, step, other record's id) dropped through another record
+        self.removed_through_another_record: dict[str, list[tuple[str, str, str]]] = {}
         self._guard: ChangeGuard | None = None  # this run's change guards (see sync)
         #: pairs delivered while a guard warned without holding: their baseline stays as it was
         self._unsettled: set[tuple[str, str]] = set()
@@ -278,7 +280,10 @@ class Runner:
             dropped = drop_stale(self.warehouse.con, pairs) + drop_stale_deliveries(self.warehouse.con, pairs)
             if dropped:
                 log.info("dropped %d tables of audience/destination pairs no longer configured", len(dropped))
-        policy = AudiencePolicy(self.warehouse.con, self.config.settings.audiences, self.compile, self.timings)
+        policy = AudiencePolicy(
+            self.warehouse.con, self.config.settings.audiences, self.compile, self.timings,
+            qualified_sources=self.rooftops.qualified_sources,
+        )
         s = self.config.settings
         self._guard = ChangeGuard(self.warehouse.con, s.guards, s.audiences, s.sources, accepted)
         self._unsettled.clear()
@@ -313,7 +318,9 @@ class Runner:
         failure: str | None = None
         try:
             sel = policy.select(name)
-            if not dry_run:
+            if dry_run:  # what `audiences preview` shows: ids only
+                self.removed_through_another_record[name] = policy.removed_through_another_record(name)
+            else:
                 policy.record_holdout(run_id, self.as_of, name)
                 self._selected[name] = sel.table
         except Exception as exc:  # this audience's deliveries fail; the run goes on
@@ -365,7 +372,7 @@ class Runner:
         customers in the audience and let through."""
         con = self.warehouse.con
         if channel not in self._consent:
-            con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident("_consent_" + channel)} AS {consent_filter_sql(channel)}')
+            con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident("_consent_" + channel)} AS {person_consent_sql(channel, self.rooftops.rooftop_only_opt_out_sources)}')
             self._consent[channel] = quote_ident("_consent_" + channel)
         key = (audience_table, channel)
         if key not in self._consented_sets:

@@ -43,12 +43,31 @@ def preview(name: str, config_path: Path, as_of: dt.date | None) -> None:
             runner.progress = lambda msg: status.update(msg)
             runner.load()
             results = runner.sync(names, dry_run=True)
+            through = _removed_through_another_record(runner, name)
     finally:
         runner.close()
     Console(width=None if sys.stdout.isatty() else 160).print(
         result_table(results, f"Audience {name} as of {runner.as_of} (preview: nothing written)")
     )
     print_warnings(err, results)
+    for line in through:
+        click.echo(line)
+
+
+def _removed_through_another_record(runner: Runner, name: str) -> list[str]:
+    """Lines naming the records policy dropped because another record of the same person was
+    excluded or suppressed: customer ids and rooftops only (never a name, email or phone)."""
+    removed = runner.removed_through_another_record.get(name, [])
+    if not removed:
+        return []
+    sources = dict(runner.warehouse.con.execute("SELECT customer_id, any_value(_source) FROM customers GROUP BY ALL").fetchall())
+
+    def record(cid: str) -> str:
+        return f"customer {cid} (rooftop {runner.rooftops.of_source(sources.get(cid, '')) or '-'})"
+
+    return [f"Removed through another record of the same person ({len(removed)}):"] + [
+        f"  {record(cid)}: {step} through {record(other)}" for cid, step, other in removed
+    ]
 
 
 @audiences.command()

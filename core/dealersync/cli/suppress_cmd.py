@@ -37,8 +37,7 @@ def _warehouse_id(config_path: Path, customer_id: str | None, rooftop: str | Non
     """The customer id as the warehouse holds it: qualified by its rooftop (:mod:`dealersync.rooftops`)."""
     if customer_id is None:
         return None
-    settings = load_config(config_path).settings
-    return Rooftops.configure(settings.sources, settings.home_rooftop).qualify(customer_id, rooftop)
+    return Rooftops.of(load_config(config_path).settings).qualify(customer_id, rooftop)
 
 
 @click.group()

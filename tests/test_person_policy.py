@@ -1,0 +1,168 @@
+"""Person-level policy (issue 14.2, 14.3, 14.5): excludes, opt-outs and the holdout apply to the
+person (records sharing a normalized email or phone), on the hand-written two-rooftop extract
+(tests/fixtures/dealer_group) and on generated warehouses for the holdout's statistics."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from dealersync.cli import cli
+from dealersync.config import AudienceSettings
+from dealersync.identity.persons import PERSON_OF, build_person_graph
+from dealersync.policy import AudiencePolicy, holdout_sql
+from dealersync.segments import CompiledSQL
+from dealersync.store import Warehouse
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_rooftops import GROUP_CONFIG, group, run  # noqa: E402
+from test_state import TOKEN, TOKEN_ENV, HoldoutWorld, _old_warehouse, customers, state_of  # noqa: E402
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def emails_in(path: Path, column: str = "email") -> set[str]:
+    names = {sha(f"{n}@example.com"): n for n in ("ann.avery", "ben.brooks", "cara.cole", "eve.evans", "dan.diaz")}
+    names[sha("cara@work.example")] = "cara.cole"
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {names[r[column]] for r in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("people")
+    run("sync", "--config", str(group(tmp)))
+    return tmp
+
+
+def test_one_person_at_two_stores_who_bought_tires_at_one_is_out_everywhere(synced: Path) -> None:
+    """Ben bought tires at south only; his north record does not put him in the tire offer.
+    Cara opted out at north: her south record is out of the ads audiences too. Ann (north 1001)
+    and Dan (south 1001) are two people."""
+    expected = {"ann.avery", "eve.evans", "dan.diaz"}
+    assert emails_in(synced / "out" / "tire_offer.meta_upload.csv") == expected
+    assert emails_in(synced / "out" / "tire_offer.google_upload.csv", "Email") == expected
+
+
+def test_an_opt_out_can_be_kept_to_its_rooftop(tmp_path: Path) -> None:
+    config = GROUP_CONFIG + '\n[rooftops.north]\nopt_outs = "rooftop"\n'
+    run("sync", "--config", str(group(tmp_path, config)))
+    assert "cara.cole" in emails_in(tmp_path / "out" / "tire_offer.meta_upload.csv")  # through south's record
+
+
+def test_preview_names_the_other_record(tmp_path: Path) -> None:
+    out = run("audiences", "preview", "tire_offer", "--config", str(group(tmp_path)))
+    assert "customer 1002 (rooftop north): excluded through customer south:7002 (rooftop south)" in out
+    assert "@" not in out.split("Removed through another record")[1]  # ids only, no PII
+
+
+def _people_warehouse(n: int, pairs: int, seed: int = 1) -> Warehouse:
+    """``n`` customers, the first ``2 * pairs`` of them pairs of one person (a shared email)."""
+    wh = Warehouse(":memory:")
+    wh.con.execute(
+        "INSERT INTO customers (customer_id, email, _source) SELECT 'c' || i,"
+        " CASE WHEN i < ? THEN 'p' || (i // 2) || '@x.org' ELSE 'c' || i || '@x.org' END, 's' FROM range(?) t(i)",
+        [2 * pairs, n],
+    )
+    return wh
+
+
+def _policy(wh: Warehouse, audiences: dict[str, AudienceSettings]) -> AudiencePolicy:
+    everyone = CompiledSQL("SELECT customer_id FROM customers", [])
+    return AudiencePolicy(wh.con, audiences, lambda _name: everyone)
+
+
+def _held(wh: Warehouse, name: str) -> set[str]:
+    return {r[0] for r in wh.con.execute(f'SELECT customer_id FROM "_holdout_{name}"').fetchall()}
+
+
+def test_two_records_of_one_person_share_the_draw_in_1000_draws() -> None:
+    wh = _people_warehouse(200, 50)
+    rnd = random.Random(14)
+    salts = [f"salt{rnd.getrandbits(48)}" for _ in range(1000)]
+    audiences = {f"a{i}": AudienceSettings(segment="all", destinations=["d"], holdout=0.5, holdout_salt=s) for i, s in enumerate(salts)}
+    policy = _policy(wh, audiences)
+    split = 0
+    for name in audiences:
+        policy.select(name)
+        held = _held(wh, name)
+        split += sum((f"c{2 * p}" in held) != (f"c{2 * p + 1}" in held) for p in range(50))
+    assert split == 0
+
+
+def test_the_held_out_share_of_persons_at_100k() -> None:
+    wh = _people_warehouse(100_000, 10_000)
+    policy = _policy(wh, {"aud": AudienceSettings(segment="all", destinations=["d"], holdout=0.1)})
+    policy.select("aud")
+    persons = wh.con.execute(
+        f'SELECT count(DISTINCT coalesce(p.person_id, h.customer_id)) FROM "_holdout_aud" h LEFT JOIN {PERSON_OF} p USING (customer_id)'
+    ).fetchone()
+    assert persons is not None
+    assert abs(persons[0] / 90_000 - 0.1) <= 0.005  # 90,000 persons: 80,000 alone, 10,000 pairs
+
+
+def test_a_one_record_person_keeps_the_draw_of_its_customer_id() -> None:
+    wh = _people_warehouse(20_000, 1_000)
+    policy = _policy(wh, {"aud": AudienceSettings(segment="all", destinations=["d"], holdout=0.2)})
+    policy.select("aud")
+    pred, params = holdout_sql("aud", 0.2)
+    before = {r[0] for r in wh.con.execute(f"SELECT customer_id FROM customers WHERE {pred}", params).fetchall()}
+    alone = {f"c{i}" for i in range(2_000, 20_000)}
+    assert _held(wh, "aud") & alone == before & alone
+    # a pair takes the draw of its anchor, the smaller id of the home rooftop
+    persons = dict(wh.con.execute(f"SELECT customer_id, person_id FROM {PERSON_OF}").fetchall())
+    assert persons["c0"] == persons["c1"] == "c0" and persons["c11"] == "c10"
+
+
+def test_the_anchor_prefers_the_home_rooftop() -> None:
+    wh = Warehouse(":memory:")
+    wh.con.execute(
+        "INSERT INTO customers (customer_id, email, _source) VALUES"
+        " ('south:1', 'a@x.org', 'south'), ('9', 'A@x.org ', 'north'), ('south:2', 'b@x.org', 'south')"
+    )
+    build_person_graph(wh.con, ["south"])
+    assert wh.con.execute(f"SELECT customer_id, person_id FROM {PERSON_OF} ORDER BY 1").fetchall() == [
+        ("9", "9"), ("south:1", "9")
+    ]
+
+
+def test_an_upgraded_single_rooftop_warehouse_keeps_its_state_and_holdout_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse of release e2e7d72 (before rooftops and persons): its sync state is kept and
+    the same customers (all one-record persons) are held out after the upgrade."""
+    from meta_fake import FakeMeta  # the Meta fake the state test's world syncs to
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    target = _old_warehouse(tmp_path)
+    world = HoldoutWorld(tmp_path / "dealer", customers(60))
+    before = state_of(world)
+    old_runs = {r[0] for r in before["_holdouts"]}
+    fake = FakeMeta()
+    res = world.run(fake)
+    assert res.status == "ok", res.error
+    after = state_of(world)
+    assert before["_sync_state"] >= after["_sync_state"] and before["_suppressions"] == after["_suppressions"]
+    new = {(a, cid) for run_id, a, _, _, cid in after["_holdouts"] if run_id not in old_runs}
+    last_old = max(old_runs)
+    old = {(a, cid) for run_id, a, _, _, cid in before["_holdouts"] if run_id == last_old}
+    assert new and {cid for _, cid in new} == {cid for _, cid in old} - {None}
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert con.execute(f"SELECT count(*) FROM customers WHERE customer_id LIKE '%:%'").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_cli_customer_id_without_rooftop_on_a_single_store(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["suppress", "add", "--config", str(group(tmp_path, "as_of = \"2026-11-23\"\n")), "--customer-id", "1", "--reason", "x"])
+    assert res.exit_code == 0, res.output
