@@ -134,7 +134,10 @@ class IncrementalDelivery:
             )
         changed = self.state.bind_remote(remote)
         if changed:
-            out.warnings.append("the platform list changed since the last run: every member is sent again")
+            out.warnings.append(
+                "the platform list changed since the last run (the old one was deleted or replaced): every member"
+                " is sent again"
+            )
         if self._resolve(remote, out) or changed:  # requests of earlier runs settled: plan again
             plan = self.plan(mode, full_resync)
             out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (

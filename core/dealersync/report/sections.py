@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dealersync.config import Config
+from dealersync.delivery.readback import platform_view
 from dealersync.report import charts
 from dealersync.report.data import AUDIENCE_DROPS, DROPS, KINDS, Delivery, ReportData, history_order
 from dealersync.report.render import (
@@ -67,8 +68,11 @@ def sent(r: Mapping[str, Any] | Delivery) -> str:
 
 
 def read_back(r: Delivery) -> str:
+    """What the platform says it holds (size, match rate, status, pending), then its counts."""
     counts = r["platform_counts"] or {}
-    return ", ".join(f"{esc(k)} {num(v)}" for k, v in counts.items()) if counts else ""
+    parts = [esc(platform_view(r.values))] if platform_view(r.values) else []
+    parts += [f"{esc(k)} {num(v)}" for k, v in counts.items()]
+    return ", ".join(parts)
 
 
 def problems(r: Delivery) -> str:

@@ -28,6 +28,7 @@ from dealersync import (
     FatalError,
     HttpSession,
     MemberOutcome,
+    ReadBack,
     RemoteAudience,
     RequestStatus,
     TransientError,
@@ -291,6 +292,7 @@ class GoogleCustomerMatch(AudienceDestination):
         )
         self.oauth = HttpSession("Google OAuth", classifier=_classify_token)
         self._access_token: str | None = None
+        self._match_rate: str | None = None  # of this run's last confirmed upload
         self._counts = {
             "requests": 0, "members_ingested": 0, "members_removed": 0, "members_rejected": 0, "status_checks": 0,
         }
@@ -390,8 +392,16 @@ class GoogleCustomerMatch(AudienceDestination):
         for request_id in requests:
             answer = self._call("GET", "/v1/requestStatus:retrieve", params={"requestId": request_id})
             self._counts["status_checks"] += 1
-            out[request_id] = request_status(answer)
+            out[request_id] = status = request_status(answer)
+            if requests[request_id] == "add" and "match_rate_range" in status.counts:
+                self._match_rate = str(status.counts["match_rate_range"])
         return out
+
+    def read_back(self, audience: RemoteAudience) -> ReadBack | None:
+        """The match-rate range of the last confirmed upload (``uploadMatchRateRange``,
+        match_rate.proto). The list's size is not read: the Data Manager ingestion API does not
+        report it, and this connector does not use the user-list service."""
+        return ReadBack(match_rate=self._match_rate) if self._match_rate else None
 
     # ------------------------------------------------------------------------ requests
     def _destination(self, list_id: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from dealersync import (
     FatalError,
     HttpSession,
     MemberOutcome,
+    ReadBack,
     RemoteAudience,
     TransientError,
 )
@@ -383,6 +384,17 @@ class MailchimpDestination(AudienceDestination):
                 outcomes[key] = MemberOutcome(key, False, UNTAG_FAILED, f"Mailchimp answered {status} taking the tag off")
         return [outcomes[str(m["member_key"])] for m in members]
 
+    def read_back(self, audience: RemoteAudience) -> ReadBack:
+        """The tag's ``member_count`` (Marketing API reference: Lists > Segments > Get segment
+        info, ``GET /lists/{list_id}/segments/{segment_id}``); a 404 means the tag was deleted.
+        Mailchimp gives no match rate: an e-mail list is not matched."""
+        try:
+            seg = self._json(self.http.get(f"{self._list}/segments/{audience.id}", params={"fields": "id,member_count"}))
+        except MailchimpNotFound:
+            return ReadBack(deleted=True)
+        count = seg.get("member_count")
+        return ReadBack(size_lower=_int(count), size_upper=_int(count)) if count is not None else ReadBack()
+
     def platform_counts(self) -> Mapping[str, int]:
         return dict(self._counts)
 
@@ -520,8 +532,10 @@ class MailchimpDestination(AudienceDestination):
                     self._count("tag_errors")
 
     def _suppress(self, m: Mapping[str, Any], reason: str, text: str) -> MemberOutcome:
-        """Record a platform-side unsubscribe/clean/compliance refusal on the suppression list."""
-        self.context.suppress(reason=reason, email=str(m["email"]))
+        """Record a platform-side unsubscribe/clean/compliance refusal on the suppression list,
+        for email only: a bounced or unsubscribed address says nothing about ads or texts, so
+        the person stays in the Meta and Google audiences."""
+        self.context.suppress(reason=reason, email=str(m["email"]), scope="email")
         self._count("suppressed")
         return MemberOutcome(m["member_key"], False, _SUPPRESSED_CODE[reason], text)
 

@@ -213,6 +213,7 @@ class FakeMailchimp(FakePlatform):
         self.route(rsps, "POST", "/lists/{list_id}", self.batch_upsert)
         self.route(rsps, "GET", "/lists/{list_id}/members/{hash}", self.get_member)
         self.route(rsps, "GET", "/lists/{list_id}/segments", self.list_segments)
+        self.route(rsps, "GET", "/lists/{list_id}/segments/{seg_id}", self.get_segment)
         self.route(rsps, "POST", "/lists/{list_id}/segments", self.create_segment)
         self.route(rsps, "POST", "/lists/{list_id}/segments/{seg_id}", self.change_segment)
         self.route(rsps, "DELETE", "/lists/{list_id}/segments/{seg_id}/members/{hash}", self.untag)
@@ -352,11 +353,7 @@ class FakeMailchimp(FakePlatform):
         if c is None:
             return 404, problem(404, "Resource Not Found", "The requested resource could not be found.")
         full = {"id": hash, "email_address": c["email"], "status": c["status"], "merge_fields": c["merge_fields"]}
-        fields = parse_qs(urlsplit(request.url or "").query).get("fields")
-        if fields:
-            wanted = set(fields[0].split(","))
-            full = {k: v for k, v in full.items() if k in wanted}
-        return 200, full
+        return 200, _only_fields(request, full)
 
     def list_segments(self, request: PreparedRequest, body: Any, list_id: str) -> tuple[int, Any]:
         if missing := self._no_list(list_id):
@@ -368,6 +365,16 @@ class FakeMailchimp(FakePlatform):
             for s, seg in self.segments[list_id].items()
         ]
         return 200, {"segments": segs[offset : offset + count], "total_items": len(segs)}
+
+    def get_segment(self, request: PreparedRequest, body: Any, list_id: str, seg_id: str) -> tuple[int, Any]:
+        """Get segment info (``member_count``); 404 for a deleted segment, as Mailchimp answers."""
+        if missing := self._no_list(list_id):
+            return missing
+        seg = self.segments[list_id].get(seg_id)
+        if seg is None:
+            return 404, problem(404, "Resource Not Found", "The requested resource could not be found.")
+        full = {"id": int(seg_id), "name": seg["name"], "member_count": len(seg["members"]), "type": "static"}
+        return 200, _only_fields(request, full)
 
     def create_segment(self, request: PreparedRequest, body: Any, list_id: str) -> tuple[int, Any]:
         if missing := self._no_list(list_id):
@@ -504,3 +511,9 @@ def _body(request: PreparedRequest) -> Any:
         return json.loads(request.body)
     except (ValueError, TypeError):
         return None
+
+
+def _only_fields(request: PreparedRequest, full: dict[str, Any]) -> dict[str, Any]:
+    """The answer cut to the ``fields`` query parameter, as Mailchimp does."""
+    fields = parse_qs(urlsplit(request.url or "").query).get("fields")
+    return {k: v for k, v in full.items() if k in set(fields[0].split(","))} if fields else full
