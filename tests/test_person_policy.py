@@ -158,7 +158,9 @@ def test_an_upgraded_single_rooftop_warehouse_keeps_its_state_and_holdout_draws(
     assert new and {cid for _, cid in new} == {cid for _, cid in old} - {None}
     con = duckdb.connect(str(target), read_only=True)
     try:
-        assert con.execute(f"SELECT count(*) FROM customers WHERE customer_id LIKE '%:%'").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM customers WHERE customer_id LIKE '%:%'").fetchone() == (0,)
+        # the old entry was migrated to the scoped table: every channel, as before
+        assert con.execute("SELECT scope FROM _suppressions").fetchall() == [("all",)]
     finally:
         con.close()
 
@@ -166,3 +168,18 @@ def test_an_upgraded_single_rooftop_warehouse_keeps_its_state_and_holdout_draws(
 def test_cli_customer_id_without_rooftop_on_a_single_store(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["suppress", "add", "--config", str(group(tmp_path, "as_of = \"2026-11-23\"\n")), "--customer-id", "1", "--reason", "x"])
     assert res.exit_code == 0, res.output
+
+
+def test_cli_entries_take_a_scope(tmp_path: Path) -> None:
+    """An email-only suppression keeps the person in the ads audiences; `all` takes them out."""
+    config = str(group(tmp_path))
+    run("suppress", "add", "--config", config, "--email", "Eve.Evans@example.com", "--scope", "email", "--reason", "bounce")
+    run("sync", "--config", config)
+    assert "eve.evans" in emails_in(tmp_path / "out" / "tire_offer.meta_upload.csv")
+    listed = run("suppress", "list", "--config", config)
+    assert "email" in listed and "bounce" in listed
+    run("suppress", "add", "--config", config, "--email", "eve.evans@example.com", "--reason", "legal")
+    run("sync", "--config", config)
+    assert "eve.evans" not in emails_in(tmp_path / "out" / "tire_offer.meta_upload.csv")
+    out = run("suppress", "remove", "--config", config, "--email", "eve.evans@example.com", "--scope", "email")
+    assert "removed 1" in out

@@ -40,15 +40,21 @@ def consent_filter_sql(channel: Channel) -> str:
     return f"SELECT customer_id FROM customers WHERE {CONSENT_SQL[channel]}"
 
 
-def person_consent_sql(channel: Channel, rooftop_only_sources: Sequence[str] = ()) -> str:
+def person_consent_sql(
+    channel: Channel, suppressed_for_channel_sql: str, rooftop_only_sources: Sequence[str] = ()
+) -> str:
     """SELECT of the customer ids the channel lets through, per person: the record's own consent
-    rule passes and no record of its person is opted out of the channel (:data:`OPT_OUT_SQL`).
+    rule passes and no record of its person is opted out of the channel (:data:`OPT_OUT_SQL`) or
+    suppressed for it (``suppressed_for_channel_sql``: the list's entries of this channel's scope).
     An opt-out recorded by one of ``rooftop_only_sources`` (rooftops whose opt-outs are local,
     see docs/dealer-groups.md) keeps only that record out. Needs the run's person graph
     (:func:`dealersync.identity.persons.build_person_graph`)."""
     local = ", ".join(quote_literal(s) for s in rooftop_only_sources)
     group_wide = f" AND _source NOT IN ({local})" if local else ""
-    opted_out = person_ids_sql(f"SELECT customer_id FROM customers WHERE ({OPT_OUT_SQL[channel]}){group_wide}")
+    opted_out = person_ids_sql(
+        f"SELECT customer_id FROM customers WHERE ({OPT_OUT_SQL[channel]}){group_wide}"
+        f" UNION ALL {suppressed_for_channel_sql}"
+    )
     return without_persons_sql(f"({consent_filter_sql(channel)})", opted_out)
 
 

@@ -46,15 +46,23 @@ class ConnectorContext:
     suppression_sink: Callable[..., int] | None = field(default=None, repr=False)
 
     def suppress(
-        self, *, reason: str, email: str | None = None, phone: str | None = None, customer_id: str | None = None
+        self,
+        *,
+        reason: str,
+        email: str | None = None,
+        phone: str | None = None,
+        customer_id: str | None = None,
+        scope: Literal["all", "ads", "email", "sms"] = "all",
     ) -> int:
-        """Put a person on the global suppression list (a platform reported an unsubscribe,
-        bounce or complaint). Stored hashed, with this connector's name as the source; from the
-        next selection on, no audience contains them. Returns how many entries were new."""
+        """Put a person on the suppression list (a platform reported an unsubscribe, bounce or
+        complaint), for every channel (``scope="all"``) or one (``"ads"``, ``"email"``,
+        ``"sms"``: a bounced address is an email matter, the person stays in the ads audiences).
+        Stored hashed, with this connector's name as the source; from the next selection on, no
+        audience of that scope contains them. Returns how many entries were new."""
         if self.suppression_sink is None:
             raise RuntimeError("this context has no suppression list (not built by a dealersync run)")
         return self.suppression_sink(
-            reason=reason, source=self.instance, email=email, phone=phone, customer_id=customer_id
+            reason=reason, source=self.instance, email=email, phone=phone, customer_id=customer_id, scope=scope
         )
 
     def resolve(self, path: str | Path) -> Path:

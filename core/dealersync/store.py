@@ -80,7 +80,16 @@ MEMORY_DB = ":memory:"
 #: table; the tables and columns of commit e2e7d72). 2: change guards (``_guard_baseline``), runs
 #: may be ``held``. 3: confirmed sync state (``_sync_state`` gains ``request_id``, ``confirmed_at``,
 #: ``fingerprint``, ``platform_id``; ``_requests``; see :mod:`dealersync.delivery.state`).
-SCHEMA_VERSION = 3
+#: 4: suppression entries have a channel ``scope`` (:mod:`dealersync.suppressions`).
+SCHEMA_VERSION = 4
+
+
+def _scoped_suppressions(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 4: suppression entries gain a channel scope; the existing ones keep ``all``."""
+    from dealersync.suppressions import SCOPE_MIGRATION  # suppressions imports this module
+
+    for sql in SCOPE_MIGRATION:
+        con.execute(sql)
 
 
 def _confirmed_when_written(con: duckdb.DuckDBPyConnection) -> None:
@@ -100,6 +109,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[duckdb.DuckDBPyConnection], None], .
         )),
         _confirmed_when_written,
     ),
+    4: (_scoped_suppressions,),
 }
 
 

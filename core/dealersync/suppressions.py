@@ -1,4 +1,10 @@
-"""The global suppression list: people no audience may contain, on any channel.
+"""The suppression list: people no audience may contain, on every channel or on one.
+
+Every entry has a **scope**: ``all`` (every channel: the default, and the scope of every entry
+written before scopes existed), or one channel, ``ads``, ``email`` or ``sms``. A bounced or
+unsubscribed address (a Mailchimp ``cleaned`` or ``unsubscribed`` contact) is suppressed for
+``email`` only, so the person stays in the Meta and Google audiences. ``all`` entries are applied
+by the audience policy; channel entries with consent, per destination (both per person).
 
 Entries come from three places and are matched the same way:
 
@@ -27,12 +33,24 @@ from dealersync.errors import ConfigError
 from dealersync.store import persisted_tables, transaction
 
 Kind = Literal["email", "phone", "customer_id"]
+Scope = Literal["all", "ads", "email", "sms"]
+SCOPES: tuple[str, ...] = ("all", "ads", "email", "sms")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS _suppressions (
     kind VARCHAR NOT NULL, key_sha256 VARCHAR NOT NULL, reason VARCHAR, source VARCHAR,
-    since DATE, PRIMARY KEY (kind, key_sha256)
+    since DATE, scope VARCHAR NOT NULL DEFAULT 'all', PRIMARY KEY (kind, key_sha256, scope)
 )"""
+
+#: Bookkeeping schema 4: ``_suppressions`` gains ``scope`` (in its key), existing entries ``all``.
+#: The key changes, so the table is rebuilt (a warehouse that never had one gets it as before).
+SCOPE_MIGRATION: tuple[str, ...] = (
+    DDL.replace("_suppressions (", "_suppressions_scoped (").replace("IF NOT EXISTS ", ""),
+    "CREATE TABLE IF NOT EXISTS _suppressions (kind VARCHAR, key_sha256 VARCHAR, reason VARCHAR, source VARCHAR, since DATE)",
+    "INSERT INTO _suppressions_scoped SELECT kind, key_sha256, reason, source, since, 'all' FROM _suppressions",
+    "DROP TABLE _suppressions",
+    "ALTER TABLE _suppressions_scoped RENAME TO _suppressions",
+)
 
 
 def email_key_sql(expr: str) -> str:
@@ -76,6 +94,7 @@ class SuppressionCount:
     reason: str
     kind: str
     entries: int
+    scope: str = "all"
 
 
 class SuppressionList:
@@ -94,25 +113,38 @@ class SuppressionList:
         phone: str | None = None,
         customer_id: str | None = None,
         since: dt.date | None = None,
+        scope: Scope = "all",
     ) -> int:
-        """Suppress a person by any of the identifiers given; return how many entries were new.
+        """Suppress a person by any of the identifiers given, on ``scope`` (every channel, or
+        ``ads``, ``email`` or ``sms``); return how many entries were new.
 
         Raises :class:`ConfigError` when none of the identifiers is usable (the message never
         repeats the value).
         """
+        if scope not in SCOPES:
+            raise ConfigError(f"suppression scope: found {scope!r}, expected one of {', '.join(SCOPES)}")
         added = 0
         for kind, value in _given(email=email, phone=phone, customer_id=customer_id):
             key = self._key(kind, value)
             before = self._size()
             self._con.execute(
-                "INSERT INTO _suppressions VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [kind, key, reason, source, since or dt.date.today()],
+                "INSERT INTO _suppressions (kind, key_sha256, reason, source, since, scope)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [kind, key, reason, source, since or dt.date.today(), scope],
             )
             added += self._size() - before
         return added
 
-    def remove(self, *, email: str | None = None, phone: str | None = None, customer_id: str | None = None) -> int:
-        """Lift added suppressions for these identifiers; return how many entries were removed.
+    def remove(
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        customer_id: str | None = None,
+        scope: Scope | None = None,
+    ) -> int:
+        """Lift added suppressions for these identifiers (of every scope, or of ``scope`` only);
+        return how many entries were removed.
 
         Entries loaded from a source's ``suppressions.csv`` are lifted by changing that file.
         """
@@ -120,7 +152,8 @@ class SuppressionList:
         for kind, value in _given(email=email, phone=phone, customer_id=customer_id):
             before = self._size()
             self._con.execute(
-                "DELETE FROM _suppressions WHERE kind = ? AND key_sha256 = ?", [kind, self._key(kind, value)]
+                "DELETE FROM _suppressions WHERE kind = ? AND key_sha256 = ? AND scope = coalesce(?, scope)",
+                [kind, self._key(kind, value), scope],
             )
             removed += before - self._size()
         return removed
@@ -128,10 +161,10 @@ class SuppressionList:
     def counts(self) -> list[SuppressionCount]:
         """Entries by source, reason and kind: what ``dealersync suppress list`` shows."""
         rows = self._con.execute(
-            f"""SELECT source, reason, kind, count(*) FROM (
-                    SELECT source, coalesce(reason, '') AS reason, kind FROM _suppressions
+            f"""SELECT source, reason, kind, count(*), scope FROM (
+                    SELECT source, coalesce(reason, '') AS reason, kind, scope FROM _suppressions
                     UNION ALL
-                    SELECT _source, coalesce(reason, ''), kind FROM suppressions,
+                    SELECT _source, coalesce(reason, ''), kind, 'all' FROM suppressions,
                         (SELECT unnest(['email', 'phone', 'customer_id']) AS kind) k
                     WHERE (kind = 'email' AND {email_key_sql('email')} IS NOT NULL)
                        OR (kind = 'phone' AND {phone_key_sql('phone')} IS NOT NULL)
@@ -140,18 +173,25 @@ class SuppressionList:
         ).fetchall()
         return [SuppressionCount(*r) for r in rows]
 
-    def suppressed_customers_sql(self) -> str:
-        """A SELECT of every customer_id the list suppresses (loaded and added entries).
+    def suppressed_customers_sql(self, scope: Scope = "all") -> str:
+        """A SELECT of every customer_id the list suppresses on ``scope`` (loaded and added
+        entries; a loaded ``suppressions.csv`` entry has scope ``all``).
 
         Brings :data:`CUSTOMER_KEYS` up to date first (see :meth:`refresh_customer_keys`).
         """
+        if scope not in SCOPES:
+            raise ValueError(f"unknown suppression scope {scope!r}")
         self.refresh_customer_keys()
-        loaded = " UNION ALL ".join(
-            f"SELECT '{kind}' AS kind, sha256({_key_sql(kind, col)}) AS key_sha256 FROM suppressions"
-            f" WHERE {_key_sql(kind, col)} IS NOT NULL"
-            for kind, col in (("email", "email"), ("phone", "phone"), ("customer_id", "customer_id"))
-        )
-        keys = f"(SELECT kind, key_sha256 FROM _suppressions UNION ALL {loaded})"
+        added = f"SELECT kind, key_sha256 FROM _suppressions WHERE scope = '{scope}'"
+        if scope != "all":
+            keys = f"({added})"
+        else:
+            loaded = " UNION ALL ".join(
+                f"SELECT '{kind}' AS kind, sha256({_key_sql(kind, col)}) AS key_sha256 FROM suppressions"
+                f" WHERE {_key_sql(kind, col)} IS NOT NULL"
+                for kind, col in (("email", "email"), ("phone", "phone"), ("customer_id", "customer_id"))
+            )
+            keys = f"({added} UNION ALL {loaded})"
         return f"SELECT DISTINCT p.customer_id FROM {CUSTOMER_KEYS} p JOIN {keys} k USING (kind, key_sha256)"
 
     def refresh_customer_keys(self) -> None:

@@ -372,7 +372,7 @@ class Runner:
         customers in the audience and let through."""
         con = self.warehouse.con
         if channel not in self._consent:
-            con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident("_consent_" + channel)} AS {person_consent_sql(channel, self.rooftops.rooftop_only_opt_out_sources)}')
+            con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident("_consent_" + channel)} AS {self._person_consent_sql(channel)}')
             self._consent[channel] = quote_ident("_consent_" + channel)
         key = (audience_table, channel)
         if key not in self._consented_sets:
@@ -385,6 +385,12 @@ class Runner:
             total = scalar_int(con, f'SELECT count(customer_id) FROM {quote_ident(audience_table)}')
             self._consented_sets[key] = (table, total, scalar_int(con, f"SELECT count(*) FROM {table}"))
         return self._consented_sets[key]
+
+    def _person_consent_sql(self, channel: Channel) -> str:
+        """Consent per person: opt-outs (group-wide unless a rooftop keeps its own) and the
+        suppression entries scoped to ``channel``."""
+        suppressed = SuppressionList(self.warehouse.con).suppressed_customers_sql(channel)
+        return person_consent_sql(channel, suppressed, self.rooftops.rooftop_only_opt_out_sources)
 
     def _drop_consent(self) -> None:
         for table in [*self._consent.values(), *(t for t, _, _ in self._consented_sets.values())]:

@@ -12,7 +12,7 @@ from dealersync.cli.options import config_option, open_warehouse
 from dealersync.config import load_config
 from dealersync.rooftops import Rooftops
 from dealersync.store import Warehouse
-from dealersync.suppressions import SuppressionList
+from dealersync.suppressions import SCOPES, Scope, SuppressionList
 
 
 def register(cli: click.Group) -> None:
@@ -48,23 +48,34 @@ def suppress() -> None:
 @suppress.command()
 @_identifiers
 @click.option("--reason", required=True, help="Why: complaint, legal, unsubscribe, ...")
+@click.option(
+    "--scope", type=click.Choice(SCOPES), default="all", show_default=True,
+    help="The channels: every one (all), or only ads, email or sms.",
+)
 def add(
-    config_path: Path, email: str | None, phone: str | None, customer_id: str | None, rooftop: str | None, reason: str
+    config_path: Path, email: str | None, phone: str | None, customer_id: str | None, rooftop: str | None,
+    reason: str, scope: Scope,
 ) -> None:
-    """Suppress a person by email, phone and/or customer id."""
+    """Suppress a person by email, phone and/or customer id, on every channel or one."""
     customer_id = _warehouse_id(config_path, customer_id, rooftop)
     with _open(config_path) as wh:
-        n = SuppressionList(wh.con).add(email=email, phone=phone, customer_id=customer_id, reason=reason, source="cli")
+        n = SuppressionList(wh.con).add(
+            email=email, phone=phone, customer_id=customer_id, reason=reason, source="cli", scope=scope
+        )
     click.echo(f"added {n} suppression entr{'y' if n == 1 else 'ies'}")
 
 
 @suppress.command()
 @_identifiers
-def remove(config_path: Path, email: str | None, phone: str | None, customer_id: str | None, rooftop: str | None) -> None:
+@click.option("--scope", type=click.Choice(SCOPES), help="Lift only the entries of this scope (default: every scope).")
+def remove(
+    config_path: Path, email: str | None, phone: str | None, customer_id: str | None, rooftop: str | None,
+    scope: Scope | None,
+) -> None:
     """Lift suppressions added with `suppress add` or by a destination."""
     customer_id = _warehouse_id(config_path, customer_id, rooftop)
     with _open(config_path) as wh:
-        n = SuppressionList(wh.con).remove(email=email, phone=phone, customer_id=customer_id)
+        n = SuppressionList(wh.con).remove(email=email, phone=phone, customer_id=customer_id, scope=scope)
     click.echo(f"removed {n} suppression entr{'y' if n == 1 else 'ies'}")
 
 
@@ -75,8 +86,8 @@ def list_(config_path: Path) -> None:
     with _open(config_path) as wh:
         counts = SuppressionList(wh.con).counts()
     t = Table(title="Suppressions", title_justify="left")
-    for col in ("source", "reason", "kind", "entries"):
+    for col in ("source", "reason", "kind", "scope", "entries"):
         t.add_column(col, justify="right" if col == "entries" else "left")
     for c in counts:
-        t.add_row(c.source, c.reason, c.kind, f"{c.entries:,}")
+        t.add_row(c.source, c.reason, c.kind, c.scope, f"{c.entries:,}")
     Console().print(t)

@@ -210,7 +210,7 @@ def test_unsubscribed_in_mailchimp_is_suppressed_not_retried_not_resubscribed(
     ]
     sent_before = len(fake.upsert_bodies)
     second = dealer.sync()
-    assert second.suppressed == 2 and second.planned == 0 and second.rejected == 0
+    assert second.no_consent == 2 and second.planned == 0 and second.rejected == 0  # suppressed for email
     assert len(fake.upsert_bodies) == sent_before  # not sent again
     assert fake.status(LIST_ID, "person.3@example.org") == "unsubscribed"
     assert fake.status(LIST_ID, "person.4@example.org") == "cleaned"
