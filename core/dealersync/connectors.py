@@ -282,6 +282,10 @@ class AudienceDestination(Destination):
     """
 
     state_fields: ClassVar[tuple[str, ...] | None] = None
+    #: Fields (among ``identifiers``) that describe a member without identifying it (a first name
+    #: for a merge field). Core keeps a hash of them per member and sends a member whose hash
+    #: changed through :meth:`update`; a change of ``state_fields`` is a new identity instead.
+    attributes: ClassVar[tuple[str, ...]] = ()
     supports_replace: ClassVar[bool] = False
 
     @abstractmethod
@@ -299,6 +303,13 @@ class AudienceDestination(Destination):
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
     ) -> list[MemberOutcome]:
         """Remove one batch (members carry only ``state_fields``); one outcome per member."""
+
+    def update(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        """Send members already on the list whose ``attributes`` changed (every field, as for
+        ``add``). The default is :meth:`add`, right when adding is an upsert; one outcome per member."""
+        return self.add(audience, members, batch)
 
     def replace(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None

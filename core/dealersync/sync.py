@@ -64,7 +64,8 @@ RUNS_COLUMNS: tuple[tuple[str, str], ...] = tuple(
     error VARCHAR, warnings VARCHAR[], planned BIGINT, added BIGINT, removed BIGINT,
     rejected BIGINT, unchanged BIGINT, gave_up BIGINT, full_resync BOOLEAN,
     platform_counts VARCHAR, rejections VARCHAR, pending BIGINT, confirmations VARCHAR,
-    platform_size_lower BIGINT, platform_size_upper BIGINT, platform_status VARCHAR, match_rate VARCHAR
+    platform_size_lower BIGINT, platform_size_upper BIGINT, platform_status VARCHAR, match_rate VARCHAR,
+    updated BIGINT
     """.split(",")
 )
 
@@ -91,6 +92,7 @@ class DeliveryResult:
     planned: int = 0  # API destinations: adds + removes the plan called for
     added: int = 0
     removed: int = 0
+    updated: int = 0  # already on the list, attributes changed (e.g. a merge field), sent as an update
     rejected: int = 0
     unchanged: int = 0
     gave_up: int = 0  # rejected too often or for good: not sent again
@@ -476,7 +478,7 @@ class Runner:
                 out.added, out.removed, out.rejected, out.unchanged, out.gave_up
             )
             res.rejections, res.samples, res.location = out.rejections, out.samples, out.remote_id
-            res.pending, res.confirmations = out.pending, out.confirmations
+            res.pending, res.confirmations, res.updated = out.pending, out.confirmations, out.updated
             if out.read_back is not None:
                 self._take_read_back(res, out.read_back)
             res.warnings.extend(out.warnings)
@@ -545,5 +547,5 @@ class Runner:
              r.planned, r.added, r.removed, r.rejected, r.unchanged, r.gave_up, r.full_resync,
              json.dumps(r.platform_counts, sort_keys=True), json.dumps(r.rejections, sort_keys=True),
              r.pending, json.dumps(r.confirmations, sort_keys=True),
-             r.platform_size_lower, r.platform_size_upper, r.platform_status, r.match_rate],
+             r.platform_size_lower, r.platform_size_upper, r.platform_status, r.match_rate, r.updated],
         )

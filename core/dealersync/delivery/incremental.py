@@ -44,6 +44,7 @@ class IncrementalOutcome:
     planned_removes: int = 0
     added: int = 0
     removed: int = 0
+    updated: int = 0  # members whose attributes changed, sent through the destination's update
     rejected: int = 0
     pending: int = 0  # members whose request waits for the platform's confirmation after this run
     unchanged: int = 0
@@ -85,16 +86,17 @@ class IncrementalDelivery:
         self.outcome = IncrementalOutcome()
         self.fields = list(dest.identifiers)
         self.state_fields = list(dest.state_fields or self.fields)
-        unknown = [f for f in self.state_fields if f not in self.fields]
+        self.attributes = list(dest.attributes)
+        unknown = [f for f in [*self.state_fields, *self.attributes] if f not in self.fields]
         if unknown:
-            raise ConfigError(f"{dest.name}: state_fields {unknown} are not among its identifiers")
+            raise ConfigError(f"{dest.name}: state_fields / attributes {unknown} are not among its identifiers")
 
     def plan(self, mode: str, full_resync: bool) -> Plan:
         return make_plan(
             self.con, self.members, self.state.pair, self.state_fields,
             # replace mode removes whoever is not sent again: planned like mirror's removals, so a
             # guard sees them (only mirror mode sends removals as such)
-            mirror=mode != "add", full_resync=full_resync, retry_cap=RETRY_CAP,
+            mirror=mode != "add", full_resync=full_resync, retry_cap=RETRY_CAP, attributes=self.attributes,
         )
 
     def run(
@@ -116,7 +118,7 @@ class IncrementalDelivery:
             plan = self.plan(mode, full_resync)
             step.rows += plan.adds + plan.removes + plan.unchanged
         out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (
-            plan.adds, plan.removes, plan.unchanged, plan.gave_up
+            plan.adds + plan.updates, plan.removes, plan.unchanged, plan.gave_up
         )
         if dry_run:
             out.samples = self._samples(plan)
@@ -141,7 +143,7 @@ class IncrementalDelivery:
         if self._resolve(remote, out) or changed:  # requests of earlier runs settled: plan again
             plan = self.plan(mode, full_resync)
             out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (
-                plan.adds, plan.removes, plan.unchanged, plan.gave_up
+                plan.adds + plan.updates, plan.removes, plan.unchanged, plan.gave_up
             )
         out.held = guard(plan) if guard else []
         try:
@@ -153,7 +155,8 @@ class IncrementalDelivery:
                 else:
                     self._remove(remote, plan, out)
                     self._add(remote, plan, out)
-                step.rows += out.added + out.removed + out.rejected
+                self._update(remote, plan, out)
+                step.rows += out.added + out.removed + out.updated + out.rejected
                 self._resolve(remote, out)  # a platform that answers quickly confirms in the same run
         finally:  # a delivery that fails midway still says what waits for confirmation
             out.pending = self._pending_members()
@@ -168,13 +171,24 @@ class IncrementalDelivery:
 
     # ------------------------------------------------------------------------------- steps
     def _add(self, remote: RemoteAudience, plan: Plan, out: IncrementalOutcome) -> None:
-        rows = self._rows(plan.add_table, ["member_key", *self.fields])
-        for batch, info in self._batches(rows, plan.adds):
-            outcomes = self.dest.add(remote, batch.members, info) if batch.members else []
+        self._send(self.dest.add, remote, plan.add_table, plan.adds, out, "added")
+
+    def _update(self, remote: RemoteAudience, plan: Plan, out: IncrementalOutcome) -> None:
+        """Members whose attributes changed: the destination's update, never a removal."""
+        if plan.updates:
+            self._send(self.dest.update, remote, plan.update_table, plan.updates, out, "updated")
+
+    def _send(
+        self, call: Callable[..., list[MemberOutcome]], remote: RemoteAudience, table: str, total: int,
+        out: IncrementalOutcome, counter: str,
+    ) -> None:
+        rows = self._rows(table, ["member_key", *self.fields])
+        for batch, info in self._batches(rows, total):
+            outcomes = call(remote, batch.members, info) if batch.members else []
             outcomes = self._complete(batch.members, outcomes) + batch.rejected
             checkpoint("before_commit", info.seq)
-            self.state.commit_added(plan.add_table, outcomes)
-            self._count(outcomes, out, "added")
+            self.state.commit_added(table, outcomes)
+            self._count(outcomes, out, counter)
             interrupts.check()
 
     def _remove(self, remote: RemoteAudience, plan: Plan, out: IncrementalOutcome) -> None:

@@ -7,7 +7,12 @@
 * **remove** (mirror mode only): members this tool added (synced, pending or retry rows of the
   state: any of them may be on the platform) that left the audience, and the old identifiers of
   members whose identifiers changed;
-* **unchanged**: members synced, or pending confirmation, with the same identifiers.
+* **update**: members synced with the same identifiers whose attribute fingerprint changed (a
+  new first name for a Mailchimp merge field): sent through the destination's ``update``, never
+  removed. A state row without a fingerprint (written before fingerprints existed) takes the
+  current one as its baseline, without a send;
+* **unchanged**: members synced, or pending confirmation, with the same identifiers (and
+  attributes).
 
 Removals go before additions, so a member whose identifiers changed is never left twice on the
 platform: if the run stops in between, the next run adds the member again.
@@ -32,6 +37,8 @@ class Plan:
     unchanged: int
     gave_up: int  # rejected too often, or for good: not sent again
     synced: int = 0  # members the state says are on the platform before this run
+    update_table: str = ""
+    updates: int = 0
 
 
 def payload_sql(fields: Sequence[str], alias: str = "") -> str:
@@ -39,6 +46,13 @@ def payload_sql(fields: Sequence[str], alias: str = "") -> str:
     prefix = f"{alias}." if alias else ""
     pairs = ", ".join(f"{quote_literal(f)}, {prefix}{quote_ident(f)}" for f in fields)
     return f"json_object({pairs})::VARCHAR"
+
+
+def fingerprint_sql(fields: Sequence[str]) -> str:
+    """A hash of a member's attribute fields (never the values themselves), or NULL without any."""
+    if not fields:
+        return "NULL::VARCHAR"
+    return f"sha256({payload_sql(fields)})"
 
 
 def make_plan(
@@ -50,16 +64,28 @@ def make_plan(
     mirror: bool,
     full_resync: bool,
     retry_cap: int,
+    attributes: Sequence[str] = (),
 ) -> Plan:
     tag = f"{pair[0]}_{pair[1]}"
     cur, st = f"_cur_{tag}", f"_st_{tag}"
-    add, remove = f"_add_{tag}", f"_remove_{tag}"
-    con.execute(f'CREATE OR REPLACE TEMP TABLE {quote_ident(cur)} AS SELECT *, {payload_sql(state_fields)} AS _payload FROM {quote_ident(members)}')
+    add, remove, update = f"_add_{tag}", f"_remove_{tag}", f"_update_{tag}"
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final '
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(cur)} AS SELECT *, {payload_sql(state_fields)} AS _payload,"
+        f" {fingerprint_sql(attributes)} AS _fingerprint FROM {quote_ident(members)}"
+    )
+    if attributes:  # rows from before fingerprints: the current attributes become their baseline
+        con.execute(
+            f"""UPDATE _sync_state SET fingerprint = c._fingerprint FROM {quote_ident(cur)} c
+                WHERE audience = ? AND destination = ? AND _sync_state.member_key = c.member_key
+                  AND fingerprint IS NULL AND status = 'synced' AND payload = c._payload""",
+            pair,
+        )
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final, fingerprint '
         "FROM _sync_state WHERE audience = ? AND destination = ?",
         pair,
     )
+    changed = "(s.fingerprint IS DISTINCT FROM c._fingerprint)" if attributes else "false"
     gave_up = (
         f"(s.status IN ('rejected', 'retry') AND s.payload = c._payload AND (s.final OR s.attempts >= {int(retry_cap)}))"
     )
@@ -72,6 +98,13 @@ def make_plan(
             ORDER BY c.member_key"""
     )
     con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {quote_ident(update)} AS
+            SELECT c.* FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key)
+            WHERE NOT {'true' if full_resync else 'false'} AND s.status = 'synced' AND s.payload = c._payload
+              AND {changed}
+            ORDER BY c.member_key"""
+    )
+    con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {quote_ident(remove)} AS
             SELECT s.member_key, s.payload AS _payload FROM {quote_ident(st)} s LEFT JOIN {quote_ident(cur)} c USING (member_key)
             WHERE {'true' if mirror else 'false'} AND s.status IN ('synced', 'pending', 'retry')
@@ -81,12 +114,13 @@ def make_plan(
     counts = con.execute(
         f"""SELECT (SELECT count(*) FROM {quote_ident(add)}), (SELECT count(*) FROM {quote_ident(remove)}),
                    (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key)
-                    WHERE s.status IN ('synced', 'pending') AND s.payload = c._payload),
+                    WHERE s.status IN ('synced', 'pending') AND s.payload = c._payload AND NOT {changed}),
                    (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key) WHERE {gave_up}),
-                   (SELECT count(*) FROM {quote_ident(st)} WHERE status = 'synced')"""
+                   (SELECT count(*) FROM {quote_ident(st)} WHERE status = 'synced'),
+                   (SELECT count(*) FROM {quote_ident(update)})"""
     ).fetchone()
     assert counts is not None
-    adds, removes, unchanged, gave_up_n, synced = (int(x) for x in counts)
+    adds, removes, unchanged, gave_up_n, synced, updates = (int(x) for x in counts)
     if full_resync:
         unchanged = 0
-    return Plan(add, remove, adds, removes, unchanged, gave_up_n, synced)
+    return Plan(add, remove, adds, removes, unchanged, gave_up_n, synced, update, updates)

@@ -117,12 +117,12 @@ class SyncState:
     def _insert_outcomes(self, planned: str, outcomes: Sequence[MemberOutcome]) -> None:
         self.con.execute(
             f"""INSERT INTO _sync_state (audience, destination, member_key, payload, status, attempts, final,
-                                        code, reason, updated_at, request_id, confirmed_at, platform_id)
+                                        code, reason, updated_at, request_id, confirmed_at, platform_id, fingerprint)
                SELECT ?, ?, o.k, t._payload,
                       CASE WHEN NOT o.ok THEN 'rejected' WHEN o.req IS NULL THEN 'synced' ELSE 'pending' END,
                       CASE WHEN o.ok THEN 0 ELSE 1 END, NOT o.ok AND coalesce(starts_with(o.c, ?), false),
                       o.c, o.r, now(), CASE WHEN o.ok THEN o.req END,
-                      CASE WHEN o.ok AND o.req IS NULL THEN now() END, o.pid
+                      CASE WHEN o.ok AND o.req IS NULL THEN now() END, o.pid, t._fingerprint
                FROM (SELECT unnest(?) AS k, unnest(?) AS ok, unnest(?) AS c, unnest(?) AS r,
                             unnest(?) AS req, unnest(?) AS pid) o
                JOIN {quote_ident(planned)} t ON t.member_key = o.k
@@ -134,7 +134,8 @@ class SyncState:
                    final = excluded.final, code = excluded.code, reason = excluded.reason,
                    updated_at = excluded.updated_at, request_id = excluded.request_id,
                    confirmed_at = coalesce(excluded.confirmed_at, _sync_state.confirmed_at),
-                   platform_id = coalesce(excluded.platform_id, _sync_state.platform_id)""",
+                   platform_id = coalesce(excluded.platform_id, _sync_state.platform_id),
+                   fingerprint = excluded.fingerprint""",
             [*self.pair, FINAL_PREFIX, [o.member_key for o in outcomes], [o.accepted for o in outcomes],
              [o.code for o in outcomes], [o.reason for o in outcomes], [o.request_id for o in outcomes],
              [o.platform_id for o in outcomes]],

@@ -128,7 +128,7 @@ class MailchimpConfig(ConnectorConfig):
     )
     merge_fields: dict[Literal["first_name", "last_name"], str] = Field(
         default_factory=dict,
-        description="names sent as merge fields for new contacts, e.g. "
+        description="names sent as merge fields (for new contacts, and again when a name changes), e.g. "
         "{ first_name = \"FNAME\", last_name = \"LNAME\" }; default: none (email only)",
     )
     base_url: str | None = Field(
@@ -277,6 +277,8 @@ class MailchimpDestination(AudienceDestination):
 
     def __init__(self, config: MailchimpConfig, context: ConnectorContext) -> None:  # type: ignore[override]
         super().__init__(config, context)
+        #: the configured merge fields (FNAME / LNAME): a changed name is sent through update()
+        self.attributes = tuple(config.merge_fields)  # type: ignore[misc]
         where = f"destinations.{context.instance}"
         base = config.base_url or data_center_url(config.api_key, where)
         session = requests.Session()
@@ -351,6 +353,27 @@ class MailchimpDestination(AudienceDestination):
         for m in members:
             outcomes.setdefault(m["member_key"], MemberOutcome(m["member_key"], True))
         return [outcomes[m["member_key"]] for m in members]
+
+    def update(
+        self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
+    ) -> list[MemberOutcome]:
+        """New merge-field values of contacts already tagged: one ``PATCH
+        /lists/{list_id}/members/{subscriber_hash}`` with ``merge_fields`` only (Marketing API
+        reference, "Update list member": fields not sent are left alone, so the status is never
+        touched). A contact Mailchimp no longer has is reported as not found (added again later)."""
+        return self._parallel(self._patch_merge_fields, members)
+
+    def _patch_merge_fields(self, m: dict[str, Any]) -> MemberOutcome:
+        merge = {tag: m.get(f) or "" for f, tag in self.cfg.merge_fields.items()}
+        try:
+            self.http.request(
+                "PATCH", f"{self._list}/members/{m['subscriber_hash']}",
+                params={"skip_merge_validation": "true"}, json={"merge_fields": merge},
+            )
+        except MailchimpNotFound:
+            return MemberOutcome(m["member_key"], False, NOT_FOUND, "Mailchimp no longer has this contact")
+        self._count("merge_fields_updated")
+        return MemberOutcome(m["member_key"], True)
 
     def remove(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None

@@ -107,6 +107,8 @@ class FakeMailchimp(FakePlatform):
             self.base_url = base_url  # type: ignore[misc]
         self.api_key = api_key
         self.latency = latency
+        self.patches: list[Any] = []  # bodies of member PATCH requests
+        self.calls: list[str] = []  # "METHOD /path template" of every request that reached a handler
         #: list id -> subscriber hash -> {"email", "status", "merge_fields"}
         self.contacts: dict[str, dict[str, dict[str, Any]]] = {}
         #: list id -> segment id -> {"name", "members": set of hashes}
@@ -214,6 +216,7 @@ class FakeMailchimp(FakePlatform):
         self.route(rsps, "GET", "/lists/{list_id}/members/{hash}", self.get_member)
         self.route(rsps, "GET", "/lists/{list_id}/segments", self.list_segments)
         self.route(rsps, "GET", "/lists/{list_id}/segments/{seg_id}", self.get_segment)
+        self.route(rsps, "PATCH", "/lists/{list_id}/members/{hash}", self.patch_member)
         self.route(rsps, "POST", "/lists/{list_id}/segments", self.create_segment)
         self.route(rsps, "POST", "/lists/{list_id}/segments/{seg_id}", self.change_segment)
         self.route(rsps, "DELETE", "/lists/{list_id}/segments/{seg_id}/members/{hash}", self.untag)
@@ -250,6 +253,7 @@ class FakeMailchimp(FakePlatform):
                 match = pattern.match(request.url or "")
                 assert match is not None
                 with self._state_lock:
+                    self.calls.append(f"{method} {path}")
                     status, payload = handler(request, _body(request), **match.groupdict())
                 if fault is not None and fault.kind == "lose":
                     self.injected_exceptions += 1
@@ -354,6 +358,25 @@ class FakeMailchimp(FakePlatform):
             return 404, problem(404, "Resource Not Found", "The requested resource could not be found.")
         full = {"id": hash, "email_address": c["email"], "status": c["status"], "merge_fields": c["merge_fields"]}
         return 200, _only_fields(request, full)
+
+    def patch_member(self, request: PreparedRequest, body: Any, list_id: str, hash: str) -> tuple[int, Any]:
+        """Update a list member (Marketing API reference, Lists > Members > "Update list member",
+        ``PATCH /lists/{list_id}/members/{subscriber_hash}``): only the fields sent change; merge
+        tags the audience lacks are refused; an unknown member is 404."""
+        if missing := self._no_list(list_id):
+            return missing
+        self.patches.append(body)
+        contact = self.contacts[list_id].get(hash)
+        if contact is None:
+            return 404, problem(404, "Resource Not Found", "The requested resource could not be found.")
+        if not isinstance(body, dict) or set(body) - PATCH_FIELDS:
+            return 400, problem(400, "Invalid Resource", "The resource submitted could not be validated.")
+        unknown_tags = set(body.get("merge_fields") or {}) - self.merge_tags
+        if unknown_tags:
+            return 400, problem(400, "Invalid Resource", f"Your merge fields were invalid: {sorted(unknown_tags)[0]}")
+        contact["merge_fields"].update(body.get("merge_fields") or {})
+        return 200, {"id": hash, "email_address": contact["email"], "status": contact["status"],
+                     "merge_fields": contact["merge_fields"]}
 
     def list_segments(self, request: PreparedRequest, body: Any, list_id: str) -> tuple[int, Any]:
         if missing := self._no_list(list_id):
@@ -511,6 +534,11 @@ def _body(request: PreparedRequest) -> Any:
         return json.loads(request.body)
     except (ValueError, TypeError):
         return None
+
+
+#: Body fields of "Update list member" (a subset of the reference's: what a sync could send).
+PATCH_FIELDS = {"email_address", "email_type", "status", "merge_fields", "interests", "language", "vip", "location",
+                "marketing_permissions", "ip_signup", "timestamp_signup", "ip_opt", "timestamp_opt"}
 
 
 def _only_fields(request: PreparedRequest, full: dict[str, Any]) -> dict[str, Any]:
