@@ -286,6 +286,10 @@ class AudienceDestination(Destination):
     #: for a merge field). Core keeps a hash of them per member and sends a member whose hash
     #: changed through :meth:`update`; a change of ``state_fields`` is a new identity instead.
     attributes: ClassVar[tuple[str, ...]] = ()
+    #: Members whose last confirmed upload is older than this many days are sent again (a
+    #: platform that expires members, such as Customer Match); None: never. May be set per
+    #: instance from the config.
+    refresh_after_days: ClassVar[int | None] = None
     supports_replace: ClassVar[bool] = False
 
     @abstractmethod

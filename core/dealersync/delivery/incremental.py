@@ -8,6 +8,7 @@ destination contract makes harmless. So a sync interrupted anywhere and run agai
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import duckdb
 from dealersync import interrupts
 from dealersync.batching import split_batches
 from dealersync.connectors import AudienceDestination, BatchInfo, MemberOutcome, ReadBack, RemoteAudience
+from dealersync.delivery import clock
 from dealersync.delivery.failures import describe_failure, rollback_open_transaction
 from dealersync.delivery.plan import Plan, make_plan, payload_sql
 from dealersync.delivery.state import SyncState
@@ -45,6 +47,7 @@ class IncrementalOutcome:
     added: int = 0
     removed: int = 0
     updated: int = 0  # members whose attributes changed, sent through the destination's update
+    refreshed: int = 0  # of the planned adds: stale members sent again (refresh_after_days)
     rejected: int = 0
     pending: int = 0  # members whose request waits for the platform's confirmation after this run
     unchanged: int = 0
@@ -97,6 +100,9 @@ class IncrementalDelivery:
             # replace mode removes whoever is not sent again: planned like mirror's removals, so a
             # guard sees them (only mirror mode sends removals as such)
             mirror=mode != "add", full_resync=full_resync, retry_cap=RETRY_CAP, attributes=self.attributes,
+            refresh_before=(
+                clock.now() - dt.timedelta(days=self.dest.refresh_after_days) if self.dest.refresh_after_days else None
+            ),
         )
 
     def run(
@@ -117,8 +123,8 @@ class IncrementalDelivery:
         with timings.step("diff") as step:
             plan = self.plan(mode, full_resync)
             step.rows += plan.adds + plan.removes + plan.unchanged
-        out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (
-            plan.adds + plan.updates, plan.removes, plan.unchanged, plan.gave_up
+        out.planned_adds, out.planned_removes, out.unchanged, out.gave_up, out.refreshed = (
+            plan.adds + plan.updates, plan.removes, plan.unchanged, plan.gave_up, plan.refreshes
         )
         if dry_run:
             out.samples = self._samples(plan)
@@ -142,8 +148,8 @@ class IncrementalDelivery:
             )
         if self._resolve(remote, out) or changed:  # requests of earlier runs settled: plan again
             plan = self.plan(mode, full_resync)
-            out.planned_adds, out.planned_removes, out.unchanged, out.gave_up = (
-                plan.adds + plan.updates, plan.removes, plan.unchanged, plan.gave_up
+            out.planned_adds, out.planned_removes, out.unchanged, out.gave_up, out.refreshed = (
+                plan.adds + plan.updates, plan.removes, plan.unchanged, plan.gave_up, plan.refreshes
             )
         out.held = guard(plan) if guard else []
         try:

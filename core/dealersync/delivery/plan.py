@@ -11,6 +11,10 @@
   new first name for a Mailchimp merge field): sent through the destination's ``update``, never
   removed. A state row without a fingerprint (written before fingerprints existed) takes the
   current one as its baseline, without a send;
+* **refresh**: members synced whose last confirmed upload is older than the destination's
+  ``refresh_after_days`` (platforms that expire members, such as Customer Match), oldest first,
+  at most a seventh of the synced members a run, so a wave spreads over a week of runs; sent
+  again as additions (adding is idempotent);
 * **unchanged**: members synced, or pending confirmation, with the same identifiers (and
   attributes).
 
@@ -20,6 +24,7 @@ platform: if the run stops in between, the next run adds the member again.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +44,7 @@ class Plan:
     synced: int = 0  # members the state says are on the platform before this run
     update_table: str = ""
     updates: int = 0
+    refreshes: int = 0  # of ``adds``: stale members sent again
 
 
 def payload_sql(fields: Sequence[str], alias: str = "") -> str:
@@ -65,6 +71,7 @@ def make_plan(
     full_resync: bool,
     retry_cap: int,
     attributes: Sequence[str] = (),
+    refresh_before: dt.datetime | None = None,
 ) -> Plan:
     tag = f"{pair[0]}_{pair[1]}"
     cur, st = f"_cur_{tag}", f"_st_{tag}"
@@ -81,7 +88,7 @@ def make_plan(
             pair,
         )
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final, fingerprint '
+        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final, fingerprint, confirmed_at '
         "FROM _sync_state WHERE audience = ? AND destination = ?",
         pair,
     )
@@ -89,12 +96,23 @@ def make_plan(
     gave_up = (
         f"(s.status IN ('rejected', 'retry') AND s.payload = c._payload AND (s.final OR s.attempts >= {int(retry_cap)}))"
     )
+    refresh = f"_refresh_{tag}"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {quote_ident(refresh)} AS
+            SELECT member_key FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key)
+            WHERE ?::TIMESTAMP IS NOT NULL AND s.status = 'synced' AND s.payload = c._payload
+              AND s.confirmed_at < ?::TIMESTAMP
+            ORDER BY s.confirmed_at, member_key
+            LIMIT (SELECT ceil(count(*) / 7)::BIGINT FROM {quote_ident(st)} WHERE status = 'synced')""",
+        [refresh_before, refresh_before],
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {quote_ident(add)} AS
             SELECT c.* FROM {quote_ident(cur)} c LEFT JOIN {quote_ident(st)} s USING (member_key)
             WHERE NOT coalesce({gave_up}, false)
               AND ({'true' if full_resync else 'false'} OR s.member_key IS NULL
-                   OR s.payload <> c._payload OR s.status IN ('rejected', 'retry', 'removing'))
+                   OR s.payload <> c._payload OR s.status IN ('rejected', 'retry', 'removing')
+                   OR c.member_key IN (SELECT member_key FROM {quote_ident(refresh)}))
             ORDER BY c.member_key"""
     )
     con.execute(
@@ -114,13 +132,15 @@ def make_plan(
     counts = con.execute(
         f"""SELECT (SELECT count(*) FROM {quote_ident(add)}), (SELECT count(*) FROM {quote_ident(remove)}),
                    (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key)
-                    WHERE s.status IN ('synced', 'pending') AND s.payload = c._payload AND NOT {changed}),
+                    WHERE s.status IN ('synced', 'pending') AND s.payload = c._payload AND NOT {changed}
+                      AND member_key NOT IN (SELECT member_key FROM {quote_ident(refresh)})),
                    (SELECT count(*) FROM {quote_ident(cur)} c JOIN {quote_ident(st)} s USING (member_key) WHERE {gave_up}),
                    (SELECT count(*) FROM {quote_ident(st)} WHERE status = 'synced'),
-                   (SELECT count(*) FROM {quote_ident(update)})"""
+                   (SELECT count(*) FROM {quote_ident(update)}),
+                   (SELECT count(*) FROM {quote_ident(refresh)})"""
     ).fetchone()
     assert counts is not None
-    adds, removes, unchanged, gave_up_n, synced, updates = (int(x) for x in counts)
+    adds, removes, unchanged, gave_up_n, synced, updates, refreshes = (int(x) for x in counts)
     if full_resync:
         unchanged = 0
-    return Plan(add, remove, adds, removes, unchanged, gave_up_n, synced, update, updates)
+    return Plan(add, remove, adds, removes, unchanged, gave_up_n, synced, update, updates, refreshes)

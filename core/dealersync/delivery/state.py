@@ -34,6 +34,7 @@ from collections.abc import Sequence
 import duckdb
 
 from dealersync.connectors import MemberOutcome, RemoteAudience, RequestStatus
+from dealersync.delivery import clock
 from dealersync.store import quote_ident, scalar_int, transaction
 
 DDL = (
@@ -122,7 +123,7 @@ class SyncState:
                       CASE WHEN NOT o.ok THEN 'rejected' WHEN o.req IS NULL THEN 'synced' ELSE 'pending' END,
                       CASE WHEN o.ok THEN 0 ELSE 1 END, NOT o.ok AND coalesce(starts_with(o.c, ?), false),
                       o.c, o.r, now(), CASE WHEN o.ok THEN o.req END,
-                      CASE WHEN o.ok AND o.req IS NULL THEN now() END, o.pid, t._fingerprint
+                      CASE WHEN o.ok AND o.req IS NULL THEN ?::TIMESTAMP END, o.pid, t._fingerprint
                FROM (SELECT unnest(?) AS k, unnest(?) AS ok, unnest(?) AS c, unnest(?) AS r,
                             unnest(?) AS req, unnest(?) AS pid) o
                JOIN {quote_ident(planned)} t ON t.member_key = o.k
@@ -136,7 +137,7 @@ class SyncState:
                    confirmed_at = coalesce(excluded.confirmed_at, _sync_state.confirmed_at),
                    platform_id = coalesce(excluded.platform_id, _sync_state.platform_id),
                    fingerprint = excluded.fingerprint""",
-            [*self.pair, FINAL_PREFIX, [o.member_key for o in outcomes], [o.accepted for o in outcomes],
+            [*self.pair, FINAL_PREFIX, clock.now(), [o.member_key for o in outcomes], [o.accepted for o in outcomes],
              [o.code for o in outcomes], [o.reason for o in outcomes], [o.request_id for o in outcomes],
              [o.platform_id for o in outcomes]],
         )
@@ -195,8 +196,8 @@ class SyncState:
             if op == "add" and ok:
                 self.con.execute(
                     "UPDATE _sync_state SET status = 'synced', request_id = NULL, attempts = 0, code = NULL,"
-                    f" reason = NULL, confirmed_at = now(), updated_at = now() WHERE {where} AND status = 'pending'",
-                    args,
+                    f" reason = NULL, confirmed_at = ?, updated_at = now() WHERE {where} AND status = 'pending'",
+                    [clock.now(), *args],
                 )
             elif op == "add":
                 self.con.execute(
@@ -226,9 +227,9 @@ class SyncState:
             self.con.execute(
                 f"""INSERT INTO _sync_state (audience, destination, member_key, payload, status, attempts, final,
                                             updated_at, confirmed_at)
-                    SELECT ?, ?, member_key, {payload_sql}, 'synced', 0, false, now(), now()
+                    SELECT ?, ?, member_key, {payload_sql}, 'synced', 0, false, now(), ?
                     FROM {quote_ident(members_table)} WHERE member_key NOT IN (SELECT unnest(?))""",
-                [*self.pair, list(rejected)],
+                [*self.pair, clock.now(), list(rejected)],
             )
 
     def forget_departed_rejections(self, current_table: str) -> None:

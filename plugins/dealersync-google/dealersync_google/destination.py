@@ -111,6 +111,13 @@ class GoogleConfig(ConnectorConfig):
         DEFAULT_TOKEN_URL,
         description="OAuth 2.0 token endpoint the refresh token is exchanged at (Google: https://oauth2.googleapis.com/token).",
     )
+    refresh_after_days: int | None = Field(
+        30, ge=1, le=540,
+        description="Send a member again when its last confirmed upload is older than this many days,"
+        " so it never expires from the list (a Customer Match list keeps a member for its membership"
+        " duration, at most 540 days, set per list in Google Ads). Default 30: keep it below your"
+        " lists' shortest membership duration; a wave of stale members spreads over a week of runs.",
+    )
     requests_per_minute: int = Field(
         300, ge=1, description="Client-side cap on API requests per minute (Google's quota: 300 a project)."
     )
@@ -293,6 +300,7 @@ class GoogleCustomerMatch(AudienceDestination):
         self.oauth = HttpSession("Google OAuth", classifier=_classify_token)
         self._access_token: str | None = None
         self._match_rate: str | None = None  # of this run's last confirmed upload
+        self.refresh_after_days = config.refresh_after_days  # type: ignore[misc]
         self._counts = {
             "requests": 0, "members_ingested": 0, "members_removed": 0, "members_rejected": 0, "status_checks": 0,
         }

@@ -27,6 +27,9 @@ It holds the members of each Customer Match user list and enforces what the docu
   scripted with ``outcome(call, "PARTIAL_SUCCESS")`` applies only part of its members (the
   first half), ``"FAILED"`` none, ``"PROCESSING"`` is still processing until ``settle()``. An
   unknown ``requestId`` is 404 NOT_FOUND; a request to it other than ``requestId`` is 400.
+* Expiry: a Customer Match list keeps a member for its membership duration (at most 540 days,
+  set per list; Google Ads API ``UserList.membership_life_span``); ``membership_days`` and the
+  fake's ``clock`` model it: :meth:`expired` names the held members whose last ingest is older.
 * Fault injection by API call number (``fail``): an HTTP status with headers, a timeout, a
   dropped connection, or "applied, then the answer lost".
 
@@ -36,10 +39,11 @@ Stored members are dicts of the connector's identifier fields (``email``, ``phon
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -112,6 +116,10 @@ class FakeDataManager(FakePlatform):
         #: requestId -> its RequestStatusPerDestination (as JSON)
         self.requests: dict[str, dict[str, Any]] = {}
         self.status_calls = 0
+        self.membership_days = 540
+        self.clock: Callable[[], dt.datetime] = dt.datetime.now
+        #: (list id, email hash) -> when it was last ingested, by ``clock``
+        self.ingested_at: dict[tuple[str, str], dt.datetime] = {}
 
     # ---------------------------------------------------------------------- set-up helpers
     def create_user_list(self, name: str = "", account: str = ACCOUNT) -> str:
@@ -289,8 +297,18 @@ class FakeDataManager(FakePlatform):
             raise requests.ConnectionError("simulated: applied, then the answer was lost")
         return 200, {"requestId": request_id}, {}
 
+    def expired(self, list_id: str = LIST_ID) -> list[str]:
+        """Email hashes of held members Google would have dropped by now (membership duration)."""
+        limit = self.clock() - dt.timedelta(days=self.membership_days)
+        held = {m["email"] for m in self.held(list_id) if m.get("email")}
+        return sorted(e for e in held if self.ingested_at.get((list_id, e), limit) < limit)
+
     def _apply(self, list_id: str, op: str, stored: list[dict[str, Any]]) -> None:
         self.applied.append((list_id, op, stored))
+        if op == "ingest":
+            for m in stored:
+                if m.get("email"):
+                    self.ingested_at[(list_id, m["email"])] = self.clock()
         if op == "ingest":
             self.add_members(list_id, stored)
         else:
