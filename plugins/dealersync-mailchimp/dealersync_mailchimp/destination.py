@@ -79,6 +79,8 @@ SUPPRESSED_COMPLIANCE = "suppressed:compliance"
 INVALID_EMAIL = "invalid:email"
 THROTTLED_ADDRESS = "throttled:address"
 ARCHIVED = "mailchimp:archived"
+#: Mailchimp answered 200 without the fields that prove the request was applied (retried).
+NO_PROOF = "mailchimp:no_proof"
 TAG_FAILED = "mailchimp:tag_failed"
 UNTAG_FAILED = "mailchimp:untag_failed"
 MERGE_FIELDS = "mailchimp:merge_fields"
@@ -430,6 +432,15 @@ class MailchimpDestination(AudienceDestination):
             "update_existing": False,
         }
         answer = self._json(self.http.post(self._list, params={"skip_merge_validation": "true"}, json=body))
+        if not isinstance(answer.get("total_created"), int) or not isinstance(answer.get("errors"), list):
+            # "Batch subscribe or unsubscribe" answers new_members, total_created, errors, ...:
+            # without them nothing proves the contacts exist, so none is tagged or counted
+            for m in chunk:
+                outcomes[m["member_key"]] = MemberOutcome(
+                    m["member_key"], False, NO_PROOF, "Mailchimp's answer did not show the contact created or found"
+                )
+            self._count("unproven", len(chunk))
+            return []
         self._count("created", _int(answer.get("total_created")))
         self._count("updated", _int(answer.get("total_updated")))
         self._count("upsert_errors", _int(answer.get("error_count")))
@@ -543,6 +554,16 @@ class MailchimpDestination(AudienceDestination):
         answer = self._json(
             self.http.post(f"{self._list}/segments/{audience.id}", json={"members_to_add": emails, "members_to_remove": []})
         )
+        if not isinstance(answer.get("members_added"), list) or not isinstance(answer.get("total_added"), int):
+            # the documented answer ("Add or remove member from static segment": members_added,
+            # total_added, errors) is what proves the tagging; anything else (an empty {}, a
+            # proxy's page) proves nothing: not delivered, sent again next run
+            for m in chunk:
+                outcomes[m["member_key"]] = MemberOutcome(
+                    m["member_key"], False, NO_PROOF, "Mailchimp's answer did not show the contact tagged"
+                )
+            self._count("unproven", len(chunk))
+            return
         self._count("tagged", _int(answer.get("total_added")))
         by_email = {str(m["email"]).lower(): m for m in chunk}
         for err in answer.get("errors") or []:
