@@ -27,7 +27,7 @@ from typing import Any
 from dealersync.connectors import BatchLimits, MemberOutcome
 
 #: Member fields that are bookkeeping, not identifiers.
-NOT_IDENTIFIERS = frozenset({"member_key", "customer_ids"})
+NOT_IDENTIFIERS = frozenset({"member_key", "customer_ids", "platform_id"})
 
 
 @dataclass

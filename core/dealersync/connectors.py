@@ -306,7 +306,8 @@ class AudienceDestination(Destination):
     def remove(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
     ) -> list[MemberOutcome]:
-        """Remove one batch (members carry only ``state_fields``); one outcome per member."""
+        """Remove one batch (members carry only ``state_fields``, and ``platform_id`` when the add
+        returned one: :attr:`MemberOutcome.platform_id`); one outcome per member."""
 
     def update(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None

@@ -198,8 +198,12 @@ class IncrementalDelivery:
             interrupts.check()
 
     def _remove(self, remote: RemoteAudience, plan: Plan, out: IncrementalOutcome) -> None:
-        rows = self._rows(plan.remove_table, ["member_key", "_payload"])
-        members = ({"member_key": r["member_key"], **json.loads(r["_payload"])} for r in rows)
+        rows = self._rows(plan.remove_table, ["member_key", "_payload", "_platform_id"])
+        members = (
+            {"member_key": r["member_key"], **json.loads(r["_payload"]),
+             **({"platform_id": r["_platform_id"]} if r["_platform_id"] else {})}
+            for r in rows
+        )
         for batch, info in self._batches(members, plan.removes):
             outcomes = self._complete(batch.members, self.dest.remove(remote, batch.members, info))
             checkpoint("before_commit", info.seq)

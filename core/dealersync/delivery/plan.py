@@ -88,7 +88,7 @@ def make_plan(
             pair,
         )
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final, fingerprint, confirmed_at '
+        f'CREATE OR REPLACE TEMP TABLE {quote_ident(st)} AS SELECT member_key, payload, status, attempts, final, fingerprint, confirmed_at, platform_id '
         "FROM _sync_state WHERE audience = ? AND destination = ?",
         pair,
     )
@@ -124,7 +124,8 @@ def make_plan(
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {quote_ident(remove)} AS
-            SELECT s.member_key, s.payload AS _payload FROM {quote_ident(st)} s LEFT JOIN {quote_ident(cur)} c USING (member_key)
+            SELECT s.member_key, s.payload AS _payload, s.platform_id AS _platform_id
+            FROM {quote_ident(st)} s LEFT JOIN {quote_ident(cur)} c USING (member_key)
             WHERE {'true' if mirror else 'false'} AND s.status IN ('synced', 'pending', 'retry')
               AND (c.member_key IS NULL OR c._payload <> s.payload)
             ORDER BY s.member_key"""
