@@ -20,7 +20,7 @@ from dealersync.model import TABLES
 from dealersync.testing.conformance import ConnectorConformance
 from dealersync.testing.destination_kit import DestinationConformance
 from dealersync.testing.fakes import FakePlatform
-from dealersync.testing.faults import SimulatedCrash, crash_at
+from dealersync.testing.faults import SimulatedCrash, crash_at, sync_clock
 from dealersync.testing.mocks import every_request_answered, strict_http
 from dealersync.testing.people import SamplePeople, sample_people
 from dealersync.testing.source_kit import SourceConformance
@@ -39,6 +39,7 @@ __all__ = [
     "run_sync",
     "sample_people",
     "strict_http",
+    "sync_clock",
     "write_extract",
 ]
 

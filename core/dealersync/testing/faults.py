@@ -1,11 +1,12 @@
-"""Fault injection for kill-and-resume tests of the sync engine."""
+"""Fault injection for kill-and-resume tests of the sync engine, and its injectable clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from dealersync.delivery import incremental
+from dealersync.delivery import clock, incremental
 
 
 class SimulatedCrash(BaseException):
@@ -30,3 +31,15 @@ def crash_at(stage: str, batch: int) -> Iterator[None]:
         yield
     finally:
         incremental.checkpoint = original
+
+
+@contextmanager
+def sync_clock(now: Callable[[], dt.datetime]) -> Iterator[None]:
+    """Make the sync state's wall clock (``confirmed_at``, refresh) read ``now()`` instead of the
+    real time, so a test moves days in seconds."""
+    original = clock.now
+    clock.now = now
+    try:
+        yield
+    finally:
+        clock.now = original

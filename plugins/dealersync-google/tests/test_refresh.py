@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dealersync.delivery import clock
+from dealersync.testing import sync_clock
 
 _spec = importlib.util.spec_from_file_location("google_test_sync_refresh", Path(__file__).with_name("test_sync.py"))
 assert _spec is not None and _spec.loader is not None
@@ -19,12 +20,22 @@ _spec.loader.exec_module(_sync)
 World = _sync.World
 
 
+def _with_clock(run_sync: Any, today: list[dt.datetime]) -> Any:
+    """``run_sync`` with the sync state's clock reading ``today[0]``."""
+
+    def run(*args: Any, **kw: Any) -> Any:
+        with sync_clock(lambda: today[0]):
+            return run_sync(*args, **kw)
+
+    return run
+
+
 @pytest.mark.slow
 def test_stale_members_are_sent_again_across_runs_and_none_expires(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dealersync_waits: list[float]
 ) -> None:
     today = [dt.datetime(2026, 1, 1, 6, 0)]
-    monkeypatch.setattr(clock, "now", lambda: today[0])
+    monkeypatch.setattr(_sync, "run_sync", _with_clock(_sync.run_sync, today))
     w = World(tmp_path, monkeypatch, 140)
     w.fake.clock = lambda: today[0]
     w.fake.membership_days = 45  # a list set to a short membership duration
@@ -47,7 +58,7 @@ def test_without_refresh_members_expire_in_the_fake(
 ) -> None:
     """The control: the fake's expiry is real, so the test above proves something."""
     today = [dt.datetime(2026, 1, 1)]
-    monkeypatch.setattr(clock, "now", lambda: today[0])
+    monkeypatch.setattr(_sync, "run_sync", _with_clock(_sync.run_sync, today))
     w = World(tmp_path, monkeypatch, 20)
     w.fake.clock = lambda: today[0]
     w.fake.membership_days = 45
