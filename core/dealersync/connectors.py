@@ -85,6 +85,17 @@ class Connector(ABC):
     def check(self) -> None:  # noqa: B027 - optional hook with a sensible default
         """Verify the connector can work (paths exist, credentials accepted). Raise an error kind."""
 
+    def check_config(self, audiences: tuple[str, ...] = ()) -> None:  # noqa: B027 - optional, no-op default
+        """Configuration checks ``Config``'s validators cannot make alone, with no network and no
+        side effect: a path that must exist, a setting every audience needs (a list id per
+        audience), two audiences that would write the same file. Run by the preflight before any
+        data moves (``dealersync sync``, ``dealersync check``); raise :class:`ConfigError` naming
+        the key (``destinations.<instance>.<key>: found ..., expected ...``): exit 2.
+
+        ``audiences``: for a destination, the audiences this run delivers to it; empty for a source.
+        Checks that need the platform (a credential accepted, a list that exists) belong in
+        :meth:`check`."""
+
 
 # ---------------------------------------------------------------------------------------- sources
 
