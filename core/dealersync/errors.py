@@ -22,6 +22,28 @@ class ConfigError(DealersyncError):
 
     exit_code = 2
 
+    @property
+    def messages(self) -> list[str]:
+        """Each error as one line (several for :class:`ConfigErrors`)."""
+        return [self.message]
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors found in one pass (the preflight, a table with several bad
+    keys), so a dealer fixes them all at once. ``messages``: one line each, naming its key."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self._lines = list(dict.fromkeys(messages))  # in order, each once
+        if len(self._lines) == 1:
+            text = self._lines[0]
+        else:
+            text = f"{len(self._lines)} configuration errors:" + "".join(f"\n  {m}" for m in self._lines)
+        super().__init__(text)
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self._lines)
+
 
 class AuthError(DealersyncError):
     """A credential is missing, expired or refused; the message says how to fix it."""
