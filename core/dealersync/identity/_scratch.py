@@ -23,7 +23,7 @@ import duckdb
 
 from dealersync.errors import ConfigError, FatalError
 from dealersync.identity import phones
-from dealersync.identity._reference import NANP_REGIONS
+from dealersync.identity.region_codes import NANP_REGIONS
 from dealersync.identity.index import MemberStats, check_country, components, input_columns
 from dealersync.identity.members import check_identifiers, check_target, quote_target
 from dealersync.identity.profiles import (

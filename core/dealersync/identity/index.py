@@ -53,7 +53,7 @@ import phonenumbers
 from dealersync import changes
 from dealersync.errors import ConfigError, FatalError
 from dealersync.identity import phones
-from dealersync.identity._reference import NANP_REGIONS
+from dealersync.identity.region_codes import NANP_REGIONS
 from dealersync.identity.profiles import (
     NormContext,
     Profile,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from dealersync.errors import ConfigError
 from dealersync.store import quote_ident
-from dealersync.identity._reference import (
+from dealersync.identity.region_codes import (
     COUNTRY_ALIASES,
     COUNTRY_CODES,
     US_STATE_CODES,

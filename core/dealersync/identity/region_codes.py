@@ -1,4 +1,5 @@
-"""Reference tables the normalizers need: US state names and codes, country aliases.
+"""Region codes the normalizers look values up in: US states (names and codes), countries (ISO codes
+and the names dealers type for them) and the regions sharing the +1 phone plan.
 
 Keys are *squashed*: lowercase, letters only (``"New York"`` -> ``"newyork"``), which is what the
 SQL normalizers compute before looking a value up.
