@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dealersync.errors import ConfigError
+from dealersync.errors import ConfigError, ConfigErrors
 from dealersync.secrets import redact
 from dealersync.segments import SegmentDef
 from dealersync.service_categories.settings import ServiceCategorySettings
@@ -50,6 +51,15 @@ class WarehouseSettings(_Strict):
 
 class IdentitySettings(_Strict):
     default_country: str = Field("US", pattern=r"^[A-Z]{2}$", description="ISO country for numbers without one")
+
+    @field_validator("default_country")
+    @classmethod
+    def _known_country(cls, v: str) -> str:
+        # the identity profiles parse phone numbers with phonenumbers in this region: a code it
+        # does not know (XX, UK: the code is GB) would fail the first delivery, after loading
+        if v not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("an ISO 3166-1 alpha-2 country code such as 'US', 'CA' or 'GB'")
+        return v
 
 
 class OutputSettings(_Strict):
@@ -190,30 +200,46 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     settings = validate(raw, Settings)
-    _check_names(settings)
-    _check_references(settings)
+    problems = [*_name_problems(settings), *_reference_problems(settings)]
+    if problems:
+        raise ConfigErrors(problems)
     return Config(settings, path.resolve())
 
 
 def validate(raw: Mapping[str, Any], model: type[BaseModel], prefix: str = "") -> Any:
-    """``model.model_validate(raw)`` with the first error turned into one ConfigError line."""
+    """``model.model_validate(raw)``; every error becomes one line of a :class:`ConfigErrors`."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(describe_error(exc, prefix, model)) from None
+        raise ConfigErrors(describe_errors(exc, prefix, model)) from None
+
+
+def describe_errors(exc: ValidationError, prefix: str, model: type[BaseModel]) -> list[str]:
+    """One line per key in error (pydantic reports a bad value of a union once per member: the
+    first of those is kept)."""
+    lines: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        where, line = _describe(err, prefix, model)
+        lines.setdefault(where, line)
+    return list(lines.values())
 
 
 def describe_error(exc: ValidationError, prefix: str, model: type[BaseModel]) -> str:
-    err = exc.errors(include_url=False)[0]
+    """The first error as one line."""
+    return describe_errors(exc, prefix, model)[0]
+
+
+def _describe(err: Any, prefix: str, model: type[BaseModel]) -> tuple[str, str]:
+    """(the key, the line naming it, what was found and what was expected)."""
     loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
     where = ".".join([p for p in (prefix,) if p] + loc) or "(top level)"
     kind = err["type"]
     if kind == "missing":
-        return f"{where}: missing required key"
+        return where, f"{where}: missing required key"
     if kind == "extra_forbidden":
-        return f"{where}: unknown key{_expected_keys(model, err['loc'][:-1])}"
+        return where, f"{where}: unknown key{_expected_keys(model, err['loc'][:-1])}"
     found = _found(err.get("input"), loc)
-    return f"{where}: found {found}, expected {_expected(err)}"
+    return where, f"{where}: found {found}, expected {_expected(err)}"
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -252,13 +278,15 @@ def _expected_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> str:
     return f"; expected one of: {', '.join(model.model_fields)}"
 
 
-def _check_names(s: Settings) -> None:
+def _name_problems(s: Settings) -> list[str]:
     """Every name the config defines is a plain identifier (see :data:`NAME_PATTERN`)."""
-    for table, names in (("sources", s.sources), ("destinations", s.destinations),
-                         ("segments", s.segments), ("audiences", s.audiences)):
-        for name in names:
-            if not NAME_PATTERN.fullmatch(name):
-                raise ConfigError(f"{table}.{_shown(name)}: found this name, expected {NAME_RULE}")
+    return [
+        f"{table}.{_shown(name)}: found this name, expected {NAME_RULE}"
+        for table, names in (("sources", s.sources), ("destinations", s.destinations),
+                             ("segments", s.segments), ("audiences", s.audiences))
+        for name in names
+        if not NAME_PATTERN.fullmatch(name)
+    ]
 
 
 def _shown(name: str) -> str:
@@ -267,12 +295,15 @@ def _shown(name: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check_references(s: Settings) -> None:
+def _reference_problems(s: Settings) -> list[str]:
+    """Audience names distinct beyond case, priority ranks distinct per group, and every segment
+    and destination an audience names defined."""
+    problems = []
     lowered: dict[str, str] = {}
     for name in s.audiences:
         other = lowered.setdefault(name.lower(), name)
         if other != name:
-            raise ConfigError(
+            problems.append(
                 f"audiences.{name}: the name differs from audiences.{other} only in case; expected"
                 " names that differ otherwise (the warehouse's table names ignore case)"
             )
@@ -281,7 +312,7 @@ def _check_references(s: Settings) -> None:
         if aud.priority_group is not None:
             other = ranks.setdefault((aud.priority_group, aud.priority), name)
             if other != name:
-                raise ConfigError(
+                problems.append(
                     f"audiences.{name}.priority: found {aud.priority}, already the rank of audiences.{other} "
                     f"in priority group '{aud.priority_group}'; expected a distinct rank"
                 )
@@ -289,10 +320,9 @@ def _check_references(s: Settings) -> None:
             key = "segment" if i == 0 else "exclude"
             if seg not in s.segments:
                 known = ", ".join(sorted(s.segments)) or "none"
-                raise ConfigError(f"audiences.{name}.{key}: unknown segment '{seg}' (defined: {known})")
+                problems.append(f"audiences.{name}.{key}: unknown segment '{seg}' (defined: {known})")
         for dest in aud.destinations:
             if dest not in s.destinations:
                 known = ", ".join(sorted(s.destinations)) or "none"
-                raise ConfigError(
-                    f"audiences.{name}.destinations: unknown destination '{dest}' (defined: {known})"
-                )
+                problems.append(f"audiences.{name}.destinations: unknown destination '{dest}' (defined: {known})")
+    return problems
