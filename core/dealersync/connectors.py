@@ -13,8 +13,9 @@ import datetime as dt
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike, fspath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -133,12 +134,71 @@ class ExtractFile:
     decimal_separator: str = "."
 
 
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A record with where it came from: the file and the 1-based physical line it was read on.
+
+    Put it in :attr:`RecordBatch.records` in place of the bare dict. When the record fails
+    validation (a type, a vocabulary, a missing key) or repeats a key, the quarantine names this
+    file and line instead of the record's position in the stream, and a loaded row keeps the
+    line as its ``_line``. A record written over several lines is located at its first line.
+    """
+
+    record: Mapping[str, Any]
+    file: str | PathLike[str]
+    line: int
+
+    def __post_init__(self) -> None:
+        _check_origin(self.file, self.line, "Located")
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsable:
+    """A line the source could not turn into a record (not JSON, not UTF-8, a broken element).
+
+    Put it in :attr:`RecordBatch.records` where the record would have been: it is quarantined
+    like a bad CSV row (file, physical line, column, reason) and the load goes on. ``reason``
+    says what is wrong, **never the value** (no cell, no text of the line: it may be an email
+    or a name); core keeps its first line, at most 200 characters, with quoted text replaced by
+    ``'...'``. ``column``: the canonical column (or the source's field) at fault, when known.
+    """
+
+    file: str | PathLike[str]
+    line: int
+    reason: str
+    column: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_origin(self.file, self.line, "Unparsable")
+        if not isinstance(self.reason, str) or not self.reason.strip():
+            raise ValueError("Unparsable.reason must say what is wrong with the line (never its value)")
+        if self.column is not None and not isinstance(self.column, str):
+            raise TypeError(f"Unparsable.column must be a column name or None, not {type(self.column).__name__}")
+
+
+def _check_origin(file: object, line: object, what: str) -> None:
+    """A located item names a file and a 1-based physical line: a plugin bug otherwise."""
+    if not isinstance(file, str | PathLike) or not fspath(file):
+        raise TypeError(f"{what}.file must be the path of the file the line was read from")
+    if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+        raise ValueError(f"{what}.line must be the 1-based physical line number, not {line!r}")
+
+
+#: What :attr:`RecordBatch.records` holds: records (bare, or :class:`Located` in their file)
+#: and the lines that could not be parsed (:class:`Unparsable`).
+RecordItem = Mapping[str, Any] | Located | Unparsable
+
+
 @dataclass(frozen=True)
 class RecordBatch:
-    """Records an API source read, as dicts validated against the table's canonical model."""
+    """Records a source read (an API's page, a part of a JSON-lines file), validated against the
+    table's canonical model. Each item is a record (a dict of canonical column names), a
+    :class:`Located` record (quarantined at its file and line), or an :class:`Unparsable` line.
+    Bare records are quarantined as ``<source>:<table>:records`` at their position in the stream.
+    """
 
     table: str
-    records: list[dict[str, Any]]
+    records: Sequence[RecordItem]
     cursor: dict[str, Any] | None = None  # saved after the batch loads; passed back to read()
     #: The source's own words for enumerated columns, as :attr:`ExtractFile.values`.
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
