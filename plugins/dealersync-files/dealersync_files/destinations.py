@@ -7,16 +7,40 @@ identity profiles, the headers and the file name.
 from __future__ import annotations
 
 import datetime as dt
+import string
+from pathlib import Path, PurePath
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from dealersync import AudienceSnapshot, ConnectorConfig, ConfigError, SnapshotDestination, SnapshotResult
+
+#: The placeholders each file name template may use.
+SNAPSHOT_NAMES = ("audience", "destination")
+CHANGE_NAMES = (*SNAPSHOT_NAMES, "stamp", "kind")
 
 
 def utc_stamp() -> str:
     """The run's UTC time as it appears in change file names."""
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def file_name(template: str, names: dict[str, str]) -> str:
+    """``template`` filled in with ``names``; ValueError saying what a name may hold when it uses
+    another placeholder, an attribute or index of one (``{audience.upper}``), a bad format spec,
+    or when it leaves the directory (absolute, ``..``) or is empty."""
+    expected = f"a file name under the directory using only {', '.join('{' + n + '}' for n in names)}"
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        if any(f not in names for f in fields):
+            raise ValueError(expected)
+        name = template.format(**names)
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(expected) from None
+    path = PurePath(name)
+    if not name.strip() or path.is_absolute() or ".." in path.parts or name.endswith(("/", "\\")):
+        raise ValueError(expected)
+    return name
 
 
 class FileConfig(ConnectorConfig):
@@ -28,6 +52,7 @@ class FileConfig(ConnectorConfig):
     snapshot: bool = Field(True, description="write the whole audience to `filename` every run")
     changes: bool = Field(
         False,
+        validate_default=True,  # snapshot = false alone must fail too
         description="also write what changed since the last run, for the platforms' add / remove uploads:"
         " `changes_filename` with {kind} = adds or removes (written only when not empty; the first run's"
         " adds file holds the whole audience)",
@@ -35,8 +60,31 @@ class FileConfig(ConnectorConfig):
     changes_filename: str = Field(
         "{audience}.{destination}.{stamp}.{kind}.csv",
         description="name of the change files; {stamp} is the run's UTC time (YYYYMMDDTHHMMSSZ), so"
-        " files not uploaded yet are never overwritten",
+        " files not uploaded yet are never overwritten; {kind} (adds or removes) is required",
     )
+
+    # Checked with made-up names when the config is read, so a wrong template stops the run
+    # before anything is loaded (the preflight), not at the first write.
+    @field_validator("filename")
+    @classmethod
+    def _snapshot_name(cls, value: str) -> str:
+        file_name(value, dict.fromkeys(SNAPSHOT_NAMES, "x"))
+        return value
+
+    @field_validator("changes_filename")
+    @classmethod
+    def _change_name(cls, value: str) -> str:
+        names = dict.fromkeys(CHANGE_NAMES, "x")
+        if file_name(value, {**names, "kind": "adds"}) == file_name(value, {**names, "kind": "removes"}):
+            raise ValueError("a name with {kind}: the adds and removes files would be one file")
+        return value
+
+    @field_validator("changes")
+    @classmethod
+    def _something_to_write(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and info.data.get("snapshot") is False:
+            raise ValueError("true when snapshot is false (both false: nothing would be written)")
+        return value
 
 
 class CsvFileDestination(SnapshotDestination):
@@ -45,33 +93,50 @@ class CsvFileDestination(SnapshotDestination):
     headers: ClassVar[dict[str, str]]  # identity field -> CSV header
     Config = FileConfig
 
+    @property
+    def folder(self) -> Path:
+        cfg: FileConfig = self.config  # type: ignore[assignment]
+        return self.context.resolve(cfg.dir) if cfg.dir else self.context.out_dir
+
+    def check_config(self, audiences: tuple[str, ...] = ()) -> None:
+        """The directory is not a file, and no two audiences write the same file."""
+        cfg: FileConfig = self.config  # type: ignore[assignment]
+        where = f"destinations.{self.context.instance}"
+        if self.folder.exists() and not self.folder.is_dir():
+            key = f"{where}.dir" if cfg.dir else "output.dir"
+            raise ConfigError(f"{key}: found {self.folder}, a file; expected a directory")
+        for key, template, extra, used in (
+            ("filename", cfg.filename, {}, cfg.snapshot),
+            ("changes_filename", cfg.changes_filename, {"stamp": "s", "kind": "adds"}, cfg.changes),
+        ):
+            if not used:
+                continue
+            writers: dict[str, str] = {}
+            for audience in audiences:
+                name = file_name(template, {"audience": audience, "destination": self.context.instance, **extra})
+                other = writers.setdefault(name, audience)
+                if other != audience:
+                    raise ConfigError(
+                        f"{where}.{key}: found {template!r}, expected a name with {{audience}}: audiences"
+                        f" {other} and {audience} would write the same file {name}"
+                    )
+
     def write_snapshot(self, snapshot: AudienceSnapshot) -> SnapshotResult:
         cfg: FileConfig = self.config  # type: ignore[assignment]
-        if not (cfg.snapshot or cfg.changes):
-            raise ConfigError(f"destinations.{self.context.instance}: snapshot and changes are both false: nothing to write")
-        folder = self.context.resolve(cfg.dir) if cfg.dir else self.context.out_dir
+        folder = self.folder
         names = {"audience": snapshot.audience, "destination": snapshot.destination}
         written, location, added, removed = 0, str(folder), 0, 0
         if cfg.snapshot:
-            path = folder / self._name("filename", cfg.filename, names)
+            path = folder / file_name(cfg.filename, names)
             written, location = snapshot.write_csv(path, self.headers), str(path)
         if cfg.changes:
             stamp = utc_stamp()
             adds, removes = (
-                folder / self._name("changes_filename", cfg.changes_filename, {**names, "stamp": stamp, "kind": kind})
+                folder / file_name(cfg.changes_filename, {**names, "stamp": stamp, "kind": kind})
                 for kind in ("adds", "removes")
             )
             added, removed = snapshot.write_changes_csv(adds, removes, self.headers)
         return SnapshotResult(written=written, location=location, added=added, removed=removed)
-
-    def _name(self, key: str, template: str, names: dict[str, str]) -> str:
-        try:
-            return template.format(**names)
-        except (KeyError, IndexError, ValueError):
-            raise ConfigError(
-                f"destinations.{self.context.instance}.{key}: found {template!r}, "
-                f"expected a name using only {', '.join('{' + n + '}' for n in names)}"
-            ) from None
 
 
 class MetaFile(CsvFileDestination):
