@@ -25,7 +25,7 @@ from dealersync import (
     Source,
     value_map_problems,
 )
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 REQUIRED_TABLE = "customers"
 
@@ -137,9 +137,11 @@ class DmsCsvSource(Source):
     name = "dms-csv"
 
     class Config(ReadOptions):
-        path: str = Field(
+        dir: str = Field(
+            # `path` is its old name, still read (every directory option is `dir`)
+            validation_alias=AliasChoices("dir", "path"),
             description="Directory of the extract, holding customers.csv and the other table"
-            " files; relative to connectors.toml."
+            " files; relative to connectors.toml. `path` is accepted as its old name.",
         )
         files: dict[str, str] = Field(
             default_factory=dict,
@@ -229,7 +231,7 @@ class DmsCsvSource(Source):
 
     @property
     def directory(self) -> Path:
-        return self.context.resolve(self.config.path)
+        return self.context.resolve(self.config.dir)
 
     def table_options(self, table: str) -> TableOptions:
         """How ``table``'s file is read: its own options over the source-wide ones."""
@@ -257,30 +259,33 @@ class DmsCsvSource(Source):
 
     # ------------------------------------------------------------------------------ contract
 
-    def check(self) -> None:
-        where = f"[sources.{self.context.instance}]"
+    def check_config(self, audiences: tuple[str, ...] = ()) -> None:
+        """The extract directory and its customers file exist (before anything loads)."""
+        where = f"sources.{self.context.instance}"
         if not self.directory.is_dir():
             raise ConfigError(
-                f"{where} path: the extract directory {self.directory} does not exist"
+                f"{where}.dir: found {self.config.dir!r}, expected the extract directory"
+                f" ({self.directory} does not exist)"
             )
         customers = self.file_for(REQUIRED_TABLE)
         if not customers.is_file():
             if REQUIRED_TABLE in self.config.files:
-                hint = " (set by the `files` option)"
+                key, hint = f"files.{REQUIRED_TABLE}", ""
             elif self.table_options(REQUIRED_TABLE).file:
-                hint = f" (set by tables.{REQUIRED_TABLE}.file)"
+                key, hint = f"tables.{REQUIRED_TABLE}.file", ""
             else:
+                key = "dir"
                 hint = (
                     "; if the extract names it differently, set"
                     f' files.{REQUIRED_TABLE} = "<file name>"'
                 )
             raise ConfigError(
-                f"{where}: the customers file {customers} does not exist{hint}"
+                f"{where}.{key}: the customers file {customers} does not exist{hint}"
             )
 
     def streams(self) -> list[str]:
         """The tables whose file exists in the extract, in load order; customers is required."""
-        self.check()
+        self.check_config()
         return [t for t in TABLES if self.file_for(t).is_file()]
 
     def read(

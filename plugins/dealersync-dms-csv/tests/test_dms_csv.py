@@ -18,7 +18,8 @@ PACKAGE_DIR = Path(dealersync_dms_csv.__file__).parent
 
 
 def make(tmp_path: Path, **config) -> DmsCsvSource:
-    config.setdefault("path", "extract")
+    if "path" not in config:  # `path`: the old name of `dir`, still read
+        config.setdefault("dir", "extract")
     ctx = ConnectorContext(
         instance="store_dms",
         base_dir=tmp_path,
@@ -101,12 +102,20 @@ def test_absolute_path_is_kept(tmp_path, extract):
     assert src.streams()[0] == "customers"
 
 
+def test_path_is_the_old_name_of_dir(tmp_path, extract):
+    old, new = make(tmp_path, path="extract"), make(tmp_path, dir="extract")
+    assert old.config == new.config and old.directory == extract
+    with pytest.raises(pydantic.ValidationError) as e:  # both: the old name is then an unknown key
+        DmsCsvSource.Config.model_validate({"dir": "extract", "path": "extract"})
+    assert [(err["loc"], err["type"]) for err in e.value.errors()] == [(("path",), "extra_forbidden")]
+
+
 def test_check_missing_directory(tmp_path):
-    src = make(tmp_path, path="nope")
+    src = make(tmp_path, dir="nope")
     with pytest.raises(ConfigError) as e:
-        src.check()
+        src.check_config()
     assert e.value.message == (
-        f"[sources.store_dms] path: the extract directory {tmp_path / 'nope'} does not exist"
+        f"sources.store_dms.dir: found 'nope', expected the extract directory ({tmp_path / 'nope'} does not exist)"
     )
     with pytest.raises(ConfigError):
         src.streams()
@@ -115,16 +124,15 @@ def test_check_missing_directory(tmp_path):
 def test_check_missing_customers_file(tmp_path, extract):
     (extract / "customers.csv").unlink()
     with pytest.raises(ConfigError) as e:
-        make(tmp_path).check()
+        make(tmp_path).check_config()
     assert e.value.message == (
-        f"[sources.store_dms]: the customers file {extract / 'customers.csv'} does not exist;"
+        f"sources.store_dms.dir: the customers file {extract / 'customers.csv'} does not exist;"
         ' if the extract names it differently, set files.customers = "<file name>"'
     )
     with pytest.raises(ConfigError) as e:
-        make(tmp_path, files={"customers": "CUST.TXT"}).check()
+        make(tmp_path, files={"customers": "CUST.TXT"}).check_config()
     assert e.value.message == (
-        f"[sources.store_dms]: the customers file {extract / 'CUST.TXT'} does not exist"
-        " (set by the `files` option)"
+        f"sources.store_dms.files.customers: the customers file {extract / 'CUST.TXT'} does not exist"
     )
 
 
