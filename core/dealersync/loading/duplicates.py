@@ -15,7 +15,8 @@ from dealersync.model import Table
 #: SQL over a duplicates row ``d``: its quarantine reason, naming the first row's line (or
 #: record number), and its file if it came from another one.
 DUPLICATE_REASON = (
-    "CASE WHEN d._line IS NULL THEN 'duplicate of record ' || (d.first_ord)::VARCHAR"
+    "CASE WHEN d._line IS NULL OR d.first_line IS NULL"
+    " THEN 'duplicate of record ' || (d.first_ord)::VARCHAR"
     " WHEN d.first_file = d._file THEN 'duplicate of line ' || d.first_line::VARCHAR"
     " ELSE 'duplicate of line ' || d.first_line::VARCHAR || ' of ' || d.first_file END"
 )

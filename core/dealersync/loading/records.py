@@ -1,20 +1,26 @@
-"""Staging a record batch (an API source's records), validated per record in Python.
+"""Staging a record batch (a source's records), validated per record in Python.
 
 Each record is validated against the table's pydantic model (the API edge); invalid records go
-to quarantine with ``file = "<source>:<table>:records"`` and ``line`` = the record's 1-based
-index among that table's records in this load. Valid records are inserted in one statement.
-Enumerated columns are mapped onto their canonical values by the same vocabularies as extract
-files (the built-in spellings and the batch's ``values``); an unknown value is quarantined.
+to quarantine. Where: a :class:`~dealersync.Located` record at its file and physical line (and
+a loaded one keeps the line as ``_line``); a bare record at ``file = "<source>:<table>:records"``
+and ``line`` = its 1-based index among that table's records in this load. An
+:class:`~dealersync.Unparsable` line goes to quarantine as the source reported it, its reason
+cut to one line without quoted text (:func:`reported_reason`). Valid records are appended in
+one bulk insert (DuckDB's appender), never a statement per row. Enumerated columns are mapped
+onto their canonical values by the same vocabularies as extract files (the built-in spellings
+and the batch's ``values``); an unknown value is quarantined.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from os import fspath
 from typing import Any
 
 from pydantic import ValidationError
 
-from dealersync.connectors import RecordBatch
+from dealersync.connectors import Located, RecordBatch, Unparsable
 from dealersync.errors import ConfigError
 from dealersync.loading.checks import type_reason
 from dealersync.loading.reports import FileReport
@@ -29,6 +35,12 @@ from dealersync.vocabularies import (
 )
 
 BLANKS = " "  # what DuckDB's trim() removes; records are trimmed alike
+#: The longest reason kept from an :class:`~dealersync.Unparsable` line.
+REASON_MAX = 200
+#: Quoted text in a source's reason, two characters or more ("Expecting ',' delimiter" keeps
+#: its delimiter) between quotes that open and close a word (an apostrophe in "can't" does
+#: not): most likely a value, so it never reaches the quarantine.
+QUOTED = re.compile(r"(?<!\w)(?:'[^'\n]{2,}'|\"[^\"\n]{2,}\")(?!\w)")
 
 
 def stage_records(
@@ -52,18 +64,26 @@ def stage_records(
     }
     good: list[tuple[Any, ...]] = []
     bad: list[tuple[Any, ...]] = []
-    for offset, record in enumerate(batch.records):
+    for offset, item in enumerate(batch.records):
         index = first_index + offset + 1
+        if isinstance(item, Unparsable):
+            bad.append((fspath(item.file), item.line, item.column, reported_reason(item.reason)))
+            continue
+        if isinstance(item, Located):
+            record, where, line = item.record, fspath(item.file), item.line
+        else:
+            record, where, line = item, file, None
         checked = validate_record(record, table, model, vocabularies)
         if isinstance(checked, list):
-            bad.extend((file, index, col, reason) for col, reason in checked)
+            at = index if line is None else line
+            bad.extend((where, at, col, reason) for col, reason in checked)
             continue
         sid = (
             ":".join("" if checked[k] is None else str(checked[k]) for k in table.key)
             if table.key
             else None
         )
-        good.append(tuple(checked[c] for c in names) + (sid, None, index, n, file))
+        good.append(tuple(checked[c] for c in names) + (sid, line, index, n, where))
 
     rec = scratch.name("TABLE", f"{n}_rec")
     cols = [f"{ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in table.columns]
@@ -78,12 +98,30 @@ def stage_records(
     if good:
         append_rows(con, rec, good)
     qt = scratch.new_quarantine_table(n, bad)
-    report = FileReport(source=source, table=table.name, file=file, loaded=0)
+    report = FileReport(source=source, table=table.name, file=batch_file(batch, file), loaded=0)
     good_sql = (
         f"SELECT {', '.join(ident(c) for c in names)}, _source_id, _line, _ord, _batch, _file"
         f" FROM {ident(rec)}"
     )
-    return Staged(n, table.name, file, good_sql, qt, report)
+    return Staged(n, table.name, report.file, good_sql, qt, report)
+
+
+def batch_file(batch: RecordBatch, stream: str) -> str:
+    """What the batch is reported as: the one file all its items were read from, else the
+    ``stream`` label (bare records, or items of several files)."""
+    files = {
+        fspath(item.file) if isinstance(item, Located | Unparsable) else stream
+        for item in batch.records
+    }
+    return files.pop() if len(files) == 1 else stream
+
+
+def reported_reason(reason: str) -> str:
+    """A source's reason for an unparsable line as the quarantine keeps it: the first line,
+    quoted text replaced by ``'...'``, at most :data:`REASON_MAX` characters (a slip that
+    quotes the line's text does not put a value in the quarantine)."""
+    first = reason.strip().splitlines()[0] if reason.strip() else "unparsable line"
+    return QUOTED.sub("'...'", first)[:REASON_MAX]
 
 
 def validate_record(

@@ -107,7 +107,7 @@ def replace_table(
             if n_dups:
                 cats["duplicate key"] = cats.get("duplicate key", 0) + int(n_dups)
             distinct_bad = con.execute(
-                f"SELECT count(DISTINCT line) FROM {ident(s.quarantine)}"
+                f"SELECT count(DISTINCT (file, line)) FROM {ident(s.quarantine)}"
             ).fetchall()[0][0]
             s.report.quarantined = dict(sorted(cats.items()))
             s.report.rows_quarantined = int(distinct_bad) + int(n_dups)
