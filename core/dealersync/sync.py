@@ -42,6 +42,7 @@ from dealersync.loading import LoadReport, load_source
 from dealersync.loading.unconfigured import forget_unconfigured_sources
 from dealersync.plugins import PluginRegistry
 from dealersync.policy import AudiencePolicy, Selection
+from dealersync.preflight import PreflightReport, preflight
 from dealersync.report.overlaps import record_overlaps
 from dealersync.rooftops import Rooftops
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
@@ -211,16 +212,9 @@ class Runner:
             segment, self.config.settings.segments, self.facts, as_of=self.as_of, templates=self.templates
         )
 
-    def validate_all(self, audiences: Iterable[str]) -> None:
-        """Fail fast, before any data moves: every connector builds, every segment compiles."""
-        s = self.config.settings
-        for name in s.sources:
-            self.source(name)
-        for aud in audiences:
-            for seg in [s.audiences[aud].segment, *s.audiences[aud].exclude]:
-                self.compile(seg)
-            for dest in s.audiences[aud].destinations:
-                self.destination(dest)
+    def validate_all(self, audiences: Iterable[str]) -> PreflightReport:
+        """Fail fast, before any data moves: every configuration error at once (:mod:`dealersync.preflight`)."""
+        return preflight(self, audiences)
 
     # ----------------------------------------------------------------------------- steps
     def load(self, *, reload: bool = False) -> list[LoadReport]:
