@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import click
 
 from dealersync import __version__
-from dealersync.cli import audiences_cmd, new_plugin_cmd, opcodes_cmd, plugins_cmd, report_cmd, runs_cmd, sample_cmd, schema_cmd, secrets_cmd, segments_cmd, state_cmd, suppress_cmd, sync_cmd
+from dealersync.cli import audiences_cmd, check_cmd, new_plugin_cmd, opcodes_cmd, plugins_cmd, report_cmd, runs_cmd, sample_cmd, schema_cmd, secrets_cmd, segments_cmd, state_cmd, suppress_cmd, sync_cmd
 from dealersync import interrupts
 from dealersync.errors import DealersyncError
 from dealersync.secrets import redact
@@ -55,7 +55,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     )
 
 
-for module in (sync_cmd, sample_cmd, plugins_cmd, secrets_cmd, suppress_cmd, audiences_cmd, runs_cmd, report_cmd, new_plugin_cmd, schema_cmd, segments_cmd, opcodes_cmd, state_cmd):
+for module in (sync_cmd, check_cmd, sample_cmd, plugins_cmd, secrets_cmd, suppress_cmd, audiences_cmd, runs_cmd, report_cmd, new_plugin_cmd, schema_cmd, segments_cmd, opcodes_cmd, state_cmd):
     module.register(cli)
 
 
