@@ -365,14 +365,22 @@ class GoogleCustomerMatch(AudienceDestination):
         """The refresh token, client id and secret are accepted (an access token is issued)."""
         self._refresh()
 
+    def check_config(self, audiences: tuple[str, ...] = ()) -> None:
+        """Every audience sent here has a list (before any data moves)."""
+        for name in audiences:
+            self._list_id(name)
+
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
-        list_id = self.cfg.user_lists.get(name) or self.cfg.user_list_id
+        return RemoteAudience(id=self._list_id(name), name=name)
+
+    def _list_id(self, audience: str) -> str:
+        list_id = self.cfg.user_lists.get(audience) or self.cfg.user_list_id
         if not list_id:
             raise ConfigError(
-                f"destinations.{self.context.instance}.user_list_id: missing; the Data Manager API"
-                f" does not create lists here: {CREATE_LIST_HELP}"
+                f"destinations.{self.context.instance}.user_list_id: missing (audience {audience} is not in"
+                f" user_lists either); the Data Manager API does not create lists here: {CREATE_LIST_HELP}"
             )
-        return RemoteAudience(id=list_id, name=name)
+        return list_id
 
     def add(
         self, audience: RemoteAudience, members: list[dict[str, Any]], batch: BatchInfo | None = None
