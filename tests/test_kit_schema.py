@@ -36,8 +36,10 @@ def test_includes_installed_connectors_fields(schema: dict) -> None:
     assert {"connector", "filename", "dir"} <= set(meta["properties"])
     assert meta["additionalProperties"] is False and meta["required"] == ["connector"]
     dms = _connector(schema, "sources", "dms-csv")
-    assert {"path", "files", "columns", "delimiter", "date_format", "timestamp_format"} <= set(dms["properties"])
-    assert dms["required"] == ["connector", "path"]
+    assert {"dir", "path", "files", "columns", "delimiter", "date_format", "timestamp_format"} <= set(dms["properties"])
+    assert dms["properties"]["path"]["deprecated"] is True  # the old name of dir, still read
+    assert dms["required"] == ["connector"]
+    assert {"anyOf": [{"required": ["dir"]}, {"required": ["path"]}]} in dms["allOf"]
     assert "description" in dms["properties"]["delimiter"]
 
 

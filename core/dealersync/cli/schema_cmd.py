@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import click
+from pydantic import AliasChoices, BaseModel
 
 from dealersync.config import Settings
 from dealersync.plugins import ConnectorInfo, PluginRegistry, load_plugins
@@ -67,6 +68,27 @@ def _connector_schema(info: ConnectorInfo, defs: dict[str, Any]) -> dict[str, An
         props[name] = prop
     schema["properties"] = props
     schema["required"] = ["connector", *schema.get("required", [])]
+    _old_names(info.cls.Config, schema)
     schema["additionalProperties"] = False
     schema["title"] = f"{info.name} ({info.distribution})"
     return schema
+
+
+def _old_names(config: type[BaseModel], schema: dict[str, Any]) -> None:
+    """A key also read under an old name (``validation_alias=AliasChoices("dir", "path")``): the
+    old name is a deprecated property of the same type, and a required key may be written under
+    either name, not both."""
+    for field in config.model_fields.values():
+        if not isinstance(field.validation_alias, AliasChoices):
+            continue
+        current, *old = [c for c in field.validation_alias.choices if isinstance(c, str)]
+        rules = schema.setdefault("allOf", [])
+        for name in old:
+            schema["properties"][name] = {
+                **schema["properties"][current], "deprecated": True,
+                "description": f"the old name of `{current}`, still read (write one of the two)",
+            }
+            rules.append({"not": {"required": [current, name]}})
+        if current in schema["required"]:
+            schema["required"].remove(current)
+            rules.append({"anyOf": [{"required": [n]} for n in (current, *old)]})
