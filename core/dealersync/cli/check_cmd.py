@@ -14,6 +14,7 @@ import click
 from dealersync.cli.options import config_option
 from dealersync.config import load_config
 from dealersync.plugins import load_plugins
+from dealersync.preflight import preflight
 from dealersync.sync import Runner
 
 
@@ -34,7 +35,7 @@ def check(config_path: Path) -> None:
     """
     config = load_config(config_path)
     runner = Runner(config, load_plugins())
-    report = runner.validate_all(list(config.settings.audiences))
+    report = preflight(runner, list(config.settings.audiences))
     click.echo(
         f"{config.path.name}: ok: {_count(report.sources, 'source')}, {_count(report.destinations, 'destination')},"
         f" {_count(report.segments, 'segment')}, {_count(report.audiences, 'audience')} checked"

@@ -17,6 +17,7 @@ from dealersync.delivery.guards import HELD_EXIT_CODE
 from dealersync.delivery.readback import platform_view
 from dealersync.loading import LoadReport
 from dealersync.plugins import load_plugins
+from dealersync.preflight import preflight
 from dealersync.sync import DeliveryResult, Runner
 from dealersync.timing import Timings
 
@@ -72,7 +73,7 @@ def sync(
         names = runner.selected(audiences)
         if accept_changes:
             runner.selected(accept_changes, option="--accept-changes")
-        runner.validate_all(names)
+        preflight(runner, names)  # every configuration error, before any data moves
         with err.status("starting") as status:
             runner.progress = lambda msg: status.update(msg)
             reports = runner.load(reload=reload)
