@@ -263,8 +263,19 @@ def _expected(err: Any) -> str:
         what = kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
         return {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "a string",
                 "date from datetime": "a date", "list": "a list", "dict": "a table"}.get(what, f"a {what}")
+    if kind in _BOUNDS:
+        return _BOUNDS[kind].format(**ctx)
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
+
+
+#: Range errors in the dealer's words (pydantic says "Input should be greater than or equal to 1").
+_BOUNDS = {
+    "greater_than_equal": "a value of at least {ge}",
+    "greater_than": "a value above {gt}",
+    "less_than_equal": "a value of at most {le}",
+    "less_than": "a value below {lt}",
+}
 
 
 def _expected_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> str:
