@@ -14,12 +14,6 @@ from dealersync.loading.lines import scan_file, scan_lines
 from dealersync.store import Warehouse
 
 
-@pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
-        yield w
-
-
 def reference_scan(data: bytes) -> tuple[int, list[int]] | None:
     """Line count and blank lines, line by line (the slow, obvious way)."""
     if not data:

@@ -19,13 +19,11 @@ from dealersync.loading.checks import row_checks
 from dealersync.loading.layout import read_layout
 from dealersync.loading.sql import keeps_file_order
 from dealersync.model import TABLES
-from dealersync.store import Warehouse
 
 
 @pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="1GB", threads=2) as w:
-        yield w
+def warehouse_memory() -> str:
+    return "1GB"
 
 
 def _random_file(

@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 from dealersync import ConfigError, ExtractFile
 from dealersync.loading import load_source
+
+from tests.support.queries import quarantine
 from dealersync.store import Warehouse
-
-
-@pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
-        yield w
 
 
 def _load(wh: Warehouse, tmp_path: Path, cells: list[str], **options) -> list[tuple]:
@@ -62,7 +58,7 @@ NOT_NUMBERS = ["1,23", "12-3", "--5", "(-5)", "(5", "$-5-", "5 $ 5", "abc", "1.2
 def test_what_is_still_not_a_number_is_quarantined_without_the_value(wh, tmp_path):
     got = _load(wh, tmp_path, ["$1.00", *NOT_NUMBERS])
     assert got == [(2, 1.0)]
-    q = wh.con.execute('SELECT line, "column", reason FROM _quarantine ORDER BY line').fetchall()
+    q = quarantine(wh, order=("line",))
     assert q == [(i + 3, "labor_amount", "not a number") for i in range(len(NOT_NUMBERS))]
 
 
@@ -83,7 +79,7 @@ def test_whole_numbers_accept_thousands_separators(wh, tmp_path):
         ("R1", 45123, 1005.1),
         ("R2", 45123, 12.0),
     ]
-    assert wh.con.execute('SELECT line, "column", reason FROM _quarantine ORDER BY line').fetchall() == [
+    assert quarantine(wh, order=("line",)) == [
         (4, "odometer", "not a whole number"),
         (5, "odometer", "not a whole number"),
     ]

@@ -7,17 +7,7 @@ from dealersync import ConfigError, ExtractFile
 from dealersync.loading import load_source
 from dealersync.store import Warehouse
 
-
-@pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
-        yield w
-
-
-def quarantine(wh: Warehouse) -> list[tuple]:
-    return wh.con.execute(
-        'SELECT line, "column", reason FROM _quarantine ORDER BY line, "column"'
-    ).fetchall()
+from tests.support.queries import quarantine
 
 
 def lines_of(wh: Warehouse, table: str = "customers", key: str = "customer_id") -> list:

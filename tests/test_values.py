@@ -14,6 +14,8 @@ from dealersync.model import ENUMERATED, TABLES
 from dealersync.store import Warehouse
 from dealersync.vocabularies import BUILT_IN, unknown_value_reason
 
+from tests.support.queries import quarantine
+
 STATUS_REASON = (
     "unknown value for status (expected performed, declined or recommended;"
     " map it with the source option values.ro_lines.status)"
@@ -21,9 +23,8 @@ STATUS_REASON = (
 
 
 @pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="512MB", threads=2) as w:
-        yield w
+def warehouse_memory() -> str:
+    return "512MB"
 
 
 def _write(path: Path, header: str, rows: list[str]) -> Path:
@@ -236,7 +237,7 @@ def test_a_large_ro_lines_file_keeps_every_line_with_mapped_statuses(
         ).fetchall()
     }
     assert got == expected
-    q = wh.con.execute('SELECT line, "column", reason FROM _quarantine ORDER BY line').fetchall()
+    q = quarantine(wh, order=("line",))
     assert q == [(line, "status", STATUS_REASON) for line in bad]
 
 
