@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 from pathlib import Path
 
+import pydantic
 import pytest
 
+from dealersync import ConfigError, ConnectorContext
 from dealersync.testing import run_sync, write_extract
+from dealersync_files import MetaFile
 
 
 def sha(s: str) -> str:
@@ -206,3 +210,54 @@ def test_a_removed_pair_loses_its_baseline(dealership: Path) -> None:
     (dealership / "connectors.toml").write_text(CHANGES_CONFIG)
     res = {r.destination: r for r in run_sync(dealership / "connectors.toml")}["meta"]
     assert (res.added, res.removed) == (2, 0) and delivered() == {table}
+
+
+# ------------------------------------------------------------------ checks before any data moves
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"filename": "{audiance}.csv"}, "filename"),
+        ({"filename": "{audience.upper}.csv"}, "filename"),
+        ({"filename": "{audience:d}.csv"}, "filename"),
+        ({"filename": "/tmp/{audience}.csv"}, "filename"),
+        ({"filename": "../{audience}.csv"}, "filename"),
+        ({"filename": "{"}, "filename"),
+        ({"changes_filename": "{audience}.{stamp}.csv"}, "changes_filename"),
+        ({"snapshot": False}, "changes"),
+    ],
+)
+def test_settings_that_cannot_write_are_refused_by_the_config(options: dict, key: str) -> None:
+    with pytest.raises(pydantic.ValidationError) as e:
+        MetaFile.Config(**options)
+    assert [err["loc"] for err in e.value.errors()] == [(key,)]
+
+
+def test_a_sub_folder_name_and_changes_only_are_fine() -> None:
+    MetaFile.Config(filename="meta/{audience}.{destination}.csv")
+    MetaFile.Config(snapshot=False, changes=True)
+
+
+def _dest(tmp_path: Path, **options: object) -> MetaFile:
+    ctx = ConnectorContext("meta", tmp_path, dt.date(2026, 11, 23), tmp_path / "out")
+    return MetaFile(MetaFile.Config(**options), ctx)
+
+
+def test_check_config_refuses_one_file_for_two_audiences(tmp_path: Path) -> None:
+    _dest(tmp_path).check_config(("a", "b"))  # the default name holds {audience}
+    _dest(tmp_path, filename="upload.csv").check_config(("a",))
+    with pytest.raises(ConfigError) as e:
+        _dest(tmp_path, filename="upload.csv").check_config(("a", "b"))
+    assert e.value.message == (
+        "destinations.meta.filename: found 'upload.csv', expected a name with {audience}: audiences a and b"
+        " would write the same file upload.csv"
+    )
+    with pytest.raises(ConfigError, match=r"^destinations\.meta\.changes_filename: "):
+        _dest(tmp_path, snapshot=False, changes=True, changes_filename="{stamp}.{kind}.csv").check_config(("a", "b"))
+
+
+def test_check_config_refuses_a_dir_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(ConfigError, match=r"^destinations\.meta\.dir: found .*taken, a file; expected a directory"):
+        _dest(tmp_path, dir="taken").check_config(("a",))
