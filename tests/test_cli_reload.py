@@ -9,21 +9,9 @@ from click.testing import CliRunner
 from dealersync.cli import cli as main
 from dealersync.testing import write_extract
 
-CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.meta]
-connector = "meta-file"
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.all]
-segment = "everyone"
-destinations = ["meta"]
-"""
+from tests.support.configs import dealership, destination, everyone_to
+
+CONFIG = dealership(destination("meta", "meta-file"), everyone_to("meta"))
 
 
 def test_unchanged_files_are_skipped_and_reload_loads_them(tmp_path: Path) -> None:

@@ -9,16 +9,12 @@ from pathlib import Path
 import pytest
 from dealersync import ExtractFile
 from dealersync.loading import load_source
-from dealersync.store import Warehouse
+
+from tests.support.configs import dealership, destination, everyone_to, table
+from tests.support.queries import quarantine
 
 D = dt.date
 T = dt.datetime
-
-
-@pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
-        yield w
 
 
 def _vehicles(tmp_path: Path, dates: list[str]) -> Path:
@@ -39,16 +35,12 @@ def _dates(wh) -> list:
     return [r[0] for r in wh.con.execute("SELECT purchased_on FROM vehicles ORDER BY _line").fetchall()]
 
 
-def _quarantine(wh) -> list[tuple]:
-    return wh.con.execute('SELECT line, "column", reason FROM _quarantine ORDER BY line').fetchall()
-
-
 def test_us_dates_are_detected_and_the_option_named_in_the_log(wh, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="dealersync.loading")
     _load(wh, _vehicles(tmp_path, ["3/15/2020", "12/31/2021", "01/02/2022", ""]))
     assert _dates(wh) == [D(2020, 3, 15), D(2021, 12, 31), D(2022, 1, 2), None]
     assert "vehicles.csv: date values read as %m/%d/%Y (detected); set date_format to pin it" in caplog.text
-    assert not _quarantine(wh)
+    assert not quarantine(wh, order=("line",))
 
 
 def test_day_first_dates_are_detected_whatever_the_country(wh, tmp_path):
@@ -67,7 +59,7 @@ def test_ambiguous_dates_elsewhere_are_quarantined_naming_the_option(wh, tmp_pat
     reason = (
         "not a date (expected YYYY-MM-DD; they read as %m/%d/%Y or %d/%m/%Y: set date_format)"
     )
-    assert _quarantine(wh) == [(2, "purchased_on", reason), (3, "purchased_on", reason)]
+    assert quarantine(wh, order=("line",)) == [(2, "purchased_on", reason), (3, "purchased_on", reason)]
     assert "set date_format for this file" in caplog.text
     assert "01/02/2022" not in caplog.text
 
@@ -93,7 +85,7 @@ def test_iso_files_are_not_detected(wh, tmp_path, caplog):
 def test_other_common_formats_are_detected(wh, tmp_path, written, expected):
     _load(wh, _vehicles(tmp_path, written))
     assert _dates(wh) == expected
-    assert not _quarantine(wh)
+    assert not quarantine(wh, order=("line",))
 
 
 def test_a_typo_does_not_stop_the_detection(wh, tmp_path):
@@ -101,7 +93,7 @@ def test_a_typo_does_not_stop_the_detection(wh, tmp_path):
     dates[150] = "13/45/2021"
     _load(wh, _vehicles(tmp_path, dates))
     assert len(_dates(wh)) == 299
-    assert _quarantine(wh) == [
+    assert quarantine(wh, order=("line",)) == [
         (152, "purchased_on",
          "not a date (expected %m/%d/%Y, detected; set date_format for another format)")
     ]
@@ -110,7 +102,7 @@ def test_a_typo_does_not_stop_the_detection(wh, tmp_path):
 def test_no_known_format_is_quarantined_naming_the_option(wh, tmp_path):
     _load(wh, _vehicles(tmp_path, ["March 15th", "2021-12-31"]))
     assert _dates(wh) == [D(2021, 12, 31)]
-    assert _quarantine(wh) == [
+    assert quarantine(wh, order=("line",)) == [
         (2, "purchased_on", "not a date (expected YYYY-MM-DD; other formats: set date_format)")
     ]
 
@@ -173,12 +165,7 @@ def test_sync_reads_ambiguous_dates_by_the_dealers_country(tmp_path, country, ex
     (d / "customers.csv").write_text("customer_id,email\nC1,a@x.com\n")
     _vehicles(d, ["01/02/2022", "03/04/2021"])
     (tmp_path / "c.toml").write_text(
-        f'as_of = "2026-11-23"\n[warehouse]\npath = "wh.duckdb"\n'
-        f'[identity]\ndefault_country = "{country}"\n'
-        '[sources.dms]\nconnector = "dms-csv"\npath = "dms"\n'
-        '[destinations.meta]\nconnector = "meta-file"\n'
-        '[segments.everyone]\nrule = { fact = "customer_id", op = "is_null", value = false }\n'
-        '[audiences.all]\nsegment = "everyone"\ndestinations = ["meta"]\n'
+        dealership(table("identity", default_country=country), destination("meta", "meta-file"), everyone_to("meta"))
     )
     result = CliRunner().invoke(main, ["sync", "--config", str(tmp_path / "c.toml")])
     assert result.exit_code == 0, result.output
@@ -236,7 +223,7 @@ def test_a_large_file_with_detected_dates_money_and_letters_keeps_every_line(
         ).fetchall()
     }
     assert got == expected
-    assert [r[0] for r in _quarantine(wh)] == bad
+    assert [r[0] for r in quarantine(wh, order=("line",))] == bad
 
 
 def test_changing_the_country_reloads_an_unchanged_file(wh, tmp_path):

@@ -15,17 +15,8 @@ from dealersync.loading.header import HEAD_BYTES
 from dealersync.store import Warehouse
 from dealersync.testing import write_extract
 
-
-@pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
-        yield w
-
-
-def quarantine(wh: Warehouse) -> list[tuple]:
-    return wh.con.execute(
-        'SELECT line, "column", reason FROM _quarantine ORDER BY line, "column"'
-    ).fetchall()
+from tests.support.configs import dealership, destination, everyone_to
+from tests.support.queries import quarantine
 
 
 def names(wh: Warehouse) -> list[tuple]:
@@ -297,24 +288,7 @@ def test_a_file_duckdb_cannot_read_is_named_with_the_fix(wh, tmp_path, monkeypat
     assert wh.con.execute("SELECT customer_id FROM customers").fetchall() == [("C1",)]
 
 
-CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.store]
-connector = "dms-csv"
-path = "store"
-[sources.bodyshop]
-connector = "dms-csv"
-path = "bodyshop"
-[destinations.meta]
-connector = "meta-file"
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.all]
-segment = "everyone"
-destinations = ["meta"]
-"""
+CONFIG = dealership(destination("meta", "meta-file"), everyone_to("meta"), sources=("store", "bodyshop"))
 
 
 def test_sync_goes_on_past_an_unreadable_file_and_exits_1(tmp_path: Path) -> None:

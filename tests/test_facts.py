@@ -19,18 +19,13 @@ from dealersync.facts import (
     facts_as_of,
     merged_opcodes,
 )
-from dealersync.model import TABLES, create_table_sql
+
+from tests.support.samples import dealer_tables, insert
+from tests.support.samples import ro_line as line
 
 D = dt.date
 TS = dt.datetime
 AS_OF = D(2026, 11, 23)
-
-
-def insert(con: Any, table: str, *rows: dict[str, Any]) -> None:
-    for row in rows:
-        cols = ", ".join(f'"{c}"' for c in row)
-        marks = ", ".join("?" for _ in row)
-        con.execute(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', list(row.values()))
 
 
 def customer(cid: str, **kw: Any) -> dict[str, Any]:
@@ -50,16 +45,10 @@ def ro(
     }
 
 
-def line(ro_id: str, no: int, op: str, status: str | None = "performed") -> dict[str, Any]:
-    return {"ro_id": ro_id, "line_no": no, "op_code": op, "status": status}
-
-
 @pytest.fixture
 def con() -> Any:
     """Six customers; as_of is 2026-11-23."""
-    con = duckdb.connect()
-    for table in TABLES.values():
-        con.execute(create_table_sql(table))
+    con = dealer_tables()
     insert(
         con,
         "customers",

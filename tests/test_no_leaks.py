@@ -27,6 +27,8 @@ from dealersync.cli import cli
 from dealersync.plugins import load_plugins
 from dealersync.testing import write_extract
 
+from tests.support import configs as toml
+
 SECRET = "sk-planted-SECRET-9f8e7d"
 PII = ["planted.person@leak-test.example", "3125550199", "312) 555-0199", "Zebulon", "Plantedname", "LEAKYBADVALUE"]
 BOOKKEEPING = [
@@ -76,23 +78,11 @@ def dealership(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ],
         "suppressions": [{"email": "planted.person@leak-test.example", "reason": "complaint"}],
     })
-    (tmp_path / "c.toml").write_text("""
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.probe]
-connector = "leak-probe"
-api_token = { env = "PROBE_TOKEN" }
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.all]
-segment = "everyone"
-destinations = ["probe"]
-holdout = 0.3
-""")
+    (tmp_path / "c.toml").write_text(
+        toml.dealership(
+            toml.destination("probe", "leak-probe", api_token={"env": "PROBE_TOKEN"}), toml.everyone_to("probe", holdout=0.3)
+        )
+    )
     return tmp_path
 
 

@@ -12,14 +12,9 @@ from dealersync.cli import cli as main
 from dealersync.service_categories.overrides import COLUMNS
 from dealersync.testing import write_extract
 
-CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-"""
+from tests.support.configs import dealership
+
+CONFIG = dealership()
 
 CUSTOMERS = [{"customer_id": f"C{i}", "first_name": f"Name{i}", "email": f"p{i}@example.com"} for i in range(1, 5)]
 REPAIR_ORDERS = [

@@ -15,6 +15,8 @@ import responses
 from dealersync import hookimpl
 from dealersync.testing import run_sync, write_extract
 
+from tests.support.configs import dealership, destination, everyone_to
+
 sys.path.insert(0, str(Path(__file__).parent / "examples"))
 from sendgrid_like import API_KEY, FakeSendGrid, SendGridLike  # noqa: E402
 
@@ -27,23 +29,10 @@ def write(root: Path, emails: list[str]) -> Path:
     write_extract(root / "dms", {"customers": rows})
     config = root / "connectors.toml"
     config.write_text(
-        """as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.sg]
-connector = "sendgrid-like"
-api_key = { env = "SG_TEST_KEY" }
-list_id = "list-1"
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.all]
-segment = "everyone"
-destinations = ["sg"]
-mode = "mirror"
-""",
+        dealership(
+            destination("sg", "sendgrid-like", api_key={"env": "SG_TEST_KEY"}, list_id="list-1"),
+            everyone_to("sg", mode="mirror"),
+        ),
         encoding="utf-8",
     )
     return config

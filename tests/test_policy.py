@@ -18,6 +18,8 @@ from dealersync.suppressions import SuppressionList
 from dealersync.sync import Runner
 from dealersync.testing import write_extract
 
+from tests.support.configs import EVERYONE, dealership, destination, table
+
 CAPTURED: dict[str, set[str]] = {}
 
 
@@ -53,24 +55,11 @@ CUSTOMERS = [
     ("C5", "c5@x.com", None, None, None, None),  # nothing known: ads only
 ]
 
-CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.ads]
-connector = "capture-ads"
-[destinations.email]
-connector = "capture-email"
-[destinations.sms]
-connector = "capture-sms"
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[segments.first_three]
-rule = { fact = "customer_id", op = "in", value = ["C1", "C2", "C3"] }
-"""
+CONFIG = dealership(
+    *(destination(channel, f"capture-{channel}") for channel in ("ads", "email", "sms")),
+    EVERYONE,
+    table("segments.first_three", rule={"fact": "customer_id", "op": "in", "value": ["C1", "C2", "C3"]}),
+)
 
 
 def _run(tmp_path: Path, audiences: str, extra: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:

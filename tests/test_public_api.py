@@ -10,6 +10,8 @@ import dealersync
 from dealersync import Fact, hookimpl
 from dealersync.testing import run_sync, write_extract
 
+from tests.support.configs import audience, dealership, destination, table
+
 PLUGINS = Path(__file__).parents[1] / "plugins"
 
 
@@ -28,8 +30,8 @@ def test_bundled_plugins_import_only_the_public_api() -> None:
     assert len(sources) >= 4
     offenders = {str(p.relative_to(PLUGINS)): _core_imports(p) for p in sources if _core_imports(p)}
     assert offenders == {}
-    tests = PLUGINS.glob("*/tests/*.py")
-    assert all(m in ("dealersync.testing",) for t in tests for m in _core_imports(t))
+    tests = list(PLUGINS.glob("*/tests/*.py"))
+    assert len(tests) >= 5 and all(m in ("dealersync.testing",) for t in tests for m in _core_imports(t))
 
 
 def test_public_names_resolve() -> None:
@@ -49,22 +51,12 @@ def test_plugin_fact_is_usable_in_segments(tmp_path: Path) -> None:
             {"customer_id": "C2", "last_name": "Jones", "email": "j@x.com"},
         ]},
     )
-    (tmp_path / "c.toml").write_text(
-        """
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.m]
-connector = "meta-file"
-[segments.fleet]
-rule = { fact = "is_fleet", op = "=", value = true }
-[audiences.fleet]
-segment = "fleet"
-destinations = ["m"]
-"""
-    )
+    (tmp_path / "c.toml").write_text(dealership(
+        destination("m", "meta-file"),
+        table("segments.fleet", rule={"fact": "is_fleet", "op": "=", "value": True}),
+        audience("fleet", "fleet", ["m"]),
+        as_of=None,
+    ))
     [result] = run_sync(tmp_path / "c.toml", extra_plugins=[plugin])
     assert (result.status, result.segment_size, result.members) == ("ok", 1, 1)
 
@@ -86,22 +78,11 @@ def test_plugin_template_is_usable_in_a_sync(tmp_path: Path) -> None:
         {"customer_id": "C1", "last_name": "Jones", "email": "j@x.com"},
         {"customer_id": "C2", "last_name": "Smith", "email": "s@x.com"},
     ]})
-    (tmp_path / "c.toml").write_text(
-        """
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.m]
-connector = "meta-file"
-[segments.joneses]
-template = "surname_is"
-params = { surname = "Jones" }
-[audiences.joneses]
-segment = "joneses"
-destinations = ["m"]
-"""
-    )
+    (tmp_path / "c.toml").write_text(dealership(
+        destination("m", "meta-file"),
+        table("segments.joneses", template="surname_is", params={"surname": "Jones"}),
+        audience("joneses", "joneses", ["m"]),
+        as_of=None,
+    ))
     [result] = run_sync(tmp_path / "c.toml", extra_plugins=[plugin])
     assert (result.status, result.segment_size, result.members) == ("ok", 1, 1)

@@ -19,6 +19,8 @@ from dealersync.report.overlaps import OVERLAPS_TABLE
 from dealersync.report.scrub import Scrubber
 from dealersync.testing import write_extract
 
+from tests.support import configs as toml
+
 NAME, SURNAME = "Zebulon", "Plantedname"
 EMAIL = "planted.person@leak-test.example"
 PHONE = "(312) 555-0199"
@@ -28,35 +30,16 @@ CAMPAIGN = "Plantedcampaign Spring Blowout"
 PLANTED = [NAME, SURNAME, EMAIL, PHONE, "312) 555-0199", "3125550199", "555-0199", "Quillfeather", CITY, CAMPAIGN, "Plantedcampaign"]
 ERROR = f"Meta refused {NAME} {SURNAME} <{EMAIL}>, +1 {PHONE}, {STREET}, {CITY} after {CAMPAIGN}"
 
-CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.meta_upload]
-connector = "meta-file"
-[destinations.google_upload]
-connector = "google-file"
-[segments.everyone]
-description = "Every customer."
-rule = { fact = "customer_id", op = "is_null", value = false }
-[segments.first_ten]
-rule = { fact = "customer_id", op = "in", value = ["C01", "C02", "C03", "C04", "C05", "C06", "C07", "C08", "C09", "C10"] }
-[segments.tail]
-rule = { fact = "customer_id", op = "in", value = ["C08", "C09", "C10", "C11", "C12", "C13", "C14", "C15"] }
-[audiences.everyone]
-segment = "everyone"
-destinations = ["meta_upload", "google_upload"]
-[audiences.first_ten]
-segment = "first_ten"
-destinations = ["meta_upload"]
-[audiences.tail]
-segment = "tail"
-exclude = ["first_ten"]
-destinations = ["google_upload"]
-"""
+CONFIG = toml.dealership(
+    toml.destination("meta_upload", "meta-file"),
+    toml.destination("google_upload", "google-file"),
+    toml.table("segments.everyone", description="Every customer.", rule=toml.EVERYONE_RULE),
+    toml.table("segments.first_ten", rule={"fact": "customer_id", "op": "in", "value": [f"C{i:02d}" for i in range(1, 11)]}),
+    toml.table("segments.tail", rule={"fact": "customer_id", "op": "in", "value": [f"C{i:02d}" for i in range(8, 16)]}),
+    toml.audience("everyone", "everyone", ["meta_upload", "google_upload"]),
+    toml.audience("first_ten", "first_ten", ["meta_upload"]),
+    toml.audience("tail", "tail", ["google_upload"], exclude=["first_ten"]),
+)
 
 
 def _customers() -> list[dict[str, object]]:

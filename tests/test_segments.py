@@ -6,14 +6,16 @@ import datetime as dt
 import re
 from typing import Any
 
-import duckdb
 import pydantic
 import pytest
 import sqlglot
 from dealersync.errors import ConfigError
 from dealersync.facts import FactRegistry, build_facts
-from dealersync.model import TABLES, create_table_sql
 from dealersync.segments import SegmentDef, check_segments, compile_segment
+
+from tests.support.configs import dealership
+from tests.support.samples import dealer_tables, insert
+from tests.support.configs import table as toml_table
 
 D = dt.date
 TS = dt.datetime
@@ -22,22 +24,11 @@ INJECTION = "x'); DROP TABLE customers; --"
 REG = FactRegistry.default()
 
 
-def insert(con: Any, table: str, *rows: dict[str, Any]) -> None:
-    for row in rows:
-        cols = ", ".join(f'"{c}"' for c in row)
-        con.execute(
-            f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join("?" for _ in row)})',
-            list(row.values()),
-        )
-
-
 @pytest.fixture(scope="module")
 def con() -> Any:
     """Six customers. Last service (as_of 2026-11-23): S1 today, S2 365 days ago, S3 364 days
     ago, S4 730 days ago, S6 729 days ago, S5 never."""
-    con = duckdb.connect()
-    for table in TABLES.values():
-        con.execute(create_table_sql(table))
+    con = dealer_tables()
     c = [
         ("S1", "TX", "email", True, TS(2026, 11, 23, 23, 59, 59), "One"),
         ("S2", "TX", "sms", False, TS(2026, 11, 22, 0, 0, 0), "Two"),
@@ -575,21 +566,10 @@ def test_count_shape_errors_are_pydantic_errors() -> None:
             SegmentDef.model_validate(bad)
 
 
-CLI_CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[segments.at_risk]
-description = "Lapsing."
-template = "service_status"
-params = { status = "at_risk" }
-[segments.tx]
-rule = { fact = "state", op = "=", value = "TX" }
-exclude = ["at_risk"]
-"""
+CLI_CONFIG = dealership(
+    toml_table("segments.at_risk", description="Lapsing.", template="service_status", params={"status": "at_risk"}),
+    toml_table("segments.tx", rule={"fact": "state", "op": "=", "value": "TX"}, exclude=["at_risk"]),
+)
 
 
 def test_cli_list_show_preview(tmp_path: Any) -> None:

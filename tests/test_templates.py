@@ -24,12 +24,10 @@ import tomllib
 import types
 from typing import Any
 
-import duckdb
 import pytest
 from dealersync import SegmentTemplate, hookimpl
 from dealersync.errors import ConfigError
 from dealersync.facts import FactRegistry, build_facts
-from dealersync.model import TABLES, create_table_sql
 from dealersync.plugins import load_plugins
 from dealersync.segments import (
     SegmentDef,
@@ -39,19 +37,13 @@ from dealersync.segments import (
 )
 from pydantic import BaseModel, Field
 
+from tests.support.samples import dealer_tables, insert
+from tests.support.samples import ro_line as line
+
 D = dt.date
 TS = dt.datetime
 AS_OF = D(2026, 11, 23)
 REG = FactRegistry.default()
-
-
-def insert(con: Any, table: str, *rows: dict[str, Any]) -> None:
-    for row in rows:
-        cols = ", ".join(f'"{c}"' for c in row)
-        con.execute(
-            f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join("?" for _ in row)})',
-            list(row.values()),
-        )
 
 
 def ro(ro_id: str, cid: str, opened: D, vehicle: str | None = None, odometer: int | None = None):
@@ -66,19 +58,13 @@ def ro(ro_id: str, cid: str, opened: D, vehicle: str | None = None, odometer: in
     }
 
 
-def line(ro_id: str, no: int, op: str, status: str = "performed") -> dict[str, Any]:
-    return {"ro_id": ro_id, "line_no": no, "op_code": op, "status": status}
-
-
 def deal(deal_id: str, cid: str, on: D, kind: str, **kw: Any) -> dict[str, Any]:
     return {"deal_id": deal_id, "customer_id": cid, "deal_date": on, "deal_type": kind, **kw}
 
 
 @pytest.fixture(scope="module")
 def con() -> Any:
-    con = duckdb.connect()
-    for table in TABLES.values():
-        con.execute(create_table_sql(table))
+    con = dealer_tables()
     channels = {
         "T1": "email", "T2": "sms", "T3": " Email", "T4": "phone", "T6": "mail", "T7": "email",
         "T8": "email", "T9": "email", "T10": "sms", "T12": "phone", "T13": "sms",
