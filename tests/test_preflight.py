@@ -24,6 +24,9 @@ from click.testing import CliRunner
 
 from dealersync.cli import cli
 
+# every test runs the CLI in a subprocess (a few seconds each on a busy machine)
+pytestmark = pytest.mark.slow
+
 SAMPLE = "sample/dms"
 # `path` is the old name of the dms-csv source's `dir`: a config written before the rename
 GOOD = """
