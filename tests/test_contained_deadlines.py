@@ -67,3 +67,26 @@ def test_the_destination_budget_bounds_the_retries(dripping: str) -> None:
     assert _Drip.hits <= 3  # 10 attempts allowed, the budget stopped them
     with deadlines(request=0.4, until=time.monotonic() - 1), pytest.raises(FatalError, match="used up"):
         http.get("/slow")
+
+
+def test_a_dripping_answer_is_cut_at_the_deadline_off_the_main_thread(dripping: str) -> None:
+    """A plugin's worker thread (Mailchimp sends from a pool) gets the same total deadline."""
+    http = HttpSession("Drip", base_url=dripping, timeout=(1.0, 5.0), max_attempts=1)
+    outcome: list[BaseException | None] = []
+
+    def worker() -> None:
+        with deadlines(request=0.5):
+            try:
+                http.get("/slow")
+            except BaseException as exc:  # handed to the main thread's asserts
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=5.0)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 1.5  # cut at 0.5 s, not 10 s of drip
+    assert isinstance(outcome[0], TransientError) and "deadline" in outcome[0].message

@@ -48,9 +48,10 @@ from dealersync.errors import (
 from dealersync.facts import Fact
 from dealersync.segments import SegmentTemplate
 from dealersync.hookspecs import hookimpl
-from dealersync.http import HttpSession
+from dealersync.http import HttpSession, NormalAnswer
 from dealersync.identity import MemberStats, Profile, get_profile, register_profile
 from dealersync.model import TABLES, Column, Table
+from dealersync.rate_limits import ManualClock, RateLimit, RateLimiters
 from dealersync.vocabularies import value_map_problems
 
 __version__ = "0.1.0"
@@ -74,10 +75,14 @@ __all__ = [
     "FatalError",
     "HttpSession",
     "Located",
+    "ManualClock",
     "MemberOutcome",
+    "NormalAnswer",
     "MemberStats",
     "Profile",
     "PluginError",
+    "RateLimit",
+    "RateLimiters",
     "RecordBatch",
     "RecordItem",
     "RejectedRecords",

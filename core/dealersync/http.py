@@ -9,9 +9,12 @@ A plugin builds one :class:`HttpSession` per connector and sends every request t
 What the session does for each request:
 
 * default timeouts (connect, read) unless the call passes its own;
-* the plugin's ``classifier`` looks at the response first: it returns ``None`` (no opinion) or an
-  error (an instance, or an error class such as :class:`~dealersync.AuthError`, which gets a
-  standard message). Platforms that answer ``200`` with an error body are handled there;
+* answers the plugin declared **normal** (:class:`NormalAnswer`: a status, optionally with a body
+  shape, per session or per request) are returned as they are: SendGrid's contact search answers
+  404 when no email matched, which is an answer, not an error;
+* otherwise the plugin's ``classifier`` looks at the response first: it returns ``None`` (no
+  opinion) or an error (an instance, or an error class such as :class:`~dealersync.AuthError`,
+  which gets a standard message). Platforms that answer ``200`` with an error body are handled there;
 * then the default rules: 2xx and 3xx are fine; 401/403 are :class:`~dealersync.AuthError` (the
   message says how to renew the credential); 408, 429 and 5xx are
   :class:`~dealersync.TransientError`; any other 4xx is :class:`~dealersync.FatalError`;
@@ -19,13 +22,18 @@ What the session does for each request:
 * a transient failure is retried with exponential backoff and full jitter, honouring
   ``Retry-After`` (seconds or an HTTP date), up to ``max_attempts``; then the last
   ``TransientError`` is raised, carrying ``retry_after`` when the platform gave one;
+* **rate limits**: with a :class:`~dealersync.RateLimit` (per session or per request) every
+  attempt, retries included, first takes a slot from the limiter of the limit's key, shared by the
+  whole process (:mod:`dealersync.rate_limits`), so destinations spending one platform quota share it;
 * **deadlines**: every attempt must be answered in full within the request deadline (default
   300 s: the connect and read timeouts bound each wait, but a server that sends a byte every
   20 s would hold a request forever without a total), and all requests of one destination in one
   run share the run's budget (:func:`deadlines`, set by the engine from ``[deadlines]``): a retry
-  whose wait would pass the budget is not made, the last error is raised at once. The total
-  deadline uses ``SIGALRM``, so it applies where the engine runs, in the main thread; elsewhere
-  only the per-read timeouts apply;
+  whose wait would pass the budget is not made, the last error is raised at once. The total is
+  kept in any thread: the connect and read timeouts are cut to the time left, and the body is read
+  as it arrives with the time checked between pieces (each wait on the socket bounded by the time
+  left), so a dripping answer is cut at the deadline. The status line and headers are bounded per
+  wait, not in total (a server would have to drip its headers to outlast that);
 * :meth:`HttpSession.request_json` reads the answer as a JSON object or raises
   :class:`~dealersync.FatalError`: an HTML page or an empty body answered with ``200`` proves
   nothing was done.
@@ -40,16 +48,15 @@ import contextvars
 import datetime as dt
 import email.utils
 import random
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3.exceptions
 
 from dealersync.errors import (
     AuthError,
@@ -58,6 +65,7 @@ from dealersync.errors import (
     RejectedRecords,
     TransientError,
 )
+from dealersync.rate_limits import RateLimit, RateLimiter, current_rate_limiters
 
 #: What a classifier returns: no opinion, an error class (core writes the message), or an error.
 Verdict = DealersyncError | type[DealersyncError] | None
@@ -93,28 +101,45 @@ def deadlines(request: float, until: float | None = None) -> Iterator[None]:
         _DEADLINES.reset(token)
 
 
-class _DeadlinePassed(BaseException):
-    """Raised by the alarm inside a request that ran past its deadline. A BaseException, so no
-    library's ``except Exception`` swallows it on the way out."""
+class _DeadlinePassed(Exception):
+    """An attempt ran past its deadline."""
 
 
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    """Raise :class:`_DeadlinePassed` in the block after ``seconds`` (main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
+@dataclass(frozen=True)
+class NormalAnswer:
+    """A non-2xx answer that is an answer, not an error, where it is declared (on a session, or on
+    one request: ``http.post(url, json=..., normal=(NormalAnswer(404, ...),))``; a bare status
+    ``404`` means ``NormalAnswer(404)``). Such a response is returned to the plugin as it is, not
+    classified and not retried.
 
-    def ring(_signum: int, _frame: object) -> None:
-        raise _DeadlinePassed
+    ``body``, when given, must hold for the answer's JSON body (a body that is not JSON does not
+    match): it tells the platform's "nothing found" from a wrong URL that also answers 404, such
+    as a proxy's HTML page.
+    """
 
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    status: int
+    body: Callable[[Any], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"NormalAnswer({self.status}): only 4xx and 5xx need declaring; 2xx and 3xx are normal already")
+
+    def matches(self, response: requests.Response) -> bool:
+        if response.status_code != self.status:
+            return False
+        if self.body is None:
+            return True
+        try:
+            parsed = response.json()
+        except ValueError:
+            return False
+        return bool(self.body(parsed))
+
+
+def normal_answers(declared: Iterable[int | NormalAnswer]) -> tuple[NormalAnswer, ...]:
+    """Statuses and :class:`NormalAnswer` s as :class:`NormalAnswer` s."""
+    return tuple(d if isinstance(d, NormalAnswer) else NormalAnswer(d) for d in declared)
+
 
 #: Replaced by tests (the conformance kit does) to retry without waiting; read at each wait.
 sleep: Callable[[float], None] = time.sleep
@@ -130,6 +155,8 @@ class HttpSession:
         base_url: str = "",
         headers: Mapping[str, str] | None = None,
         classifier: Classifier | None = None,
+        normal: Iterable[int | NormalAnswer] = (),
+        rate_limit: RateLimit | None = None,
         credential_hint: str = "renew it and store it again with `dealersync secrets set NAME`",
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_attempts: int = 5,
@@ -144,6 +171,8 @@ class HttpSession:
         self.service = service
         self.base_url = base_url.rstrip("/") + "/" if base_url else ""
         self.classifier = classifier
+        self.normal = normal_answers(normal)
+        self.rate_limit = rate_limit
         self.credential_hint = credential_hint
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -170,8 +199,21 @@ class HttpSession:
     def delete(self, url: str, **kwargs: Any) -> requests.Response:
         return self.request("DELETE", url, **kwargs)
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        normal: Iterable[int | NormalAnswer] = (),
+        rate_limit: RateLimit | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         """Send with retries; return the successful response or raise an error kind.
+
+        ``normal`` declares, for this request, answers returned as they are (added to the
+        session's); ``rate_limit`` replaces the session's for this request (a platform that counts
+        reads and writes apart). ``kwargs`` go to :meth:`requests.Session.request`; the answer is
+        always read in full before it is returned (``stream`` is the session's business).
 
         Requests are retried as they are: a plugin sends only requests the platform treats
         idempotently (adding a member twice leaves it once), which the destination contract
@@ -179,23 +221,30 @@ class HttpSession:
         """
         full = urljoin(self.base_url, url.lstrip("/")) if self.base_url else url
         kwargs.setdefault("timeout", self.timeout)
+        kwargs.pop("stream", None)
         where = f"{self.service}: {method.upper()} {_public_url(full)}"
+        answers = self.normal + normal_answers(normal)
+        limit = rate_limit or self.rate_limit
+        limiter = current_rate_limiters().limiter(limit) if limit else None
         limits = _DEADLINES.get()
         for attempt in range(1, self.max_attempts + 1):
             budget = limits.remaining()
+            if limiter is not None and (budget is None or budget > 0):
+                self._take_slot(limiter, budget, where)
+                budget = limits.remaining()
             if budget is not None and budget <= 0:
                 raise FatalError(f"{where}: this destination's time for the run ([deadlines] destination_seconds) is used up")
             allowed = limits.request if budget is None else min(limits.request, budget)
             try:
-                with _alarm(allowed):
-                    response = self.session.request(method, full, **kwargs)
+                response = self._attempt(method, full, allowed, kwargs)
             except _DeadlinePassed:
-                self.session.close()  # the half-read connection is not reused
                 error: DealersyncError = TransientError(f"{where}: no complete answer within {allowed:.0f} s (deadline)")
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error = TransientError(f"{where}: {_network_problem(exc)}")
+            except (urllib3.exceptions.HTTPError, OSError):
+                error = TransientError(f"{where}: the answer could not be read in full (connection dropped or body malformed)")
             else:
-                found = self._classify(response, where)
+                found = None if any(a.matches(response) for a in answers) else self._classify(response, where)
                 if found is None:
                     return response
                 error = found
@@ -223,6 +272,36 @@ class HttpSession:
         return data
 
     # ---------------------------------------------------------------------------- internals
+    def _take_slot(self, limiter: RateLimiter, budget: float | None, where: str) -> None:
+        """Wait for the rate limit, unless the wait would outlast the destination's budget."""
+        if limiter.acquire(max_wait=budget) is None:
+            raise FatalError(
+                f"{where}: the rate limit {limiter.limit.requests} per {limiter.limit.per_seconds:g} s"
+                f" ({limiter.limit.key}) would hold this request past this destination's time for the run"
+                " ([deadlines] destination_seconds)"
+            )
+
+    def _attempt(self, method: str, url: str, allowed: float, kwargs: dict[str, Any]) -> requests.Response:
+        """One request, answered in full within ``allowed`` seconds, whatever the thread: the
+        timeouts are cut to the time left and the body is read as it arrives, the time checked
+        between pieces."""
+        end = time.monotonic() + allowed
+        connect, read = _timeouts(kwargs["timeout"], allowed)
+        try:
+            response = self.session.request(method, url, **{**kwargs, "timeout": (connect, read), "stream": True})
+        except requests.Timeout:
+            if time.monotonic() >= end:
+                raise _DeadlinePassed from None
+            raise
+        try:
+            response._content = _read_until(response.raw, end, read)  # what Response.content would read
+            response._content_consumed = True
+        except BaseException:
+            response.close()  # the half-read connection is not reused
+            raise
+        response.close()  # back to the pool
+        return response
+
     def _classify(self, response: requests.Response, where: str) -> DealersyncError | None:
         verdict = self.classifier(response) if self.classifier else None
         if verdict is None:
@@ -286,6 +365,41 @@ def retry_after(response: requests.Response) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _timeouts(timeout: float | tuple[float, float] | None, allowed: float) -> tuple[float, float]:
+    """(connect, read) timeouts, neither longer than the ``allowed`` seconds left."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return (
+        allowed if connect is None else min(connect, allowed),
+        allowed if read is None else min(read, allowed),
+    )
+
+
+_PIECE = 64 * 1024  # bytes asked of the socket at a time; read1 returns what has arrived
+
+
+def _read_until(raw: Any, end: float, read_timeout: float) -> bytes:
+    """The whole body of a streamed answer (decoded as ``Response.content`` would be), or
+    :class:`_DeadlinePassed` once the :func:`time.monotonic` time ``end`` is reached. Each wait on
+    the socket is bounded by the time left (urllib3 kept the connection: ``raw.connection.sock``)."""
+    body = bytearray()
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed
+        if sock is not None:
+            sock.settimeout(min(read_timeout, left))
+        try:
+            piece = raw.read1(_PIECE, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            if time.monotonic() >= end:
+                raise _DeadlinePassed from None
+            raise requests.ReadTimeout() from None
+        if not piece:
+            return bytes(body)
+        body += piece
 
 
 def _public_url(url: str) -> str:
