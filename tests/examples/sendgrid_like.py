@@ -6,7 +6,7 @@ Built from SendGrid's documented Marketing Campaigns API (docs.sendgrid.com, v3)
   contacts asynchronously and answers 202 with a ``job_id`` ("Add or Update a Contact");
 * ``POST /v3/marketing/contacts/search/emails`` with ``emails`` (at most 100) answers each found
   contact's ``id`` under ``result``; it answers **404** when none of the emails matched ("Get
-  Contacts by Emails");
+  Contacts by Emails"), which the add declares a normal answer (:class:`NormalAnswer`);
 * ``DELETE /v3/marketing/lists/{id}/contacts?contact_ids=a,b`` takes contacts off a list by their
   **ids** ("Remove Contacts from a List"), 202.
 
@@ -33,12 +33,19 @@ from dealersync import (
     ConnectorConfig,
     HttpSession,
     MemberOutcome,
+    NormalAnswer,
     RemoteAudience,
 )
 from pydantic import Field, SecretStr
 from requests import PreparedRequest
 
 SEARCH_MAX = 100  # "Get Contacts by Emails": up to 100 emails a request
+#: "Get Contacts by Emails" answers 404 when none of the emails matched
+#: (https://www.twilio.com/docs/sendgrid/api-reference/contacts/get-contacts-by-emails): an answer,
+#: not an error. SendGrid does not document that 404's body; the body check asks only for a JSON
+#: object with ``errors`` (SendGrid's error shape), so a proxy's HTML 404 for a wrong base_url
+#: still fails the request.
+NONE_MATCHED = NormalAnswer(404, body=lambda body: isinstance(body, dict) and "errors" in body)
 BASE = "https://api.sendgrid.fake.test"
 API_KEY = "SG.fake-key-Ab12"
 
@@ -91,14 +98,10 @@ class SendGridLike(AudienceDestination):
         """Contact ids by email, 100 emails a search; a 404 means none matched."""
         found: dict[str, str] = {}
         for i in range(0, len(emails), SEARCH_MAX):
-            # straight on the session: a 404 here is an answer ("none matched"), not an error
-            response = self.http.session.post(
-                self.http.base_url + "v3/marketing/contacts/search/emails", json={"emails": emails[i : i + SEARCH_MAX]},
-                timeout=30,
-            )
+            response = self.http.post("/v3/marketing/contacts/search/emails", json={"emails": emails[i : i + SEARCH_MAX]},
+                                      normal=(NONE_MATCHED,))
             if response.status_code == 404:
                 continue
-            response.raise_for_status()
             for email, hit in (response.json().get("result") or {}).items():
                 contact = hit.get("contact") if isinstance(hit, dict) else None
                 if contact and contact.get("id"):
