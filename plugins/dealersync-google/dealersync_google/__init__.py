@@ -3,9 +3,8 @@
 from dealersync import hookimpl
 
 from dealersync_google.destination import GoogleCustomerMatch
-from dealersync_google.ratelimit import RateLimitedSession, SlidingWindowLimiter
 
-__all__ = ["GoogleCustomerMatch", "RateLimitedSession", "SlidingWindowLimiter"]
+__all__ = ["GoogleCustomerMatch"]
 
 
 @hookimpl

@@ -28,14 +28,13 @@ from dealersync import (
     FatalError,
     HttpSession,
     MemberOutcome,
+    RateLimit,
     ReadBack,
     RemoteAudience,
     RequestStatus,
     TransientError,
 )
 from pydantic import Field, SecretStr, field_validator
-
-from dealersync_google.ratelimit import RateLimitedSession, SlidingWindowLimiter
 
 ConsentStatus = Literal["CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"]
 
@@ -119,7 +118,16 @@ class GoogleConfig(ConnectorConfig):
         " lists' shortest membership duration; a wave of stale members spreads over a week of runs.",
     )
     requests_per_minute: int = Field(
-        300, ge=1, description="Client-side cap on API requests per minute (Google's quota: 300 a project)."
+        300, ge=1,
+        description="Client-side cap on Data Manager requests per minute, for each kind Google counts"
+        " apart (ingest/remove; request status). Google's quota: 300 a minute per Cloud project.",
+    )
+    cloud_project: str | None = Field(
+        None,
+        description="The Google Cloud project the OAuth client belongs to (any spelling, the same in"
+        " every destination): destinations naming the same project share its request quota within a"
+        " run. Default: the client_id, so destinations using one OAuth client share it already; set"
+        " it when several OAuth clients of one project are used.",
     )
 
     @field_validator("operating_account_id")
@@ -146,6 +154,19 @@ class GoogleConfig(ConnectorConfig):
         if bad:
             raise ValueError(f"user_lists ids must be numeric; check {', '.join(bad)}")
         return {name: str(list_id).strip() for name, list_id in v.items()}
+
+
+def quota(config: GoogleConfig) -> tuple[RateLimit, RateLimit]:
+    """The rate limits of (ingest/remove, request status) requests. Google's "Limits and quotas"
+    (https://developers.google.com/data-manager/api/devguides/limits) counts requests per Google
+    Cloud project (the one that provides the OAuth client), apart by service and operation:
+    IngestionService mutate (ingest, remove) and read (``requestStatus:retrieve``), 300 a minute
+    each; past that, 429 RESOURCE_EXHAUSTED. An earlier version of the page gave 300 a minute per
+    project without the split by operation."""
+    project = config.cloud_project or f"client:{config.client_id}"
+    key = f"google-datamanager:project:{project}:ingestion"
+    per_minute = config.requests_per_minute
+    return RateLimit(f"{key}-mutate", per_minute, 60.0), RateLimit(f"{key}-read", per_minute, 60.0)
 
 
 class _Unauthenticated(AuthError):
@@ -287,15 +308,14 @@ class GoogleCustomerMatch(AudienceDestination):
     def __init__(self, config: GoogleConfig, context: ConnectorContext) -> None:  # type: ignore[override]
         super().__init__(config, context)
         self.cfg = config
-        limiter = SlidingWindowLimiter(config.requests_per_minute, 60.0)
-        self.limiter = limiter
+        self.mutate_quota, self.read_quota = quota(config)
         self.http = HttpSession(
             "Google Data Manager",
             base_url=config.base_url,
             headers={"Content-Type": "application/json"},
             classifier=_classify_api,
             credential_hint="re-authorize and store the new refresh token with `dealersync secrets set NAME`",
-            session=RateLimitedSession(limiter),
+            rate_limit=self.mutate_quota,
         )
         self.oauth = HttpSession("Google OAuth", classifier=_classify_token)
         self._access_token: str | None = None
@@ -406,7 +426,8 @@ class GoogleCustomerMatch(AudienceDestination):
         after about 30 minutes; a request still PROCESSING stays pending for the next run."""
         out: dict[str, RequestStatus] = {}
         for request_id in requests:
-            answer = self._call("GET", "/v1/requestStatus:retrieve", params={"requestId": request_id})
+            answer = self._call("GET", "/v1/requestStatus:retrieve", params={"requestId": request_id},
+                                rate_limit=self.read_quota)
             self._counts["status_checks"] += 1
             out[request_id] = status = request_status(answer)
             if requests[request_id] == "add" and "match_rate_range" in status.counts:

@@ -15,11 +15,13 @@ from dealersync import (
     ConfigError,
     ConnectorContext,
     FatalError,
+    ManualClock,
+    RateLimiters,
     RemoteAudience,
     TransientError,
 )
 from dealersync.testing import sample_people
-from dealersync_google import GoogleCustomerMatch, SlidingWindowLimiter
+from dealersync_google import GoogleCustomerMatch
 from dealersync_google.destination import user_identifiers
 from dealersync_google_fake import (
     ACCOUNT,
@@ -312,34 +314,53 @@ def test_requests_sent_are_plain_json_without_secrets(
 # -------------------------------------------------------------------------------- rate limiter
 
 
-def test_sliding_window_limiter_waits_only_past_the_limit() -> None:
-    now = [0.0]
-    slept: list[float] = []
-
-    def sleep(s: float) -> None:
-        slept.append(s)
-        now[0] += s
-
-    lim = SlidingWindowLimiter(3, 60.0, clock=lambda: now[0], sleep=sleep)
-    assert [lim.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
-    now[0] = 10.0
-    assert lim.acquire() == 50.0  # the first start leaves the window at t=60
-    assert slept == [50.0] and now[0] == 60.0
-    now[0] = 200.0
-    assert lim.acquire() == 0.0 and lim.waited == 50.0
-    with pytest.raises(ValueError):
-        SlidingWindowLimiter(0)
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    """Fresh process-wide rate limiters on a clock that moves only when slept on."""
+    manual = ManualClock()
+    with RateLimiters(clock=manual, sleep=manual.sleep).installed():
+        yield manual
 
 
 def test_every_attempt_goes_through_the_limiter(
-    fake: FakeDataManager, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
+    fake: FakeDataManager, clock: ManualClock, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
 ) -> None:
     dest = connector(dealersync_context, requests_per_minute=2)
-    now = [0.0]
-    slept: list[float] = []
-    dest.limiter.clock = lambda: now[0]
-    dest.limiter.sleep = lambda s: (slept.append(s), now.__setitem__(0, now[0] + s))
     fake.fail(1, "status", status=500)
     dest.add(AUD, people[:2])  # attempt 1 (500), attempt 2: two starts at t=0
-    dest.add(AUD, people[2:4])  # third start waits for the window
-    assert slept == [60.0] and fake.api_calls == 3
+    assert clock.slept == [] and fake.api_calls == 2
+    dest.add(AUD, people[2:4])  # a third start in the same minute waits for the window
+    assert clock.slept == [60.0] and fake.api_calls == 3
+
+
+def test_destinations_of_one_cloud_project_share_its_quota(
+    fake: FakeDataManager, clock: ManualClock, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
+) -> None:
+    """Google counts requests per Cloud project: two destinations with the same OAuth client (or
+    naming the same cloud_project) spend one budget; another project has its own."""
+    first = connector(dealersync_context, requests_per_minute=2)
+    second = connector(dealersync_context, requests_per_minute=2)  # same OAuth client: same project
+    first.add(AUD, people[:1])
+    second.add(AUD, people[1:2])
+    other = connector(dealersync_context, requests_per_minute=2, cloud_project="another-project")
+    other.add(AUD, people[2:3])
+    assert clock.slept == []  # another project: its own budget
+    first.add(AUD, people[3:4])  # the client's project's third request this minute
+    assert clock.slept == [60.0]
+    named = [connector(dealersync_context, requests_per_minute=1, cloud_project="dealer-group") for _ in range(2)]
+    named[0].add(AUD, people[4:5])
+    named[1].add(AUD, people[5:6])  # the named project's second request this minute
+    assert clock.slept == [60.0, 60.0] and fake.api_calls == 6
+
+
+def test_status_checks_spend_the_read_quota_not_the_write_one(
+    fake: FakeDataManager, clock: ManualClock, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
+) -> None:
+    """Google counts IngestionService mutate and read requests apart (Limits and quotas)."""
+    dest = connector(dealersync_context, requests_per_minute=1)
+    request_id = dest.add(AUD, people[:2])[0].request_id
+    assert request_id
+    dest.resolve(AUD, {request_id: "add"})  # the minute's one read: no wait behind the ingest
+    assert clock.slept == []
+    dest.resolve(AUD, {request_id: "add"})
+    assert clock.slept == [60.0]
