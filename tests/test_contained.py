@@ -11,10 +11,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +24,8 @@ from click.testing import CliRunner, Result
 
 from dealersync.cli import cli
 from dealersync.testing import write_extract
+
+from tests.support.servers import LocalServer, answer, drip
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "dealersync-meta" / "tests"))
 from meta_fake import ACCOUNT, TOKEN, VERSION, FakeMeta  # noqa: E402
@@ -61,44 +62,24 @@ class MisbehavingMeta:
                     self.command, path, {k: v[0] for k, v in parse_qs(parts.query).items()},
                     {k.lower(): v for k, v in self.headers.items()}, body,
                 )
-                self._send(status, "application/json", json.dumps(payload).encode())
-
-            def _send(self, status: int, ctype: str, data: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer(self, status, json.dumps(payload).encode())
 
             do_GET = do_POST = do_DELETE = _handle
 
         self.handler = Handler
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.server = LocalServer(Handler)
+        self.url = self.server.url
 
     def misbehave(self, h: Any) -> None:
         if self.upload == "html":
-            h._send(200, "text/html", b"<html><body>Service temporarily unavailable</body></html>")
+            answer(h, 200, b"<html><body>Service temporarily unavailable</body></html>", "text/html")
         elif self.upload == "empty":
-            h._send(200, "application/json", b"{}")
+            answer(h, 200, b"{}")
         else:  # drip: a valid start, then a byte every 0.2 s for a minute (per-read timeouts never fire)
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", "300")
-            h.end_headers()
-            try:
-                for _ in range(300):
-                    h.wfile.write(b" ")
-                    h.wfile.flush()
-                    time.sleep(0.2)
-            except OSError:
-                return  # the client gave up: as it should
+            drip(h, chunks=300, every=0.2, content_type="application/json")
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 CONFIG = """

@@ -25,6 +25,9 @@ from dealersync import (
 from dealersync.delivery import RETRY_CAP
 from dealersync.testing import SimulatedCrash, crash_at, run_sync, write_extract
 
+from tests.support.configs import dealership, destination, everyone_to
+from tests.support.processes import warehouse_held
+
 
 def sha(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
@@ -106,24 +109,7 @@ def customers(n: int, seed: int = 1) -> list[dict[str, Any]]:
 
 def setup(tmp_path: Path, rows: list[dict[str, Any]], mode: str = "mirror") -> Path:
     write_extract(tmp_path / "dms", {"customers": rows})
-    (tmp_path / "c.toml").write_text(
-        f"""
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.mem]
-connector = "memory-list"
-[segments.everyone]
-rule = {{ fact = "customer_id", op = "is_null", value = false }}
-[audiences.all]
-segment = "everyone"
-destinations = ["mem"]
-mode = "{mode}"
-"""
-    )
+    (tmp_path / "c.toml").write_text(dealership(destination("mem", "memory-list"), everyone_to("mem", mode=mode)))
     return tmp_path / "c.toml"
 
 
@@ -308,25 +294,11 @@ def test_a_delivery_failing_midway_reports_what_was_committed(tmp_path: Path) ->
 
 
 def test_a_second_sync_on_the_same_warehouse_gets_a_clear_message(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+    from dealersync import FatalError
 
     cfg = setup(tmp_path, customers(3))
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
-         str(tmp_path / "wh.duckdb")],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        from dealersync import FatalError
-
-        with pytest.raises(FatalError) as exc:
-            run_sync(cfg, extra_plugins=[plugin])
-    finally:
-        holder.kill()
-        holder.wait()
+    with warehouse_held(tmp_path / "wh.duckdb"), pytest.raises(FatalError) as exc:
+        run_sync(cfg, extra_plugins=[plugin])
     assert exc.value.message == (
         f"the warehouse {tmp_path / 'wh.duckdb'} is in use by another process "
         "(one dealersync run at a time per warehouse file)"

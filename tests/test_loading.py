@@ -12,11 +12,9 @@ from dealersync.loading import FileReport, LoadReport, load_source
 from dealersync.model import TABLES
 from dealersync.store import Warehouse
 
-
-@pytest.fixture
-def wh():
-    with Warehouse(":memory:", memory_limit="256MB", threads=2) as w:
-        yield w
+from tests.support.queries import QUARANTINE_COLUMNS
+from tests.support.processes import warehouse_held
+from tests.support.queries import quarantine as quarantine_rows
 
 
 def write(path: Path, lines: list[bytes | str], newline: bytes = b"\n") -> Path:
@@ -27,13 +25,8 @@ def write(path: Path, lines: list[bytes | str], newline: bytes = b"\n") -> Path:
     return path
 
 
-def quarantine(wh: Warehouse, source: str | None = None) -> list[tuple]:
-    sql = 'SELECT file, line, "column", reason FROM _quarantine'
-    params: list = []
-    if source:
-        sql += " WHERE source = ?"
-        params.append(source)
-    return wh.con.execute(sql + ' ORDER BY file, line, "column"', params).fetchall()
+def quarantine(wh: Warehouse) -> list[tuple]:
+    return quarantine_rows(wh, ("file", *QUARANTINE_COLUMNS), order=("file", "line", "column"))
 
 
 # ------------------------------------------------------------------------------------ warehouse
@@ -675,30 +668,15 @@ def test_long_multi_line_reject_keeps_later_lines_right(wh, tmp_path):
 
 
 def test_warehouse_in_use_by_another_process_is_a_clear_error(tmp_path):
-    import subprocess
-    import sys
-
     from dealersync import FatalError
 
     path = tmp_path / "wh.duckdb"
-    code = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
-    code += " sys.stdin.read()"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    with warehouse_held(path), pytest.raises(FatalError) as e:
+        Warehouse(path)
+    assert e.value.message == (
+        f"the warehouse {path} is in use by another process"
+        " (one dealersync run at a time per warehouse file)"
     )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(FatalError) as e:
-            Warehouse(path)
-        assert e.value.message == (
-            f"the warehouse {path} is in use by another process"
-            " (one dealersync run at a time per warehouse file)"
-        )
-    finally:
-        holder.communicate("")
 
 
 def test_bad_memory_limit_is_a_config_error():

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from dealersync.plugin_api import UNDECLARED
 from dealersync.testing import build_distribution, install_offline, write_extract
+
+from tests.support.processes import run_dealersync
+from tests.support.configs import EVERYONE_RULE, audience, dealership, destination, everyone_to, table
 
 ACME = '''
 import json
@@ -79,14 +80,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def _run(args: list[str], cwd: Path, *paths: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    pythonpath = os.pathsep.join([*map(str, paths), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "dealersync", *args],
-        cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": pythonpath, **env},
-    )
-
-
 def _dealership(tmp: Path) -> None:
     write_extract(
         tmp / "dms",
@@ -98,27 +91,11 @@ def _dealership(tmp: Path) -> None:
             ],
         },
     )
-    (tmp / "connectors.toml").write_text(
-        """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.acme]
-connector = "acme-list"
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.all]
-segment = "everyone"
-destinations = ["acme"]
-"""
-    )
+    (tmp / "connectors.toml").write_text(dealership(destination("acme", "acme-list"), everyone_to("acme")))
 
 
 def test_third_party_plugin_used_and_broken_one_listed(site: Path, tmp_path: Path) -> None:
-    listing = _run(["plugins", "--json"], tmp_path, site)
+    listing = run_dealersync(["plugins", "--json"], tmp_path, site)
     assert listing.returncode == 0, listing.stderr
     plugins = {p["name"]: p for p in json.loads(listing.stdout)["plugins"]}
     assert plugins["acme"] == {
@@ -128,18 +105,22 @@ def test_third_party_plugin_used_and_broken_one_listed(site: Path, tmp_path: Pat
         "entry_point": "acme = dealersync_acme",
         "status": "ok",
         "error": None,
-        "connectors": [{"name": "acme-list", "kind": "destination"}],
+        "api": None,  # it declares no plugin API range: loaded, with a warning
+        "warnings": [UNDECLARED],
+        "connectors": [{"name": "acme-list", "kind": "destination", "capabilities": []}],
+        "facts": [],
+        "segment_templates": [],
     }
     assert plugins["broken"]["status"] == "broken"
     assert plugins["broken"]["distribution"] == "dealersync-broken"
     assert plugins["broken"]["error"] == "ModuleNotFoundError: No module named 'this_module_does_not_exist'"
     assert plugins["files"]["status"] == "ok"  # the bundled ones still load
 
-    table = _run(["plugins"], tmp_path, site, COLUMNS="200")
+    table = run_dealersync(["plugins"], tmp_path, site, COLUMNS="200")
     assert "broken: ModuleNotFoundError" in table.stdout
 
     _dealership(tmp_path)
-    result = _run(["sync"], tmp_path, site)
+    result = run_dealersync(["sync"], tmp_path, site)
     assert result.returncode == 0, result.stderr + result.stdout
     lines = (tmp_path / "out" / "acme.jsonl").read_text().splitlines()
     # Ann under two customer ids is one member; raw emails never written
@@ -148,9 +129,9 @@ def test_third_party_plugin_used_and_broken_one_listed(site: Path, tmp_path: Pat
 
 
 def test_disable_switches(site: Path, tmp_path: Path) -> None:
-    off = _run(["plugins", "--json"], tmp_path, site, DEALERSYNC_DISABLE_PLUGIN_AUTOLOAD="1")
+    off = run_dealersync(["plugins", "--json"], tmp_path, site, DEALERSYNC_DISABLE_PLUGIN_AUTOLOAD="1")
     assert json.loads(off.stdout)["plugins"] == []
-    some = _run(["plugins", "--json"], tmp_path, site, DEALERSYNC_DISABLE_PLUGINS="broken, files")
+    some = run_dealersync(["plugins", "--json"], tmp_path, site, DEALERSYNC_DISABLE_PLUGINS="broken, files")
     names = {p["name"] for p in json.loads(some.stdout)["plugins"]}
     assert "broken" not in names and "files" not in names and "acme" in names
 
@@ -158,26 +139,13 @@ def test_disable_switches(site: Path, tmp_path: Path) -> None:
 def test_connector_clash_names_both_distributions(tmp_path: Path) -> None:
     target = tmp_path / "site"
     install_offline(build_distribution(tmp_path / "src", "dealersync-other", "dealersync_other", "other", CLASH), target)
-    listing = _run(["plugins", "--json"], tmp_path, target)
+    listing = run_dealersync(["plugins", "--json"], tmp_path, target)
     assert json.loads(listing.stdout)["clashes"] == {"meta-file": ["dealersync-files", "dealersync-other"]}
     write_extract(tmp_path / "dms", {"customers": [{"customer_id": "C1", "email": "a@b.co"}]})
     (tmp_path / "connectors.toml").write_text(
-        """
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.m]
-connector = "meta-file"
-[segments.s]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.a]
-segment = "s"
-destinations = ["m"]
-"""
+        dealership(destination("m", "meta-file"), table("segments.s", rule=EVERYONE_RULE), audience("a", "s", ["m"]), as_of=None)
     )
-    result = _run(["sync"], tmp_path, target)
+    result = run_dealersync(["sync"], tmp_path, target)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: destinations.m.connector: connector 'meta-file' is provided by both "

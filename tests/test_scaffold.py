@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +14,9 @@ from dealersync import ConfigError
 from dealersync.cli import cli
 from dealersync.scaffold import new_plugin
 from dealersync.testing import install_offline
+
+from tests.support.processes import run_dealersync, run_python
+from tests.support.servers import LocalServer, answer
 
 TOKEN = "demo-token"
 CUSTOMERS = [
@@ -77,12 +76,7 @@ class ExampleCrm(BaseHTTPRequestHandler):
             self._send(404, {"error": "not found"})
 
     def _send(self, status: int, payload: object) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, status, json.dumps(payload).encode())
 
     def log_message(self, *args: object) -> None:
         pass
@@ -90,20 +84,8 @@ class ExampleCrm(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def example_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ExampleCrm)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _run(args: list[str], cwd: Path, site: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(args, cwd=cwd, check=False, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": pythonpath, **env})
+    with LocalServer(ExampleCrm, "/v1") as server:
+        yield server.url
 
 
 @pytest.mark.slow
@@ -117,7 +99,7 @@ def test_scaffolded_plugins_install_sync_and_pass_the_kit(tmp_path: Path, exampl
     site = tmp_path / "site"
     install_offline(roots, site)
 
-    listing = _run([sys.executable, "-m", "dealersync", "plugins", "--json"], tmp_path, site)
+    listing = run_dealersync(["plugins", "--json"], tmp_path, site)
     plugins = {p["name"]: p for p in json.loads(listing.stdout)["plugins"]}
     assert plugins["demo-crm"]["connectors"] == [{"name": "demo-crm", "kind": "source"}]
     assert plugins["demo-list"]["connectors"] == [{"name": "demo-list", "kind": "destination"}]
@@ -144,7 +126,7 @@ segment = "everyone"
 destinations = ["list", "meta"]
 """
     )
-    sync = _run([sys.executable, "-m", "dealersync", "sync"], tmp_path, site, DEALERSYNC_DISABLE_PLUGINS="",
+    sync = run_dealersync(["sync"], tmp_path, site, DEALERSYNC_DISABLE_PLUGINS="",
                 DEALERSYNC_CONFIG="connectors.toml", DEMO_CRM_TOKEN=TOKEN, COLUMNS="200")
     assert sync.returncode == 0, sync.stdout + sync.stderr
     lines = [json.loads(x) for x in (tmp_path / "out" / "all.list.jsonl").read_text().splitlines()]
@@ -154,7 +136,7 @@ destinations = ["list", "meta"]
     assert len((tmp_path / "out" / "all.meta.csv").read_text().splitlines()) == 3  # header + 2
 
     tests = [r / "tests" / f"test_{r.name.replace('-', '_')}.py" for r in roots]
-    kit = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfs", *map(str, tests)],
+    kit = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfs", *map(str, tests)],
                tmp_path, site)
     assert kit.returncode == 0, kit.stdout[-4000:]
     assert " passed" in kit.stdout and "failed" not in kit.stdout
