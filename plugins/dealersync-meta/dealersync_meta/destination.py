@@ -204,6 +204,22 @@ class MetaCustomAudiences(AudienceDestination):
         """The token is accepted and can see the ad account."""
         self.http.get(f"/{self.cfg.ad_account_id}", params={"fields": "id,name"})
 
+    def check_config(self, audiences: tuple[str, ...] = ()) -> None:
+        """No audience's Meta name holds a flagged term (before any data moves; the upload would
+        stop there anyway). An existing audience_id's name is Meta's: checked when syncing."""
+        if self.config.audience_id:
+            return
+        for audience in audiences:
+            name = self.audience_name(audience)
+            term = flagged_term(name, self.config.flagged_name_terms)
+            if term is not None:
+                raise ConfigError(
+                    f"destinations.{self.context.instance}.audience_name: the Meta name {name!r} of audience"
+                    f" {audience} contains {term!r}, a term Meta flags as suggesting a financial status or"
+                    " health condition; expected a name without it (rename the audience or set audience_name),"
+                    " or remove the term from flagged_name_terms if you have checked it"
+                )
+
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
         if self.cfg.audience_id:
             found = self.http.request_json("GET", f"/{self.cfg.audience_id}", params={"fields": _AUDIENCE_FIELDS})

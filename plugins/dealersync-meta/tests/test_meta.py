@@ -179,6 +179,22 @@ def test_flagged_name_is_stopped_before_anything_is_sent(context: ConnectorConte
     assert fake.calls == {} and fake.audiences == {}
 
 
+def test_a_flagged_audience_name_is_a_configuration_error_before_any_data_moves(
+    context: ConnectorContext, fake: FakeMeta
+) -> None:
+    """check_config (the preflight of sync and check) names the key: audience names such as
+    high_income_buyers read as the words Meta flags."""
+    make(context).check_config(("winback", "lease_end"))
+    with pytest.raises(ConfigError) as err:
+        make(context).check_config(("winback", "high_income_buyers"))
+    assert err.value.message.startswith(
+        f"destinations.{context.instance}.audience_name: the Meta name 'high_income_buyers' of audience"
+        " high_income_buyers contains 'high income'"
+    )
+    make(context, audience_id="120330000000000001").check_config(("high_income_buyers",))  # Meta's name
+    assert fake.calls == {}
+
+
 def test_flagged_terms_are_configurable_and_dealer_words_pass(context: ConnectorContext, fake: FakeMeta) -> None:
     """lease / payoff / equity are not in Meta's published examples: not stopped by default."""
     for name in ("Lease ending 2027", "Payoff soon", "Equity mining", "Discredit scores"):
