@@ -54,7 +54,14 @@ client_id = "client.apps.googleusercontent.com"
 client_secret = { env = "PREFLIGHT_GOOGLE_SECRET" }
 refresh_token = { env = "PREFLIGHT_GOOGLE_TOKEN" }
 """
-ENV = {"PREFLIGHT_GOOGLE_SECRET": "s3cret-value", "PREFLIGHT_GOOGLE_TOKEN": "1//refresh-token-value"}
+META = """
+[destinations.meta_api]
+connector = "meta"
+ad_account_id = "act_1234567890"
+access_token = { env = "PREFLIGHT_META_TOKEN" }
+"""
+ENV = {"PREFLIGHT_GOOGLE_SECRET": "s3cret-value", "PREFLIGHT_GOOGLE_TOKEN": "1//refresh-token-value",
+       "PREFLIGHT_META_TOKEN": "EAAB-token-value"}
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +148,13 @@ MID_RUN_ERRORS = {
         _with('destinations = ["files_x"]', 'destinations = ["files_x", "google_api"]') + GOOGLE,
         "destinations.google_api.user_list_id: missing (audience all is not in user_lists either)",
     ),
+    # a Meta name holding a term Meta flags: the upload stopped there (FatalError, exit 1)
+    "meta flagged name": (
+        _with('destinations = ["files_x"]', 'destinations = ["files_x", "meta_api"]') + META
+        + 'audience_name = "{audience} high income"\n',
+        "destinations.meta_api.audience_name: the Meta name 'all high income' of audience all contains"
+        " 'high income'",
+    ),
     # a mode the destination cannot do: failed the delivery
     "replace on google": (
         _with('destinations = ["files_x"]', 'destinations = ["files_x", "google_api"]\nmode = "replace"')
@@ -162,7 +176,7 @@ def test_a_configuration_error_stops_sync_before_any_data_moves(dealer: Path, ca
     assert "Traceback" not in proc.stderr and "Loaded" not in proc.stdout
     assert _files(dealer) == before  # the warehouse's bytes and mtime, and no upload file written
     assert not (dealer / "elsewhere").exists()
-    assert "s3cret-value" not in proc.stderr and "refresh-token-value" not in proc.stderr
+    assert not any(secret in proc.stderr for secret in ENV.values())
 
 
 def test_every_error_at_once(dealer: Path) -> None:
