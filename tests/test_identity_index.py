@@ -1,5 +1,6 @@
-"""The identity index: members built from it are byte-for-byte the tables the from-scratch
-algorithm built; a refresh through the change log equals a full rebuild."""
+"""The identity index: members built from it are byte-for-byte the tables the oracle (members
+as defined, in plain SQL: tests/identity_oracle.py) builds; a refresh through the change log
+equals a full rebuild."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from dealersync.identity import (
     register_profile,
 )
 from dealersync.identity import index as index_mod
-from dealersync.identity._scratch import build_members_from_scratch
 from dealersync.model import TABLES, create_table_sql
 
 from tests.identifiers import GOOGLE, META
+from tests.identity_oracle import members_by_definition
 
 AS_OF = dt.date(2026, 11, 23)
 
@@ -53,12 +54,12 @@ def three_ways(
     params: list | None = None,
     as_of: dt.date | None = None,
 ):
-    """build_members as the old algorithm, as the standalone call and through a sync's
+    """build_members as the oracle defines it, as the standalone call and through a sync's
     persistent index: the same table and stats each way (and the same error class)."""
     kw: dict[str, Any] = {"default_country": default_country, "params": params, "as_of": as_of}
     results, errors = [], []
     ways = [
-        lambda t: build_members_from_scratch(con, customer_ids_sql, identifiers, target=t, **kw),
+        lambda t: members_by_definition(con, customer_ids_sql, identifiers, target=t, **kw),
         lambda t: build_members(con, customer_ids_sql, identifiers, target=t, **kw),
         lambda t: IdentityIndexes(con, default_country=default_country, as_of=as_of).build_members(
             customer_ids_sql, identifiers, target=t, params=params
@@ -159,7 +160,7 @@ def splitting_audience(c: duckdb.DuckDBPyConnection) -> str:
         " WHERE n <= 2 ORDER BY n"
     ).fetchall()
     add(c, "X-link", email=email_a, phone_mobile=phone_b)
-    build_members_from_scratch(c, "SELECT customer_id FROM customers", META, target="_all", as_of=AS_OF)
+    members_by_definition(c, "SELECT customer_id FROM customers", META, target="_all", as_of=AS_OF)
     row = c.execute("SELECT customer_ids FROM _all WHERE list_contains(customer_ids, 'X-link')").fetchone()
     assert row is not None and a in row[0] and b in row[0]
     c.execute("CREATE TABLE _split (a VARCHAR, b VARCHAR)")
@@ -175,22 +176,22 @@ AUDIENCES = [
 ]
 
 
-def assert_same_as_scratch(c, index: IdentityIndexes, audiences: list[str], tag: str) -> None:
+def assert_same_as_oracle(c, index: IdentityIndexes, audiences: list[str], tag: str) -> None:
     for i, sql in enumerate(audiences):
         for name, ids in (("meta", META), ("google", GOOGLE)):
-            want = build_members_from_scratch(c, sql, ids, target=f"_old_{tag}_{i}_{name}", as_of=AS_OF)
+            want = members_by_definition(c, sql, ids, target=f"_old_{tag}_{i}_{name}", as_of=AS_OF)
             got = index.build_members(sql, ids, target=f"_new_{tag}_{i}_{name}")
             assert got == want, (i, name)
             assert table(c, f"_new_{tag}_{i}_{name}") == table(c, f"_old_{tag}_{i}_{name}"), (i, name)
 
 
-def test_generated_sample_same_members_as_from_scratch(sample_csv):
+def test_generated_sample_same_members_as_the_oracle(sample_csv):
     c = load_customers(sample_csv)
     audiences = [*AUDIENCES, splitting_audience(c)]
     multi = c.execute("SELECT count(*) FROM _all WHERE len(customer_ids) > 1").fetchone()[0]
     assert multi > 0
     index = IdentityIndexes(c, as_of=AS_OF)
-    assert_same_as_scratch(c, index, audiences, "a")
+    assert_same_as_oracle(c, index, audiences, "a")
     assert {ix.last_refresh for ix in index._indexes.values()} == {"full"}
     # the splitting audience really splits a global member
     assert c.execute(
@@ -255,7 +256,7 @@ def test_refresh_after_changes_equals_full_rebuild(sample_csv, caplog):
             f" '{changed[3]}') OR hash(customer_id) % 5 = 1"
         ),
     ]
-    assert_same_as_scratch(c, run2, audiences, "b")
+    assert_same_as_oracle(c, run2, audiences, "b")
     # google's index had not been built: full
     assert run2.index(GOOGLE).last_refresh == "full"
 
