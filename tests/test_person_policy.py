@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import random
 import sys
 from pathlib import Path
@@ -22,8 +23,9 @@ from dealersync.segments import CompiledSQL
 from dealersync.store import Warehouse
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_rooftops import GROUP_CONFIG, group, run  # noqa: E402
-from test_state import TOKEN, TOKEN_ENV, HoldoutWorld, _old_warehouse, customers, state_of  # noqa: E402
+from test_rooftops import GROUP_CONFIG, group, mailchimp_people, run, sync_with_mailchimp  # noqa: E402
+from test_state import FIXTURE as OLD_RELEASE  # noqa: E402
+from test_state import SUPPRESSED, TOKEN, TOKEN_ENV, HoldoutWorld, _old_warehouse, customers, state_of  # noqa: E402
 
 
 def sha(text: str) -> str:
@@ -37,20 +39,28 @@ def emails_in(path: Path, column: str = "email") -> set[str]:
         return {names[r[column]] for r in csv.DictReader(fh)}
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("people")
-    run("sync", "--config", str(group(tmp)))
-    return tmp
-
-
-def test_one_person_at_two_stores_who_bought_tires_at_one_is_out_everywhere(synced: Path) -> None:
-    """Ben bought tires at south only; his north record does not put him in the tire offer.
-    Cara opted out at north: her south record is out of the ads audiences too. Ann (north 1001)
-    and Dan (south 1001) are two people."""
+def test_one_person_at_two_stores_who_bought_tires_at_one_is_out_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dealersync_waits: list[float]
+) -> None:
+    """Ben bought tires at south only; his north record (serviced, in the tire offer's segment)
+    does not put him in the tire offer of any destination: Meta, Google, Mailchimp. Ann (north
+    1001) and Dan (south 1001) are two people, both in."""
+    fake = sync_with_mailchimp(tmp_path, monkeypatch)
     expected = {"ann.avery", "eve.evans", "dan.diaz"}
-    assert emails_in(synced / "out" / "tire_offer.meta_upload.csv") == expected
-    assert emails_in(synced / "out" / "tire_offer.google_upload.csv", "Email") == expected
+    assert emails_in(tmp_path / "out" / "tire_offer.meta_upload.csv") == expected
+    assert emails_in(tmp_path / "out" / "tire_offer.google_upload.csv", "Email") == expected
+    assert mailchimp_people(fake, "tire_offer") == {"ann", "eve", "dan"}
+
+
+def test_a_person_opted_out_at_one_store_is_out_of_the_ads_audiences_at_both(tmp_path: Path) -> None:
+    """Cara opted out (do_not_market) at north only; by default (group-wide) neither her north
+    nor her south record (another email, the same mobile) is in any ads audience: not the tire
+    offer, not the south store's audience, where her south record alone is in the segment."""
+    run("sync", "--config", str(group(tmp_path)))
+    files = ("tire_offer.meta_upload.csv", "tire_offer.google_upload.csv", "south_service.meta_upload.csv")
+    reached = [emails_in(tmp_path / "out" / f, "Email" if "google" in f else "email") for f in files]
+    assert all(people and "cara.cole" not in people for people in reached), reached
+    assert "ben.brooks" in reached[2]  # the south audience does hold the other south records
 
 
 def test_an_opt_out_can_be_kept_to_its_rooftop(tmp_path: Path) -> None:
@@ -91,12 +101,15 @@ def test_two_records_of_one_person_share_the_draw_in_1000_draws() -> None:
     salts = [f"salt{rnd.getrandbits(48)}" for _ in range(1000)]
     audiences = {f"a{i}": AudienceSettings(segment="all", destinations=["d"], holdout=0.5, holdout_salt=s) for i, s in enumerate(salts)}
     policy = _policy(wh, audiences)
-    split = 0
+    split = both_held = 0
     for name in audiences:
         policy.select(name)
         held = _held(wh, name)
         split += sum((f"c{2 * p}" in held) != (f"c{2 * p + 1}" in held) for p in range(50))
+        both_held += sum(f"c{2 * p}" in held and f"c{2 * p + 1}" in held for p in range(50))
     assert split == 0
+    # not vacuous: about half of the 50,000 pair draws hold both records out, the rest treat both
+    assert 24_000 < both_held < 26_000
 
 
 def test_the_held_out_share_of_persons_at_100k() -> None:
@@ -138,20 +151,28 @@ def test_the_anchor_prefers_the_home_rooftop() -> None:
 def test_an_upgraded_single_rooftop_warehouse_keeps_its_state_and_holdout_draws(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A warehouse of release e2e7d72 (before rooftops and persons): its sync state is kept and
-    the same customers (all one-record persons) are held out after the upgrade."""
+    """A warehouse of release e2e7d72 (before rooftops and persons): its sync state is kept (the
+    platform's list as the old release left it: nothing to add, only the suppression the old CLI
+    added comes off) and the same customers (all one-record persons) are held out after the upgrade."""
     from meta_fake import FakeMeta  # the Meta fake the state test's world syncs to
+    from meta_world import sha
 
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     target = _old_warehouse(tmp_path)
     world = HoldoutWorld(tmp_path / "dealer", customers(60))
     before = state_of(world)
     old_runs = {r[0] for r in before["_holdouts"]}
+    platform = json.loads((OLD_RELEASE / "remote.json").read_text(encoding="utf-8"))
     fake = FakeMeta()
+    fake.add_members(fake.new_list(platform["name"], subtype="CUSTOM", customer_file_source="USER_PROVIDED_ONLY"), platform["members"])
     res = world.run(fake)
     assert res.status == "ok", res.error
+    was_there = int(sha(SUPPRESSED) in {m.get("email") for m in platform["members"]})
+    assert (res.added, res.removed) == (0, was_there)
     after = state_of(world)
-    assert before["_sync_state"] >= after["_sync_state"] and before["_suppressions"] == after["_suppressions"]
+    assert after["_sync_state"] <= before["_sync_state"]  # every row kept as it was...
+    assert len(after["_sync_state"]) == len(before["_sync_state"]) - was_there  # ...but the suppressed one
+    assert before["_suppressions"] == after["_suppressions"]
     new = {(a, cid) for run_id, a, _, _, cid in after["_holdouts"] if run_id not in old_runs}
     last_old = max(old_runs)
     old = {(a, cid) for run_id, a, _, _, cid in before["_holdouts"] if run_id == last_old}
@@ -159,6 +180,9 @@ def test_an_upgraded_single_rooftop_warehouse_keeps_its_state_and_holdout_draws(
     con = duckdb.connect(str(target), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM customers WHERE customer_id LIKE '%:%'").fetchone() == (0,)
+        # every customer is a person of one: no email or phone key is shared
+        shared = "SELECT kind, key_sha256 FROM _customer_match_keys WHERE kind <> 'customer_id' GROUP BY ALL HAVING count(*) > 1"
+        assert con.execute(f"SELECT count(*) FROM ({shared})").fetchone() == (0,)
         # the old entry was migrated to the scoped table: every channel, as before
         assert con.execute("SELECT scope FROM _suppressions").fetchall() == [("all",)]
     finally:

@@ -1,23 +1,45 @@
-"""Rooftops (issue 14.1): two stores' colliding DMS numbers stay different customers.
+"""Rooftops (issue 14.1): two stores' colliding DMS numbers stay different customers; a Meta ad
+account per store or one shared destination.
 
 The extract is ``tests/fixtures/dealer_group`` (hand-written, see its README).
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import shutil
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+import responses
 from click.testing import CliRunner
 
 from dealersync.cli import cli
 from dealersync.config import ConnectorEntry
 from dealersync.errors import ConfigError
 from dealersync.rooftops import Rooftops, qualify_ids_sql
+from dealersync.testing import run_sync
+
+PLUGINS = Path(__file__).parents[1] / "plugins"
+sys.path.insert(0, str(PLUGINS / "dealersync-meta" / "tests"))
+sys.path.insert(0, str(PLUGINS / "dealersync-mailchimp" / "tests"))
+from mailchimp_fake import API_KEY, LIST_ID, FakeMailchimp  # noqa: E402
+from meta_fake import TOKEN, VERSION, FakeMeta  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dealer_group"
+#: Who is who in the fixture, by the SHA-256 of their normalized email (Cara has two).
+PEOPLE = {
+    hashlib.sha256(email.encode()).hexdigest(): name
+    for email, name in (
+        ("ann.avery@example.com", "ann"), ("ben.brooks@example.com", "ben"), ("cara.cole@example.com", "cara"),
+        ("cara@work.example", "cara"), ("eve.evans@example.com", "eve"), ("dan.diaz@example.com", "dan"),
+    )
+}
 
 GROUP_CONFIG = """
 as_of = "2026-11-23"
@@ -37,9 +59,6 @@ connector = "meta-file"
 
 [destinations.google_upload]
 connector = "google-file"
-
-[destinations.email_upload]
-connector = "mailchimp-file"
 
 [segments.active_customers]
 rule = { fact = "months_since_last_service", op = "<", value = 24 }
@@ -62,9 +81,50 @@ destinations = ["meta_upload"]
 """
 
 
-def group(tmp_path: Path, config: str = GROUP_CONFIG) -> Path:
+MAILCHIMP_ENV = "DEALERSYNC_TEST_MAILCHIMP_KEY"
+#: The group's config with a Mailchimp audience (the Mailchimp fake) beside the Meta and Google
+#: files: the tire offer goes to all three.
+WITH_MAILCHIMP = GROUP_CONFIG.replace(
+    '[audiences.tire_offer]\nsegment = "active_customers"\nexclude = ["recent_tire_buyers"]\n'
+    'destinations = ["meta_upload", "google_upload"]',
+    '[audiences.tire_offer]\nsegment = "active_customers"\nexclude = ["recent_tire_buyers"]\n'
+    'destinations = ["meta_upload", "google_upload", "mailchimp"]',
+) + f"""
+[destinations.mailchimp]
+connector = "mailchimp"
+api_key = {{ env = "{MAILCHIMP_ENV}" }}
+list_id = "{LIST_ID}"
+status_for_new = "subscribed"
+"""
+assert WITH_MAILCHIMP.count('"mailchimp"]') == 1
+
+
+def sync_with_mailchimp(
+    root: Path, monkeypatch: pytest.MonkeyPatch, config: str = WITH_MAILCHIMP, files: Mapping[str, str] | None = None
+) -> FakeMailchimp:
+    """Sync the group (``config``, by default :data:`WITH_MAILCHIMP`, and ``files`` as for
+    :func:`group`) into a fresh Mailchimp fake; every delivery must succeed. Returns the fake."""
+    monkeypatch.setenv(MAILCHIMP_ENV, API_KEY)
+    fake = FakeMailchimp()
+    path = group(root, config, files)
+    with fake.running():
+        results = run_sync(path)
+    assert results and all(r.status == "ok" for r in results), [(r.audience, r.destination, r.error) for r in results]
+    return fake
+
+
+def mailchimp_people(fake: FakeMailchimp, tag: str) -> set[str]:
+    """Who carries the Mailchimp tag ``tag`` (names as in :data:`PEOPLE`)."""
+    return {PEOPLE[hashlib.sha256(email.encode()).hexdigest()] for email in fake.tagged(LIST_ID, tag)}
+
+
+def group(tmp_path: Path, config: str = GROUP_CONFIG, files: Mapping[str, str] | None = None) -> Path:
+    """The fixture's two stores and ``config`` in ``tmp_path``, plus ``files`` (path -> text,
+    e.g. ``{"south/suppressions.csv": ...}``); returns the config's path."""
     for store in ("north", "south"):
         shutil.copytree(FIXTURE / store, tmp_path / store)
+    for name, text in (files or {}).items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
     path = tmp_path / "connectors.toml"
     path.write_text(config, encoding="utf-8")
     return path
@@ -105,9 +165,10 @@ def test_colliding_ids_stay_different_customers(synced: Path) -> None:
 def test_the_rooftop_fact_targets_one_store(synced: Path) -> None:
     facts = dict(query(synced, "SELECT customer_id, rooftop FROM customer_facts"))
     assert facts["1001"] == "north" and facts["south:1001"] == "south" and facts["south:7003"] == "south"
-    south = (synced / "out" / "south_service.meta_upload.csv").read_text(encoding="utf-8").splitlines()
+    with (synced / "out" / "south_service.meta_upload.csv").open(encoding="utf-8", newline="") as fh:
+        south = sorted(PEOPLE[r["email"]] for r in csv.DictReader(fh))
     # Dan and Ben's south record; Cara's south record is out: she opted out at north (group-wide)
-    assert len(south) - 1 == 2
+    assert south == ["ben", "dan"]
 
 
 def test_a_single_store_keeps_its_ids(tmp_path: Path) -> None:
@@ -160,3 +221,59 @@ def test_suppress_a_customer_id_of_one_rooftop(tmp_path: Path) -> None:
 
     assert sha256(b"ann.avery@example.com").hexdigest() in tire  # north 1001 stays
     assert sha256(b"dan.diaz@example.com").hexdigest() not in tire  # south 1001 is suppressed
+
+
+META_TOKEN_ENV = "DEALERSYNC_TEST_META_TOKEN"
+#: docs/dealer-groups.md, "Destinations per rooftop or shared": an ad account per store (each
+#: audience's segment filtered by the rooftop fact) and a group-wide audience to a shared one.
+PER_ROOFTOP = "\n".join(GROUP_CONFIG.split("\n[audiences.tire_offer]")[:1]) + "".join(
+    f"""
+[destinations.meta_{store}]
+connector = "meta"
+ad_account_id = "{account}"
+access_token = {{ env = "{META_TOKEN_ENV}" }}
+base_url = "https://{store}.meta.test"
+
+[segments.tire_offer_{store}]
+rule = {{ all = [{{ segment = "active_customers" }}, {{ fact = "rooftop", op = "=", value = "{store}" }}] }}
+
+[audiences.tire_offer_{store}]
+segment = "tire_offer_{store}"
+exclude = ["recent_tire_buyers"]
+destinations = ["meta_{store}"]
+"""
+    for store, account in (("north", "act_111"), ("south", "act_222"))
+) + """
+[audiences.tire_offer]
+segment = "active_customers"
+exclude = ["recent_tire_buyers"]
+destinations = ["meta_upload"]
+"""
+
+
+def meta_people(fake: FakeMeta) -> list[str]:
+    """Who is in the fake's only custom audience (names as in :data:`PEOPLE`), sorted."""
+    return sorted(PEOPLE[m["email"]] for m in fake.members(fake.only_list()))
+
+
+def test_a_meta_ad_account_per_rooftop_or_a_shared_destination(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each store's audience reaches its own ad account, with only that store's records, and
+    person-level policy still holds across stores (Ben bought tires at south: out of north's
+    audience too; Cara opted out at north: out of south's); the group-wide audience goes to one
+    shared destination."""
+    monkeypatch.setenv(META_TOKEN_ENV, TOKEN)
+    fakes: dict[str, Any] = {}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        for store, account in (("north", "act_111"), ("south", "act_222")):
+            fakes[store] = FakeMeta(account=account)
+            fakes[store].base_url = f"https://{store}.meta.test/{VERSION}"
+            fakes[store].register(rsps)
+        results = run_sync(group(tmp_path, PER_ROOFTOP))
+    assert {(r.audience, r.destination, r.status) for r in results} == {
+        ("tire_offer_north", "meta_north", "ok"), ("tire_offer_south", "meta_south", "ok"),
+        ("tire_offer", "meta_upload", "ok"),
+    }
+    assert meta_people(fakes["north"]) == ["ann", "eve"]
+    assert meta_people(fakes["south"]) == ["dan"]
+    with (tmp_path / "out" / "tire_offer.meta_upload.csv").open(encoding="utf-8", newline="") as fh:
+        assert sorted(PEOPLE[r["email"]] for r in csv.DictReader(fh)) == ["ann", "dan", "eve"]
