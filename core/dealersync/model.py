@@ -113,6 +113,8 @@ DEAL_TYPES = ("cash", "finance", "lease")
 PAY_TYPES = ("customer", "warranty", "internal")
 LINE_STATUSES = ("performed", "declined", "recommended")
 APPOINTMENT_STATUSES = ("scheduled", "completed", "cancelled", "no_show")
+#: The channels a suppression entry holds for (:mod:`dealersync.suppressions`); empty: all.
+SUPPRESSION_SCOPES = ("all", "ads", "email", "sms")
 
 
 CUSTOMERS = Table(
@@ -193,7 +195,7 @@ SUPPRESSIONS = Table(
     key=(),
     optional=True,
     description="People never to be marketed to; match by email, phone or customer id.",
-    columns=_cols("email, phone, customer_id, reason, since:date"),
+    columns=_cols("email, phone, customer_id, reason, since:date, scope", {"scope": SUPPRESSION_SCOPES}),
 )
 
 #: Every canonical table, in load order.

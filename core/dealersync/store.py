@@ -81,7 +81,8 @@ MEMORY_DB = ":memory:"
 #: may be ``held``. 3: confirmed sync state (``_sync_state`` gains ``request_id``, ``confirmed_at``,
 #: ``fingerprint``, ``platform_id``; ``_requests``; see :mod:`dealersync.delivery.state`).
 #: 4: suppression entries have a channel ``scope`` (:mod:`dealersync.suppressions`).
-SCHEMA_VERSION = 4
+#: 5: the loaded ``suppressions`` table gains ``scope`` too (its rows so far: NULL, read as all).
+SCHEMA_VERSION = 5
 
 
 def _scoped_suppressions(con: duckdb.DuckDBPyConnection) -> None:
@@ -110,6 +111,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[duckdb.DuckDBPyConnection], None], .
         _confirmed_when_written,
     ),
     4: (_scoped_suppressions,),
+    5: ("ALTER TABLE IF EXISTS suppressions ADD COLUMN IF NOT EXISTS scope VARCHAR",),
 }
 
 

@@ -8,7 +8,9 @@ by the audience policy; channel entries with consent, per destination (both per 
 
 Entries come from three places and are matched the same way:
 
-* the ``suppressions`` table a source loads (``suppressions.csv``: email, phone or customer id);
+* the ``suppressions`` table a source loads (``suppressions.csv``: email, phone or customer id,
+  and an optional ``scope`` column: a file without it, or an empty cell, means ``all``; any other
+  value than the four is quarantined with its file, line and column, like any bad value);
 * ``dealersync suppress add`` / ``remove`` (source ``cli``);
 * :class:`SuppressionList` ``add``, the public API destinations call when a platform reports an
   unsubscribe, bounce or complaint (source: the destination's name).
@@ -30,11 +32,14 @@ import duckdb
 
 from dealersync.changes import mark_refreshed, plan_refresh
 from dealersync.errors import ConfigError
+from dealersync.model import SUPPRESSION_SCOPES
 from dealersync.store import persisted_tables, transaction
 
 Kind = Literal["email", "phone", "customer_id"]
 Scope = Literal["all", "ads", "email", "sms"]
-SCOPES: tuple[str, ...] = ("all", "ads", "email", "sms")
+SCOPES: tuple[str, ...] = SUPPRESSION_SCOPES
+#: The scope of a loaded ``suppressions`` row (a file without the column, or an empty cell: all).
+LOADED_SCOPE_SQL = "coalesce(scope, 'all')"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS _suppressions (
@@ -164,7 +169,7 @@ class SuppressionList:
             f"""SELECT source, reason, kind, count(*), scope FROM (
                     SELECT source, coalesce(reason, '') AS reason, kind, scope FROM _suppressions
                     UNION ALL
-                    SELECT _source, coalesce(reason, ''), kind, 'all' FROM suppressions,
+                    SELECT _source, coalesce(reason, ''), kind, {LOADED_SCOPE_SQL} FROM suppressions,
                         (SELECT unnest(['email', 'phone', 'customer_id']) AS kind) k
                     WHERE (kind = 'email' AND {email_key_sql('email')} IS NOT NULL)
                        OR (kind = 'phone' AND {phone_key_sql('phone')} IS NOT NULL)
@@ -175,7 +180,7 @@ class SuppressionList:
 
     def suppressed_customers_sql(self, scope: Scope = "all") -> str:
         """A SELECT of every customer_id the list suppresses on ``scope`` (loaded and added
-        entries; a loaded ``suppressions.csv`` entry has scope ``all``).
+        entries; a loaded ``suppressions.csv`` row without a scope has scope ``all``).
 
         Brings :data:`CUSTOMER_KEYS` up to date first (see :meth:`refresh_customer_keys`).
         """
@@ -183,15 +188,12 @@ class SuppressionList:
             raise ValueError(f"unknown suppression scope {scope!r}")
         self.refresh_customer_keys()
         added = f"SELECT kind, key_sha256 FROM _suppressions WHERE scope = '{scope}'"
-        if scope != "all":
-            keys = f"({added})"
-        else:
-            loaded = " UNION ALL ".join(
-                f"SELECT '{kind}' AS kind, sha256({_key_sql(kind, col)}) AS key_sha256 FROM suppressions"
-                f" WHERE {_key_sql(kind, col)} IS NOT NULL"
-                for kind, col in (("email", "email"), ("phone", "phone"), ("customer_id", "customer_id"))
-            )
-            keys = f"({added} UNION ALL {loaded})"
+        loaded = " UNION ALL ".join(
+            f"SELECT '{kind}' AS kind, sha256({_key_sql(kind, col)}) AS key_sha256 FROM suppressions"
+            f" WHERE {_key_sql(kind, col)} IS NOT NULL AND {LOADED_SCOPE_SQL} = '{scope}'"
+            for kind, col in (("email", "email"), ("phone", "phone"), ("customer_id", "customer_id"))
+        )
+        keys = f"({added} UNION ALL {loaded})"
         return f"SELECT DISTINCT p.customer_id FROM {CUSTOMER_KEYS} p JOIN {keys} k USING (kind, key_sha256)"
 
     def refresh_customer_keys(self) -> None:

@@ -441,6 +441,7 @@ def suppressions(spec: Spec) -> Query:
             "customer_id": f"CASE WHEN NOT ({by_email}) AND NOT ({by_phone}) THEN cust END",
             "reason": choose(["complaint", "legal"], "sr", "j", "0"),
             "since": "day(-1 - ri('ss', j, 0, 1000))",
+            "scope": "NULL",  # complaints and legal requests hold for every channel (empty: all)
         },
         found,
         order_by="j",
