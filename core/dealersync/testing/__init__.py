@@ -21,7 +21,8 @@ from dealersync.testing.conformance import ConnectorConformance
 from dealersync.testing.destination_kit import DestinationConformance
 from dealersync.testing.fakes import FakePlatform
 from dealersync.testing.faults import SimulatedCrash, crash_at, sync_clock
-from dealersync.testing.mocks import every_request_answered, strict_http
+from dealersync.testing.kit_session import KitCheckFailed, KitSession
+from dealersync.testing.mocks import every_request_answered, first_request_answered, strict_http
 from dealersync.testing.people import SamplePeople, sample_people
 from dealersync.testing.source_kit import SourceConformance
 
@@ -29,12 +30,15 @@ __all__ = [
     "ConnectorConformance",
     "DestinationConformance",
     "FakePlatform",
+    "KitCheckFailed",
+    "KitSession",
     "SamplePeople",
     "SimulatedCrash",
     "SourceConformance",
     "build_distribution",
     "crash_at",
     "every_request_answered",
+    "first_request_answered",
     "install_offline",
     "run_sync",
     "sample_people",

@@ -61,6 +61,10 @@ class ConnectorConformance:
     config: ClassVar[Mapping[str, Any]] = {}
     #: A fake of the platform (HTTP connectors), instantiated afresh for each test.
     platform: ClassVar[type[FakePlatform] | None] = None
+    #: The plugin (module or object with the ``dealersync_register_*`` hooks) of a connector
+    #: that is not installed as a distribution: an example or a test fixture. Discovery is then
+    #: checked through it; leave it ``None`` for a published plugin (its entry point is checked).
+    plugin: ClassVar[object | None] = None
 
     @pytest.fixture(autouse=True)
     def _no_waiting(self, dealersync_waits: list[float]) -> None:
@@ -98,8 +102,13 @@ class ConnectorConformance:
 
     def secrets_in(self, base_dir: Path) -> list[str]:
         """The sample config's secret values (never allowed in a message)."""
+        return list(self.secret_values(base_dir).values())
+
+    def secret_values(self, base_dir: Path) -> dict[str, str]:
+        """The sample config's secrets by field name: the credentials the kit gives the connector,
+        planted by the leak checks."""
         raw = self.make_config(base_dir)
-        return [str(raw[name]) for name in self._secret_fields() if raw.get(name)]
+        return {name: str(raw[name]) for name in self._secret_fields() if raw.get(name)}
 
     def _secret_fields(self) -> list[str]:
         fields = self.connector.Config.model_fields
@@ -172,7 +181,7 @@ class ConnectorConformance:
                 self._assert_no_secret(str(exc), dealersync_context.base_dir)
 
     def test_discoverable_through_entry_point(self) -> None:
-        registry = load_plugins()
+        registry = load_plugins([self.plugin] if self.plugin is not None else [])
         try:
             info = registry.connector(self.connector.name, self.connector.kind, "conformance")
         except PluginError as exc:

@@ -22,60 +22,29 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import responses
 
 from dealersync.audiences import AudienceSnapshot
-from dealersync.batching import split_batches
 from dealersync.connectors import (
     AudienceDestination,
-    BatchInfo,
     ConnectorContext,
     Destination,
     MemberOutcome,
-    RemoteAudience,
     SnapshotDestination,
     SnapshotResult,
 )
 from dealersync.identity import get_profile
 from dealersync.testing.conformance import ConnectorConformance
-from dealersync.testing.fakes import FakePlatform
+from dealersync.testing.destination_leaks import LeakChecks
+from dealersync.testing.destination_limits import LimitChecks
+from dealersync.testing.kit_session import KitSession, check_request_rows, fail_check, project
 from dealersync.testing.people import SamplePeople, sample_people
 
 SAMPLE = 6  # members in a check's batch; the first three have accented names and an apostrophe
 
 
-class _Session:
-    """One check against an audience destination: the connector, its fake, the live mocks."""
-
-    def __init__(self, dest: AudienceDestination, platform: FakePlatform, rsps: responses.RequestsMock) -> None:
-        self.dest, self.platform, self.rsps = dest, platform, rsps
-        self.sessions = 0
-        self.audience: RemoteAudience = dest.ensure_audience("dealersync kit", "conformance check")
-
-    def send(self, op: str, members: list[dict[str, Any]]) -> list[MemberOutcome]:
-        """Send through core batching, as the sync engine does; every outcome, rejections included.
-
-        A removal carries only the destination's ``state_fields`` (what core keeps per member).
-        """
-        keep = self.dest.state_fields
-        if op == "remove" and keep is not None:
-            members = [{k: m.get(k) for k in ("member_key", *keep)} for m in members]
-        batches = list(split_batches(members, self.dest.limits))
-        self.sessions += 1
-        outcomes: list[MemberOutcome] = []
-        for seq, batch in enumerate(batches, 1):
-            info = BatchInfo(self.sessions, seq, last=seq == len(batches), estimated_total=len(members))
-            if batch.members:
-                outcomes += getattr(self.dest, op)(self.audience, batch.members, info)
-            outcomes += batch.rejected
-        return outcomes
-
-    def remote(self) -> list[dict[str, Any]]:
-        return self.platform.members(self.audience.id)
-
-
-class DestinationConformance(ConnectorConformance):
-    """Checks for a :class:`dealersync.Destination`. Set ``connector``, ``config``, ``platform``."""
+class DestinationConformance(LimitChecks, LeakChecks, ConnectorConformance):
+    """Checks for a :class:`dealersync.Destination`. Set ``connector``, ``config``, ``platform``;
+    override :meth:`platform_paths` to run the checks on the platform's own calls too."""
 
     connector: ClassVar[type[Destination]]  # type: ignore[misc]
 
@@ -91,7 +60,7 @@ class DestinationConformance(ConnectorConformance):
             yield p
 
     @contextmanager
-    def session(self, context: ConnectorContext) -> Iterator[_Session]:
+    def session(self, context: ConnectorContext) -> Iterator[KitSession]:
         dest = self.build(context)
         platform = self.new_platform()
         assert platform is not None, (
@@ -99,7 +68,7 @@ class DestinationConformance(ConnectorConformance):
             " remote audience back from it"
         )
         with self.http(platform) as rsps:
-            yield _Session(dest, platform, rsps)  # type: ignore[arg-type]
+            yield KitSession(dest, platform, rsps)  # type: ignore[arg-type]
 
     def _kind(self) -> str:
         if issubclass(self.connector, AudienceDestination):
@@ -164,7 +133,7 @@ class DestinationConformance(ConnectorConformance):
                 once = len(s.remote())
                 s.send("add", members)
                 remote = s.remote()
-        dupes = [m for m, n in Counter(_project(m, self.connector.identifiers) for m in remote).items() if n > 1]
+        dupes = [m for m, n in Counter(project(m, self.connector.identifiers) for m in remote).items() if n > 1]
         assert not dupes and len(remote) == once, (
             f"after sending the same batch twice the platform holds {len(remote)} members"
             f" ({len(dupes)} twice), {once} after the first time: add() must be idempotent"
@@ -186,8 +155,8 @@ class DestinationConformance(ConnectorConformance):
                 outcomes = s.send("remove", members[:2])
                 remote = s.remote()
         _assert_outcomes(outcomes, members[:2], rejected=set())
-        left = {_project(m, self.connector.identifiers) for m in remote}
-        still = [m["member_key"] for m in members[:2] if _project(m, self.connector.identifiers) in left]
+        left = {project(m, self.connector.identifiers) for m in remote}
+        still = [m["member_key"] for m in members[:2] if project(m, self.connector.identifiers) in left]
         assert not still, f"{len(still)} removed member(s) are still on the platform"
 
     def test_batch_limits_are_respected(self, dealersync_context: ConnectorContext) -> None:
@@ -198,17 +167,10 @@ class DestinationConformance(ConnectorConformance):
         with self.session(dealersync_context) as s:
             s.send("add", members)
             sizes = s.platform.request_sizes
-            cap = s.platform.max_rows
-        assert sizes, (
-            "the fake recorded no request sizes: call self.record_batch(len(members)) in the"
-            " handlers that receive members"
-        )
-        limit = min(limits.rows, cap) if cap else limits.rows
-        over = [n for n in sizes if n > limit]
-        assert not over, (
-            f"requests carried {over} members; the limit is {limit} (BatchLimits.rows={limits.rows},"
-            f" platform max_rows={cap})"
-        )
+        if not sizes:
+            fail_check("add-chunking", "the fake recorded no request sizes: call self.record_batch(len(members))"
+                       " in the handlers that receive members")
+        check_request_rows(sizes, s.dest, s.platform, "add-chunking", "added", "add")
 
     def test_rejected_members_are_reported_one_by_one(self, dealersync_context: ConnectorContext) -> None:
         self._audience_only()
@@ -232,8 +194,8 @@ class DestinationConformance(ConnectorConformance):
         with self.session(dealersync_context) as s:
             s.send("add", members)
             remote = s.remote()
-        sent = {_project(m, self.connector.identifiers) for m in members}
-        arrived = [m for m in remote if _project(m, self.connector.identifiers) not in sent]
+        sent = {project(m, self.connector.identifiers) for m in members}
+        arrived = [m for m in remote if project(m, self.connector.identifiers) not in sent]
         assert remote and not arrived, (
             f"{len(arrived)} member(s) arrived different from how they were sent: check the encoding"
             " (send JSON as UTF-8; do not strip or transliterate characters)"
@@ -257,13 +219,9 @@ class DestinationConformance(ConnectorConformance):
         assert not leaks, f"raw personal data sent where the platform takes hashes: {leaks[:5]}"
 
 
-def _project(member: Mapping[str, Any], identifiers: Mapping[str, str]) -> frozenset[tuple[str, Any]]:
-    return frozenset((k, v) for k, v in member.items() if k in identifiers and v not in (None, ""))
-
-
 def _assert_same_members(remote: list[dict[str, Any]], sent: list[dict[str, Any]], ids: Mapping[str, str]) -> None:
-    want = Counter(_project(m, ids) for m in sent)
-    got = Counter(_project(m, ids) for m in remote)
+    want = Counter(project(m, ids) for m in sent)
+    got = Counter(project(m, ids) for m in remote)
     missing, extra = want - got, got - want
     assert not missing and not extra, (
         f"the platform holds {sum(got.values())} members, {sum(want.values())} were sent and"

@@ -48,6 +48,12 @@ class FakePlatform:
     base_url: ClassVar[str]
     #: The platform's documented maximum of members per request, when it has one.
     max_rows: ClassVar[int | None] = None
+    #: The longest request body the platform takes (bytes), when it documents one: the kit's
+    #: ``request-bytes`` check sends members as large as the platform allows and holds every
+    #: request to it.
+    max_body_bytes: ClassVar[int | None] = None
+    #: The longest request URL the platform answers (bytes, scheme to the last query byte).
+    max_url_bytes: ClassVar[int | None] = None
 
     def __init__(self) -> None:
         self.lists: dict[str, list[dict[str, Any]]] = {}
@@ -58,6 +64,8 @@ class FakePlatform:
         self.request_sizes: list[int] = []
         self._ids = itertools.count(1)
         self._routes: list[responses.BaseResponse] = []
+        #: list id -> (the list object indexed, its members by key): see :meth:`_index`
+        self._indexes: dict[str, tuple[list[dict[str, Any]], dict[Hashable, dict[str, Any]]]] = {}
 
     # ----------------------------------------------------------------------- to implement
     def register(self, rsps: responses.RequestsMock) -> None:
@@ -108,18 +116,38 @@ class FakePlatform:
     def add_members(self, list_id: str, members: Iterable[Mapping[str, Any]]) -> None:
         """Add members, the platform way: one already there is not added again."""
         held = self.lists.setdefault(list_id, [])
-        keys = {self.key(m) for m in held}
+        index = self._index(list_id)
         for m in members:
-            if self.key(m) not in keys:
-                keys.add(self.key(m))
-                held.append(dict(m))
+            k = self.key(m)
+            if k not in index:
+                index[k] = dict(m)
+                held.append(index[k])
 
     def remove_members(self, list_id: str, members: Iterable[Mapping[str, Any]]) -> None:
-        gone = {self.key(m) for m in members}
-        self.lists[list_id] = [m for m in self.lists.get(list_id, []) if self.key(m) not in gone]
+        held, index = self.lists.setdefault(list_id, []), self._index(list_id)
+        gone = {k for k in map(self.key, members) if k in index}
+        if len(index) != len(held):  # a subclass stored the same member twice: filter the slow way
+            held[:] = [m for m in held if self.key(m) not in gone]
+        elif gone:
+            for k in gone:
+                del index[k]
+            held[:] = index.values()
+
+    def _index(self, list_id: str) -> dict[Hashable, dict[str, Any]]:
+        """A list's members by :meth:`key`, kept beside the list so a removal does not compute the
+        key of every held member (the kit removes tens of thousands, a few hundred a request).
+        Rebuilt when a subclass replaced or resized the list itself; stored members are replaced,
+        never changed in place."""
+        held = self.lists.setdefault(list_id, [])
+        cached = self._indexes.get(list_id)
+        if cached is None or cached[0] is not held or len(cached[1]) != len(held):
+            cached = self._indexes[list_id] = (held, {self.key(m): m for m in held})
+        return cached[1]
 
     def rejects(self, member: Mapping[str, Any] | Iterable[Any]) -> bool:
         """Whether the platform refuses this member (any of its values is in ``reject_values``)."""
+        if not self.reject_values:
+            return False
         values = member.values() if isinstance(member, Mapping) else member
         return any(v in self.reject_values for v in values if isinstance(v, Hashable))
 

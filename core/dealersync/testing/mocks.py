@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import requests
 import responses
@@ -32,22 +33,47 @@ def strict_http(
             platform.register(rsps)
         if mocks is not None:
             mocks(rsps)
-        yield rsps
-        stray = sorted({
-            f"{c.request.method} {c.request.url}"
-            for c in rsps.calls
-            if isinstance(c.response, requests.ConnectionError) and _UNMATCHED in str(c.response)
-        })
-        assert not stray, f"requests nothing mocks: {stray}; add them to mocks() or the fake platform"
+        try:
+            yield rsps
+        except BaseException:
+            rsps.assert_all_requests_are_fired = False  # the block's own failure is the news
+            raise
+        _assert_no_stray(rsps)
         for route in platform.unused_routes() if platform is not None else []:
             rsps.remove(route)
 
 
+def _assert_no_stray(rsps: responses.RequestsMock) -> None:
+    stray = sorted({
+        f"{c.request.method} {c.request.url}"
+        for c in rsps.calls
+        if isinstance(c.response, requests.ConnectionError) and _UNMATCHED in str(c.response)
+    })
+    assert not stray, f"requests nothing mocks: {stray}; add them to mocks() or the fake platform"
+
+
 @contextmanager
-def every_request_answered(status: int, **headers: str) -> Iterator[responses.RequestsMock]:
-    """Every request, to any URL, gets ``status`` (an outage, a revoked credential)."""
+def every_request_answered(status: int, body: Any = None, **headers: str) -> Iterator[responses.RequestsMock]:
+    """Every request, to any URL, gets ``status`` (an outage, a revoked credential) with ``body``
+    as JSON (default: an error object saying it is simulated)."""
+    if body is None:
+        body = {"error": {"code": status, "message": "simulated by the dealersync kit"}}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        for method in METHODS:
+            rsps.add(method, re.compile(r".*"), status=status, headers=headers, json=body)
+        yield rsps
+
+
+@contextmanager
+def first_request_answered(status: int, platform: FakePlatform, **headers: str) -> Iterator[responses.RequestsMock]:
+    """The first request of each method gets ``status`` (a 503, a 429), every later one reaches
+    ``platform``: a retry that then succeeds. Unmatched requests are still reported."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        # registered before the fake's routes: responses answers the first of several matching
+        # mocks once, then drops it
         for method in METHODS:
             rsps.add(method, re.compile(r".*"), status=status, headers=headers,
                      json={"error": {"code": status, "message": "simulated by the dealersync kit"}})
+        platform.register(rsps)
         yield rsps
+        _assert_no_stray(rsps)

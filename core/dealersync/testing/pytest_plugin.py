@@ -29,6 +29,11 @@ from dealersync.testing.mocks import strict_http
 AS_OF = dt.date(2026, 11, 23)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The kit marks its check of removals at scale ``slow`` (several seconds; it still runs)."""
+    config.addinivalue_line("markers", "slow: takes more than a few seconds; still run in CI")
+
+
 def pytest_report_header() -> str:
     return f"dealersync {dealersync.__version__} (conformance kit: dealersync.testing)"
 
