@@ -39,6 +39,7 @@ from dealersync import (
 from pydantic import Field, SecretStr
 from requests import PreparedRequest
 
+DEALERSYNC_API = ">=1.0,<2"  # the plugin API versions this example is written for
 SEARCH_MAX = 100  # "Get Contacts by Emails": up to 100 emails a request
 #: "Get Contacts by Emails" answers 404 when none of the emails matched
 #: (https://www.twilio.com/docs/sendgrid/api-reference/contacts/get-contacts-by-emails): an answer,

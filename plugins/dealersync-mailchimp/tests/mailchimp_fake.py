@@ -448,12 +448,15 @@ class FakeMailchimp(FakePlatform):
         }
 
     def untag(self, request: PreparedRequest, body: Any, list_id: str, seg_id: str, hash: str) -> tuple[int, Any]:
+        self.record_batch(1)
+        return self._untag(list_id, seg_id, hash)
+
+    def _untag(self, list_id: str, seg_id: str, hash: str) -> tuple[int, Any]:
         if missing := self._no_list(list_id):
             return missing
         seg = self.segments[list_id].get(seg_id)
         if seg is None or hash not in seg["members"]:
             return 404, problem(404, "Resource Not Found", "The requested resource could not be found.")
-        self.record_batch(1)
         seg["members"].discard(hash)
         return 204, None
 
@@ -471,10 +474,11 @@ class FakeMailchimp(FakePlatform):
             ) or not isinstance(op.get("path"), str):
                 return 400, problem(400, "Invalid Resource", f"operations item {i} is not a valid operation")
         results = []
+        self.record_batch(len(ops))  # one request carrying every operation's member
         for op in ops:
             m = self._UNTAG.match(op["path"])
             if op["method"] == "DELETE" and m:
-                status, payload = self.untag(request, None, **m.groupdict())
+                status, payload = self._untag(**m.groupdict())
             else:
                 status, payload = 400, problem(400, "Invalid Resource", "the fake runs only tag removals")
             results.append({"status_code": status, "operation_id": op.get("operation_id"),

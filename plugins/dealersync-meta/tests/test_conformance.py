@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from dealersync.testing import DestinationConformance
+from dealersync.testing import DestinationConformance, KitSession
 from dealersync_meta import MetaCustomAudiences
 from meta_fake import ACCOUNT, TOKEN, FakeMeta
 
@@ -13,6 +14,14 @@ class TestMetaConformance(DestinationConformance):
     connector = MetaCustomAudiences
     config: ClassVar[dict[str, Any]] = {"ad_account_id": ACCOUNT, "access_token": TOKEN}
     platform = FakeMeta
+
+    def platform_paths(self) -> Mapping[str, Any]:
+        """Meta's own calls, under the kit's leak and size checks: a replace session
+        (``usersreplace``) and a lookalike seeded from the audience."""
+        return {
+            "replace": lambda s, members: s.send("replace", members),
+            "lookalike": _lookalike,
+        }
 
     def test_rejected_members_are_reported_one_by_one(self, dealersync_context: Any) -> None:
         """Meta does not say which rows were invalid, only how many: the honest outcome is
@@ -30,3 +39,7 @@ class TestMetaConformance(DestinationConformance):
         assert s.dest.platform_counts()["num_invalid_entries"] == 1
         assert s.dest.platform_counts()["num_received"] == 6
         assert len(remote) == 5
+
+
+def _lookalike(s: KitSession, members: list[dict[str, Any]]) -> object:
+    return s.dest.create_lookalike(s.audience, country="US", ratio=0.05)  # type: ignore[attr-defined]
