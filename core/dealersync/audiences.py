@@ -1,4 +1,4 @@
-"""An audience's members as a destination sees them, and the SQL that selects its customers.
+"""An audience's members as a destination sees them (who may be reached is :mod:`dealersync.consent`).
 
 :class:`AudienceSnapshot` is the public, set-oriented view a destination gets of the members the
 engine built (normalized, hashed, deduped): it can write them as a CSV through the engine in one
@@ -14,48 +14,7 @@ from typing import Any
 
 import duckdb
 
-from dealersync.connectors import Channel
-from dealersync.identity.persons import person_ids_sql, without_persons_sql
-from dealersync.store import quote_literal, table_columns
-
-#: Who may be reached on each channel. Kept here so every audience applies the same rule.
-CONSENT_SQL: dict[str, str] = {
-    "ads": "coalesce(NOT do_not_market, true)",
-    "email": "coalesce(email_opt_in, false) AND NOT coalesce(do_not_email, false)"
-    " AND NOT coalesce(do_not_market, false)",
-    "sms": "coalesce(sms_opt_in, false) AND NOT coalesce(do_not_market, false)",
-}
-
-
-#: What makes a record opted out of a channel: an opt-out of one record applies to its person.
-OPT_OUT_SQL: dict[str, str] = {
-    "ads": "coalesce(do_not_market, false)",
-    "email": "coalesce(do_not_email, false) OR coalesce(do_not_market, false)",
-    "sms": "coalesce(do_not_market, false)",
-}
-
-
-def consent_filter_sql(channel: Channel) -> str:
-    """SELECT of the customer ids the channel's consent rule lets through (record by record)."""
-    return f"SELECT customer_id FROM customers WHERE {CONSENT_SQL[channel]}"
-
-
-def person_consent_sql(
-    channel: Channel, suppressed_for_channel_sql: str, rooftop_only_sources: Sequence[str] = ()
-) -> str:
-    """SELECT of the customer ids the channel lets through, per person: the record's own consent
-    rule passes and no record of its person is opted out of the channel (:data:`OPT_OUT_SQL`) or
-    suppressed for it (``suppressed_for_channel_sql``: the list's entries of this channel's scope).
-    An opt-out recorded by one of ``rooftop_only_sources`` (rooftops whose opt-outs are local,
-    see docs/dealer-groups.md) keeps only that record out. Needs the run's person graph
-    (:func:`dealersync.identity.persons.build_person_graph`)."""
-    local = ", ".join(quote_literal(s) for s in rooftop_only_sources)
-    group_wide = f" AND _source NOT IN ({local})" if local else ""
-    opted_out = person_ids_sql(
-        f"SELECT customer_id FROM customers WHERE ({OPT_OUT_SQL[channel]}){group_wide}"
-        f" UNION ALL {suppressed_for_channel_sql}"
-    )
-    return without_persons_sql(f"({consent_filter_sql(channel)})", opted_out)
+from dealersync.store import table_columns
 
 
 class AudienceSnapshot:

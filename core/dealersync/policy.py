@@ -5,7 +5,7 @@ normalized email or phone), not the record: a person is in an audience when any 
 is in the segment and none of its records is excluded, suppressed, outranked; the holdout is drawn
 once per person. The records sent are the person's records in the segment. Applied in this order,
 before any destination sees anyone (consent, which depends on the destination's channel, comes
-after, per destination, also per person):
+after, per destination, also per person: :mod:`dealersync.consent`):
 
 1. the segment, minus every person with a record in one of the audience's ``exclude`` segments;
 2. the suppression list's channel-wide entries (:mod:`dealersync.suppressions`): minus every

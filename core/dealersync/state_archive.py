@@ -31,8 +31,8 @@ from dealersync.delivery.state import DDL as SYNC_STATE_DDL
 from dealersync.errors import ConfigError
 from dealersync.policy import HOLDOUTS_DDL
 from dealersync.store import SCHEMA_VERSION, ensure_table, persisted_tables, quote_ident, quote_literal, transaction
+from dealersync.run_history import RUNS_COLUMNS
 from dealersync.suppressions import SuppressionList
-from dealersync.sync import RUNS_COLUMNS
 
 FORMAT = "dealersync-state"
 #: The fixed tables of the state, in import order; plus every ``_delivered_*`` table.

@@ -13,10 +13,8 @@ from rich.table import Table
 from dealersync.cli.options import config_option
 from dealersync.config import load_config
 from dealersync.delivery.readback import platform_view
+from dealersync.run_history import RUNS_COLUMN_NAMES, RUNS_COLUMNS, decode_json_columns
 from dealersync.store import Warehouse, ensure_table
-from dealersync.sync import RUNS_COLUMNS
-
-COLUMNS = tuple(name for name, _ in RUNS_COLUMNS)
 
 
 def register(cli: click.Group) -> None:
@@ -37,16 +35,14 @@ def runs(config_path: Path, as_json: bool, limit: int, audience: str | None) -> 
         ensure_table(store.con, "_runs", RUNS_COLUMNS)
         where = "WHERE audience = ?" if audience else ""
         rows = store.con.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM _runs {where} ORDER BY started_at DESC LIMIT {limit}",
+            f"SELECT {', '.join(RUNS_COLUMN_NAMES)} FROM _runs {where} ORDER BY started_at DESC LIMIT {limit}",
             [audience] if audience else [],
         ).fetchall()
-    records = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    records = [dict(zip(RUNS_COLUMN_NAMES, r, strict=True)) for r in rows]
     for rec in records:
         rec["started_at"] = rec["started_at"].isoformat(timespec="seconds")
         rec["as_of"] = rec["as_of"].isoformat()
-        for key in ("platform_counts", "rejections"):
-            rec[key] = json.loads(rec[key] or "{}")
-        rec["confirmations"] = json.loads(rec["confirmations"] or "[]")
+        decode_json_columns(rec)
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return

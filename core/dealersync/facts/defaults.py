@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from dealersync.audiences import CONSENT_SQL
+from dealersync.consent import CONSENT_SQL
 from dealersync.errors import ConfigError
 from dealersync.facts.registry import Fact, FactType
 from dealersync.model import TABLES

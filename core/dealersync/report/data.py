@@ -8,7 +8,6 @@ are carried along as extra columns, their text scrubbed like the rest (:mod:`.sc
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +21,8 @@ from dealersync.report.overlaps import OVERLAPS_TABLE
 from dealersync.service_categories.sql import LINE_CATEGORIES_TABLE
 from dealersync.service_categories.usage import opcode_usage, uncategorized_share
 from dealersync.report.scrub import Scrubber
+from dealersync.run_history import RUNS_COLUMN_NAMES, decode_json_columns
 from dealersync.store import persisted_tables, quote_ident, table_columns
-from dealersync.sync import RUNS_COLUMNS
 
 #: Policy drops in the order policy applies them (``_runs`` columns), with their labels.
 DROPS: tuple[tuple[str, str], ...] = (
@@ -139,11 +138,9 @@ def read_runs(
         f"SELECT * FROM _runs WHERE {' AND '.join(where)} ORDER BY started_at DESC, audience, destination", params
     ).fetchall()
     records = [dict(zip(columns, r, strict=True)) for r in rows]
-    known = {name for name, _ in RUNS_COLUMNS}
-    extra = [c for c in columns if c not in known]
+    extra = [c for c in columns if c not in RUNS_COLUMN_NAMES]
     for rec in records:
-        for key in ("platform_counts", "rejections"):
-            rec[key] = json.loads(rec.get(key) or "{}")
+        decode_json_columns(rec)
     scrubber.add(t for rec in records for t in _texts(rec, extra))
     for rec in records:
         rec["error"] = scrubber.clean(rec.get("error"))
