@@ -3,7 +3,9 @@
 Three checks per audience, all on the Meta files' data:
 
 * **customers** after policy and consent (before identity): the sets of customer ids must be
-  equal; this checks segments, excludes, suppression, priority groups and holdouts;
+  equal; this checks segments, excludes, suppression, priority groups, holdouts and consent, all
+  applied to the person (records sharing a normalized email or phone), which each pipeline finds
+  on its own (dealersync in SQL, the analyst with a pandas connected-components pass);
 * **hashed emails**: dealersync's members vs the analyst's rows. A difference is *explained* when
   the customer is part of a dealersync member of several customers (dealersync merges customers
   sharing an email or phone transitively and takes the smallest customer id's valid value; the

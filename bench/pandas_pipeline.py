@@ -8,7 +8,13 @@ the same two files per audience. Run in its own process by bench/run.py.
 
 The audience rules are re-implemented from the segment library's documentation (docs/segments.md)
 for as_of = 2026-11-23; the policy is the same (exclude segments, the extract's suppression list,
-priority groups, the SHA-256 holdout, ads consent = not do_not_market). Two things an analyst does
+priority groups, the SHA-256 holdout, ads consent = not do_not_market), and it applies to the
+person, as docs/dealer-groups.md states the rule: records sharing a normalized email or phone
+(transitively) are one person, grouped here by connected components in pandas; a person is in an
+audience when any record is in the segment and no record is excluded, suppressed (scope ``all``),
+outranked, or opted out or suppressed for ads; the holdout is drawn on the person's anchor record
+(its smallest customer id: the extract is one store, so every record is of the home rooftop).
+Two things an analyst does
 that the SDK does not: a US number gets its country code (10 digits -> 1XXXXXXXXXX, as Meta's
 docs ask) and must look real (NANP shape, or 11-15 digits with another country code; the home
 number when the mobile does not), and an email must look like one (one @, no spaces, a dot in
@@ -158,42 +164,108 @@ def segments(extract: Path, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, set
     return cust, {k: v & ids for k, v in seg.items()}
 
 
-def suppressed(extract: Path, cust: pd.DataFrame) -> set[str]:
+def email_key(s: pd.Series) -> pd.Series:
+    """The match key of an email (docs/dealer-groups.md): trimmed and lower-cased; empty: none."""
+    k = s.fillna("").str.strip().str.lower()
+    return k.where(k != "")
+
+
+def phone_key(s: pd.Series) -> pd.Series:
+    """The match key of a phone: its digits without leading zeros; 11 digits starting with 1 by
+    the last 10; 7 digits or more as they are; shorter: none."""
+    d = s.fillna("").str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
+    nanp = (d.str.len() == 11) & d.str.startswith("1")
+    return d.str.slice(1).where(nanp, d.where(d.str.len() >= 7))
+
+
+def persons(cust: pd.DataFrame) -> dict[str, str]:
+    """customer id -> person id, for the records of persons of two or more records (any other
+    record is a person of one, its own id). Records sharing an email or phone key are linked, and
+    links are transitive: the components of the customer-key graph, found by propagating the
+    smallest customer id over the shared keys until nothing changes. That smallest id is the
+    anchor the holdout is drawn on."""
+    ids = cust["customer_id"]
+    keys = pd.concat([
+        pd.DataFrame({"cid": ids, "tok": "email:" + email_key(cust["email"])}),
+        pd.DataFrame({"cid": ids, "tok": "phone:" + phone_key(cust["phone_mobile"])}),
+        pd.DataFrame({"cid": ids, "tok": "phone:" + phone_key(cust["phone_home"])}),
+    ]).dropna().drop_duplicates()
+    keys = keys[keys["tok"].duplicated(keep=False)]  # only keys two or more records hold link
+    label = pd.Series(keys["cid"].unique(), index=keys["cid"].unique())
+    while True:
+        smallest_of_key = label.reindex(keys["cid"]).groupby(keys["tok"].values).transform("min")
+        new = smallest_of_key.groupby(keys["cid"].values).min().reindex(label.index)
+        if new.equals(label):
+            return dict(zip(label.index, label.values))
+        label = new
+
+
+def suppressed(extract: Path, cust: pd.DataFrame) -> dict[str, set[str]]:
+    """Scope (all, ads, email, sms) -> the customer ids the extract's suppressions.csv suppresses
+    on it. A file without a ``scope`` column, or an empty cell, means all; a row with a scope
+    that is not one of the four is not an entry (dealersync quarantines it)."""
     sup = read(extract, "suppressions")
-
-    def phone_key(s: pd.Series) -> pd.Series:
-        d = s.fillna("").str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
-        nanp = (d.str.len() == 11) & d.str.startswith("1")
-        return d.str.slice(1).where(nanp, d.where(d.str.len() >= 7))
-
-    emails = set(sup["email"].dropna().str.strip().str.lower()) - {""}
-    phones = set(phone_key(sup["phone"]).dropna())
-    ids = set(sup["customer_id"].dropna().str.strip()) - {""}
-    hit = (cust["email"].fillna("").str.strip().str.lower().isin(emails)
-           | phone_key(cust["phone_mobile"]).isin(phones) | phone_key(cust["phone_home"]).isin(phones)
-           | cust["customer_id"].isin(ids))
-    return set(cust.loc[hit, "customer_id"])
-
-
-def held_out(ids: set[str], salt: str, share: float) -> set[str]:
-    cut = int(share * 2**32)
-    return {c for c in ids if int(hashlib.sha256(f"{salt}:{c}".encode()).hexdigest()[:8], 16) < cut}
+    scope = (sup["scope"] if "scope" in sup else pd.Series(pd.NA, index=sup.index, dtype=object))
+    scope = scope.fillna("all").str.strip().str.lower().replace("", "all")
+    cust_email = email_key(cust["email"])
+    mobile, home = phone_key(cust["phone_mobile"]), phone_key(cust["phone_home"])
+    out = {}
+    for name in ("all", "ads", "email", "sms"):
+        rows = sup[scope == name]
+        emails = set(email_key(rows["email"]).dropna())
+        phones = set(phone_key(rows["phone"]).dropna())
+        ids = set(rows["customer_id"].dropna().str.strip()) - {""}
+        hit = cust_email.isin(emails) | mobile.isin(phones) | home.isin(phones) | cust["customer_id"].isin(ids)
+        out[name] = set(cust.loc[hit, "customer_id"])
+    return out
 
 
-def audiences(seg: dict[str, set[str]], blocked: set[str], consented: set[str]) -> dict[str, set[str]]:
+class People:
+    """Set operations on customer ids that act on their persons (:func:`persons`)."""
+
+    def __init__(self, person_of: dict[str, str]) -> None:
+        self.person_of = person_of
+
+    def of(self, ids: set[str]) -> set[str]:
+        """The persons of these records."""
+        return {self.person_of.get(c, c) for c in ids}
+
+    def without(self, records: set[str], ids: set[str]) -> set[str]:
+        """``records`` minus every record whose person has a record among ``ids``."""
+        out = self.of(ids)
+        return {c for c in records if self.person_of.get(c, c) not in out}
+
+    def held_out(self, records: set[str], salt: str, share: float) -> set[str]:
+        """The records whose person's anchor is drawn: SHA-256(salt:anchor), first 32 bits."""
+        cut = int(share * 2**32)
+        return {
+            c for c in records
+            if int(hashlib.sha256(f"{salt}:{self.person_of.get(c, c)}".encode()).hexdigest()[:8], 16) < cut
+        }
+
+
+def ads_consented(cust: pd.DataFrame, people: People, suppressed_for_ads: set[str]) -> set[str]:
+    """Records the ads channel lets through: not ``do_not_market`` themselves, and no record of
+    their person opted out (``do_not_market``) or suppressed with scope ``ads``."""
+    opted_out = truthy(cust["do_not_market"])
+    own = set(cust.loc[~opted_out, "customer_id"])
+    return people.without(own, set(cust.loc[opted_out, "customer_id"]) | suppressed_for_ads)
+
+
+def audiences(seg: dict[str, set[str]], blocked: set[str], consented: set[str], people: People) -> dict[str, set[str]]:
     eligible = {
-        name: (seg[s] - set().union(*(seg[x] for x in ex))) - blocked
+        name: people.without(people.without(seg[s], set().union(*(seg[x] for x in ex))), blocked)
         for name, (s, ex, _h, _p) in AUDIENCES.items()
     }
     out = {}
     for name, (_s, _ex, holdout, prio) in AUDIENCES.items():
         keep = set(eligible[name])
         if prio:
-            for other, (_s2, _e2, _h2, p2) in AUDIENCES.items():
-                if p2 and p2[0] == prio[0] and p2[1] < prio[1]:
-                    keep -= eligible[other]
+            higher = [eligible[o] for o, (_s2, _e2, _h2, p2) in AUDIENCES.items()
+                      if p2 and p2[0] == prio[0] and p2[1] < prio[1]]
+            keep = people.without(keep, set().union(*higher))
         if holdout:
-            keep -= held_out(keep, name, holdout)
+            keep -= people.held_out(keep, name, holdout)
         out[name] = keep & consented
     return out
 
@@ -248,9 +320,10 @@ def main() -> None:
     cust, seg = segments(args.extract, args.as_of)
     t1 = time.perf_counter()
     steps["read + segments"] = t1 - t0
+    people = People(persons(cust))
     blocked = suppressed(args.extract, cust)
-    consented = set(cust.loc[~truthy(cust["do_not_market"]), "customer_id"])
-    auds = audiences(seg, blocked, consented)
+    consented = ads_consented(cust, people, blocked["ads"])
+    auds = audiences(seg, blocked["all"], consented, people)
     t2 = time.perf_counter()
     steps["policy"] = t2 - t1
 

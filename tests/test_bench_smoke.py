@@ -19,13 +19,6 @@ STEPS = ("load", "facts", "segments", "policy", "identity", "diff", "deliver")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 14 landed person-level policy): bench/pandas_pipeline.py still applies"
-    " excludes, suppressions and holdouts per customer record, so the two pipelines disagree on"
-    " records removed through another record of the same person; the pandas reference must group"
-    " records into persons before this passes again",
-)
 @pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="bench-only dependency: pip install -r bench/requirements.txt")
 def test_bench_harness_runs_and_pipelines_agree(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
