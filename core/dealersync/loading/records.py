@@ -62,6 +62,7 @@ def stage_records(
         for c in table.columns
         if c.choices
     }
+    types = {c.name: c.type for c in table.columns}
     good: list[tuple[Any, ...]] = []
     bad: list[tuple[Any, ...]] = []
     for offset, item in enumerate(batch.records):
@@ -73,7 +74,7 @@ def stage_records(
             record, where, line = item.record, fspath(item.file), item.line
         else:
             record, where, line = item, file, None
-        checked = validate_record(record, table, model, vocabularies)
+        checked = validate_record(record, table, model, vocabularies, types)
         if isinstance(checked, list):
             at = index if line is None else line
             bad.extend((where, at, col, reason) for col, reason in checked)
@@ -83,7 +84,7 @@ def stage_records(
             if table.key
             else None
         )
-        good.append(tuple(checked[c] for c in names) + (sid, line, index, n, where))
+        good.append((*map(checked.__getitem__, names), sid, line, index, n, where))
 
     rec = scratch.name("TABLE", f"{n}_rec")
     cols = [f"{ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in table.columns]
@@ -129,9 +130,11 @@ def validate_record(
     table: Table,
     model: Any,
     vocabularies: Mapping[str, Mapping[str, str]],
+    types: Mapping[str, str],
 ) -> dict[str, Any] | list[tuple[str | None, str]]:
     """The record's canonical values, or its problems as (column, reason) without values.
-    ``vocabularies`` maps each enumerated column's folded spellings to canonical values."""
+    ``vocabularies`` maps each enumerated column's folded spellings to canonical values;
+    ``types`` each column name to its type (looked up once per batch, not per value)."""
     if not isinstance(record, Mapping):
         return [(None, "not a record (expected a mapping of column to value)")]
     clean: dict[str, Any] = {}
@@ -141,7 +144,7 @@ def validate_record(
             value = value.strip(BLANKS)
             if value == "":
                 value = None
-        if name not in table.column_names:
+        if name not in types:
             problems.append((str(name), "unknown column"))
             continue
         if value is None and name in table.key:
@@ -149,7 +152,7 @@ def validate_record(
         if (
             isinstance(value, (int, float))
             and not isinstance(value, bool)
-            and table.column(name).type == "text"
+            and types[name] == "text"
         ):
             value = str(value)  # an API's numeric id is text in the model
         if name in vocabularies and value is not None:
@@ -174,7 +177,7 @@ def validate_record(
             if col in seen:
                 continue
             seen.add(col)
-            if col in table.column_names:
+            if col in types:
                 if err.get("type") == "missing":
                     problems.append((col, f"missing key {col}"))
                 else:
