@@ -30,7 +30,9 @@ def rows() -> list[dict[str, str]]:
     with FIXTURE.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == HEADER
-        return list(reader)
+        found = list(reader)
+    assert len(found) >= 50, "the fixture lost its rows: every check below would pass on none"
+    return found
 
 
 def categories_of(row: dict[str, str]) -> list[str]:

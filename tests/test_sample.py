@@ -96,6 +96,7 @@ def test_every_date_moves_with_as_of(tmp_path: Path) -> None:
     shift = dt.timedelta(days=10)
     generate(tmp_path / "a", 300, as_of=AS_OF)
     generate(tmp_path / "b", 300, as_of=AS_OF + shift)
+    moved = 0
     for table in TABLES.values():
         before, after = read(tmp_path / "a", table.name), read(tmp_path / "b", table.name)
         assert len(before) == len(after), table.name
@@ -109,8 +110,10 @@ def test_every_date_moves_with_as_of(tmp_path: Path) -> None:
                         table.name,
                         col.name,
                     )
+                    moved += 1
                 else:
                     assert new[col.name] == old[col.name], (table.name, col.name)
+    assert moved > 300  # every customer has dates: the shift was really checked
 
 
 def test_generic_layout_values_parse(data: dict[str, Rows]) -> None:
@@ -316,6 +319,7 @@ def test_declined_work_and_tire_purchases(data: dict[str, Rows]) -> None:
 def test_events_span_the_last_year(data: dict[str, Rows]) -> None:
     start = dt.datetime.combine(AS_OF - dt.timedelta(days=366), dt.time())
     end = dt.datetime.combine(AS_OF, dt.time())
+    assert data["events"]
     for r in data["events"]:
         assert start <= dt.datetime.fromisoformat(r["occurred_at"]) <= end
 

@@ -304,4 +304,5 @@ def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     res = world.run(fake, dry_run=True)
     assert res.status == "planned" and res.planned == 120
     assert fake.calls == {} and fake.audiences == {}
+    assert res.samples and all(s.get("email") for s in res.samples)
     assert all(len(v) == 64 for s in res.samples for k, v in s.items() if k not in ("member_key",) and v)
