@@ -4,8 +4,9 @@ audience; print the step timings and the delivery results as JSON. Used by bench
     python bench/sync_child.py CONFIG JSON_OUT [--export DIR]
 
 ``--export DIR`` (after the timed part) writes, per audience and destination, the members
-(member_key, customer ids, hashed identifiers) and the audience's customers after policy and
-consent, as Parquet: what run.py compares with the pandas pipeline and the Meta fake.
+(member_key, customer ids, hashed identifiers; read from the members the warehouse keeps per
+pair, :mod:`dealersync.identity.kept`) and the audience's customers after policy and consent, as
+Parquet: what run.py compares with the pandas pipeline and the Meta fake.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
 
 
 def main() -> None:
@@ -31,8 +30,9 @@ def main() -> None:
     args = ap.parse_args()
 
     t_import = time.perf_counter()
-    from dealersync.audiences import consent_filter_sql
     from dealersync.config import load_config
+    from dealersync.consent import ChannelConsent
+    from dealersync.identity.kept import kept_tables
     from dealersync.plugins import load_plugins
     from dealersync.sync import Runner
 
@@ -43,31 +43,11 @@ def main() -> None:
     setup = time.perf_counter() - t_import
     rss_before = peak_rss_bytes()
 
-    # Member tables live for one delivery: the export copies each as it is delivered, and its
-    # time is taken out of the sync's (it is not part of the job).
-    sink_time = {"wall": 0.0, "cpu": 0.0}
-    if args.export:
-        parts = args.export / "parts"
-
-        def sink(res: Any, table: str) -> None:
-            w, c = time.perf_counter(), time.process_time()
-            fields = ", ".join(f'"{f}"' for f in runner.destination(res.destination).identifiers)
-            (parts / res.destination).mkdir(parents=True, exist_ok=True)
-            path = str(parts / res.destination / f"{res.audience}.parquet").replace("'", "''")
-            runner.warehouse.con.execute(
-                f"COPY (SELECT '{res.audience}' AS audience, member_key, customer_ids, {fields}"
-                f' FROM "{table}") TO \'{path}\' (FORMAT PARQUET)'
-            )
-            sink_time["wall"] += time.perf_counter() - w
-            sink_time["cpu"] += time.process_time() - c
-
-        runner.members_sink = sink
-
     t0 = time.perf_counter()
     runner.load()
     t_loaded = time.perf_counter()
     results = runner.sync(args.audience, full_resync=args.full_resync)
-    t_end = time.perf_counter() - sink_time["wall"]
+    t_end = time.perf_counter()
 
     out = {
         "setup_seconds": setup,
@@ -76,8 +56,7 @@ def main() -> None:
         "after_load_seconds": t_end - t_loaded,
         "peak_rss": peak_rss_bytes(),
         "rss_before_run": rss_before,
-        "export_seconds": sink_time["wall"],
-        "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - sink_time["cpu"],
+        "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         "steps": {
             name: {"seconds": s.seconds, "rows": s.rows, "calls": s.calls, "peak_rss": s.peak_rss}
             for name, s in runner.timings.ordered()
@@ -91,21 +70,21 @@ def main() -> None:
         args.export.mkdir(parents=True, exist_ok=True)
         con = runner.warehouse.con
         dests = {r.destination for r in results}
+        # consent per person, as the run applied it (opt-outs and channel-scoped suppressions)
+        consent = ChannelConsent(con, runner.rooftops.rooftop_only_opt_out_sources)
         for dest_name in sorted(dests):
             dest = runner.destination(dest_name)
-            fields = list(dest.identifiers)
-            cols = ", ".join(f'"{f}"' for f in fields)
-            part_glob = str(args.export / "parts" / dest_name / "*.parquet").replace("'", "''")
-            path = str(args.export / f"members_{dest_name}.parquet").replace("'", "''")
-            con.execute(
-                f"COPY (SELECT audience, member_key, customer_ids, {cols} FROM read_parquet('{part_glob}'))"
-                f" TO '{path}' (FORMAT PARQUET)"
+            cols = ", ".join(f'"{f}"' for f in dest.identifiers)
+            audiences = [r.audience for r in results if r.destination == dest_name]
+            members = " UNION ALL ".join(
+                f"SELECT '{a}' AS audience, member_key, customer_ids, {cols} FROM \"{kept_tables(a, dest_name)[0]}\""
+                for a in audiences
             )
+            path = str(args.export / f"members_{dest_name}.parquet").replace("'", "''")
+            con.execute(f"COPY ({members}) TO '{path}' (FORMAT PARQUET)")
             policy = " UNION ALL ".join(
-                f"SELECT '{r.audience}' AS audience, customer_id FROM"
-                f' (SELECT customer_id FROM "_audience_{r.audience}" INTERSECT {consent_filter_sql(dest.channel)})'
-                for r in results
-                if r.destination == dest_name
+                f"SELECT '{a}' AS audience, customer_id FROM {consent.of(f'_audience_{a}', dest.channel).table}"
+                for a in audiences
             )
             path = str(args.export / f"policy_{dest_name}.parquet").replace("'", "''")
             con.execute(f"COPY ({policy}) TO '{path}' (FORMAT PARQUET)")
