@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from dealersync.cli import cli
 from dealersync.testing import write_extract
 
+from tests.support import configs as toml
 from tests.support.servers import LocalServer, answer, drip
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "dealersync-meta" / "tests"))
@@ -82,42 +83,17 @@ class MisbehavingMeta:
         self.server.stop()
 
 
-CONFIG = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[deadlines]
-request_seconds = {request}
-destination_seconds = {destination}
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.meta]
-connector = "meta"
-ad_account_id = "{account}"
-access_token = {{ env = "{token_env}" }}
-base_url = "{url}"
-[destinations.ok_file]
-connector = "meta-file"
-dir = "{ok}"
-[destinations.ro_file]
-connector = "meta-file"
-dir = "{ro}"
-[destinations.full_file]
-connector = "meta-file"
-dir = "{full}"
-[segments.everyone]
-rule = {{ fact = "customer_id", op = "is_null", value = false }}
-[audiences.to_meta]
-segment = "everyone"
-destinations = ["meta"]
-[audiences.to_meta_too]
-segment = "everyone"
-destinations = ["meta"]
-[audiences.to_files]
-segment = "everyone"
-destinations = ["ro_file", "full_file", "ok_file"]
-"""
+def config(url: str, ok: Path, ro: Path, full: Path) -> str:
+    """Two audiences to the Meta server, one to three file destinations (ok, read-only, full)."""
+    return toml.dealership(
+        toml.table("deadlines", request_seconds=REQUEST_SECONDS, destination_seconds=DESTINATION_SECONDS),
+        toml.destination("meta", "meta", ad_account_id=ACCOUNT, access_token={"env": TOKEN_ENV}, base_url=url),
+        *(toml.destination(name, "meta-file", dir=str(d)) for name, d in (("ok_file", ok), ("ro_file", ro), ("full_file", full))),
+        toml.EVERYONE,
+        toml.audience("to_meta", "everyone", ["meta"]),
+        toml.audience("to_meta_too", "everyone", ["meta"]),
+        toml.audience("to_files", "everyone", ["ro_file", "full_file", "ok_file"]),
+    )
 
 
 def _mount_tmpfs(path: Path, options: str) -> bool:
@@ -153,10 +129,7 @@ def dealer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pa
 
         monkeypatch.setattr("dealersync.audiences.os.replace", replace)
     server = MisbehavingMeta(FakeMeta())
-    (tmp_path / "connectors.toml").write_text(CONFIG.format(
-        request=REQUEST_SECONDS, destination=DESTINATION_SECONDS, account=ACCOUNT, token_env=TOKEN_ENV,
-        url=server.url, ok=tmp_path / "ok", ro=ro, full=full,
-    ), encoding="utf-8")
+    (tmp_path / "connectors.toml").write_text(config(server.url, tmp_path / "ok", ro, full), encoding="utf-8")
     try:
         yield tmp_path, server
     finally:

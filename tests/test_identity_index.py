@@ -44,25 +44,18 @@ def table(con: duckdb.DuckDBPyConnection, name: str) -> tuple[list, list]:
     return con.execute(f"DESCRIBE {quoted}").fetchall(), con.execute(f"SELECT * FROM {quoted}").fetchall()
 
 
-def three_ways(
-    con: duckdb.DuckDBPyConnection,
-    customer_ids_sql: str,
-    identifiers: Mapping[str, str],
-    *,
-    target: str,
-    default_country: str = "US",
-    params: list | None = None,
-    as_of: dt.date | None = None,
-):
-    """build_members as the oracle defines it, as the standalone call and through a sync's
-    persistent index: the same table and stats each way (and the same error class)."""
-    kw: dict[str, Any] = {"default_country": default_country, "params": params, "as_of": as_of}
+def three_ways(con: duckdb.DuckDBPyConnection, customer_ids_sql: str, identifiers: Mapping[str, str], *,
+               target: str, **kw: Any):
+    """build_members (keywords ``default_country``, ``params``, ``as_of``) as the oracle defines
+    it, as the standalone call and through a sync's persistent index: the same table and stats
+    each way (and the same error class)."""
+    index_kw = {k: kw[k] for k in ("default_country", "as_of") if k in kw}
     results, errors = [], []
     ways = [
         lambda t: members_by_definition(con, customer_ids_sql, identifiers, target=t, **kw),
         lambda t: build_members(con, customer_ids_sql, identifiers, target=t, **kw),
-        lambda t: IdentityIndexes(con, default_country=default_country, as_of=as_of).build_members(
-            customer_ids_sql, identifiers, target=t, params=params
+        lambda t: IdentityIndexes(con, **index_kw).build_members(
+            customer_ids_sql, identifiers, target=t, params=kw.get("params")
         ),
     ]
     for i, way in enumerate(ways):
