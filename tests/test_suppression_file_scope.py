@@ -14,6 +14,7 @@ import pytest
 
 from dealersync.store import Warehouse
 from dealersync.suppressions import SuppressionList
+from dealersync.vocabularies import unknown_value_reason
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_rooftops import PEOPLE, group, mailchimp_people, run, sync_with_mailchimp  # noqa: E402
@@ -32,7 +33,7 @@ def ads_people(root: Path) -> dict[str, set[str]]:
 def test_an_entry_scoped_to_email_keeps_the_person_in_meta_and_out_of_mailchimp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dealersync_waits: list[float]
 ) -> None:
-    files = {"north/suppressions.csv": "email,reason,scope\n Eve.Evans@Example.com ,bounce,Email\n"}
+    files = {"north/suppressions.csv": "email,reason,scope\n Eve.Evans@Example.com ,bounce,E-Mail\n"}
     fake = sync_with_mailchimp(tmp_path, monkeypatch, files=files)
     assert ads_people(tmp_path) == {"meta_upload": {"ann", "eve", "dan"}, "google_upload": {"ann", "eve", "dan"}}
     assert mailchimp_people(fake, "tire_offer") == {"ann", "dan"}
@@ -55,7 +56,7 @@ def test_a_file_without_the_column_or_with_an_empty_cell_suppresses_everywhere(
 def test_a_bad_scope_is_quarantined_with_file_line_and_column(tmp_path: Path) -> None:
     """Line 3's scope is no channel: reported with file, physical line and column (never the
     value); the load goes on, and line 2 (any case) suppresses Dan everywhere."""
-    text = "email,reason,scope\ndan.diaz@example.com,legal,ALL\neve.evans@example.com,bounce,e-mail\n"
+    text = "email,reason,scope\ndan.diaz@example.com,legal,ALL\neve.evans@example.com,bounce,postal\n"
     config = group(tmp_path, files={"south/suppressions.csv": text})
     out = run("sync", "--config", str(config))
     con = duckdb.connect(str(tmp_path / ".dealersync" / "warehouse.duckdb"), read_only=True)
@@ -67,10 +68,11 @@ def test_a_bad_scope_is_quarantined_with_file_line_and_column(tmp_path: Path) ->
     [(source, table, file, line, column, reason)] = quarantined
     assert (source, table, Path(file).name, line, column) == ("south_dms", "suppressions", "suppressions.csv", 3, "scope")
     assert Path(file).parent.name == "south"
-    assert reason.startswith("unknown value for scope (expected all, ads, email or sms") and "e-mail" not in reason
+    assert reason == unknown_value_reason("suppressions", "scope") and "postal" not in reason
+    assert reason.startswith("unknown value for scope (expected all, ads, email or sms;")
     assert loaded == [("dan.diaz@example.com", "all")]
     assert "1 unknown value" in out  # the load table counts it beside the file's name
-    assert "e-mail" not in out and "eve.evans" not in out
+    assert "postal" not in out and "eve.evans" not in out
     assert ads_people(tmp_path)["meta_upload"] == {"ann", "eve"}  # the bad row suppresses nobody until fixed
 
 

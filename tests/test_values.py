@@ -35,13 +35,13 @@ def _write(path: Path, header: str, rows: list[str]) -> Path:
 def _load_column(
     wh: Warehouse, tmp_path: Path, table: str, column: str, cells: list[str], **options
 ) -> list[tuple[int, str | None]]:
-    """Load ``cells`` as ``table.column`` (one row each, keys 1..n); (line, loaded value)."""
+    """Load ``cells`` as ``table.column`` (one row each, keys 1..n if the table has a key);
+    (line, loaded value)."""
     t = TABLES[table]
-    key = t.key[0]
     header = ",".join(dict.fromkeys([*t.key, column]))
     rows = []
     for i, v in enumerate(cells, start=1):
-        cells = {k: "1" for k in t.key} | {key: str(i), column: f'"{v}"'}
+        cells = {k: "1" for k in t.key} | {k: str(i) for k in t.key[:1]} | {column: f'"{v}"'}
         rows.append(",".join(cells[c] for c in header.split(",")))
     path = _write(tmp_path / f"{table}.csv", header, rows)
     load_source(wh, "s", [ExtractFile(path=path, table=table, **options)], force=True)

@@ -37,6 +37,9 @@ documented code list):
   RETAIL is left out on purpose (a "retail" deal may be cash or financed: map it). Certified
   pre-owned (CPO) is a used vehicle with a manufacturer warranty: it maps to used (the model
   keeps new/used).
+* suppression scopes (``suppressions.scope``, :mod:`dealersync.suppressions`): dealersync's own
+  words, not a DMS's; the spellings are the channels' everyday names (E-MAIL, TEXT). ``MAIL`` is
+  left out: it is postal mail (``preferred_channel``), not email.
 
 Left out because they mean different things at different dealers: ``P`` (performed? pending?
 pre-owned?), ``POLICY`` (goodwill paid by the dealer or by the maker), ``DEMO``, ``RETAIL``.
@@ -83,6 +86,12 @@ BUILT_IN: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
                       "FULFILLED", "CLOSED", "CHECKED IN", "CHECKED-IN"),
         "cancelled": ("X", "CANCELED", "CANCEL", "CXL", "CNCL", "CANC"),
         "no_show": ("NS", "NO SHOW", "NO-SHOW", "NOSHOW", "MISSED"),
+    },
+    ("suppressions", "scope"): {
+        "all": ("ALL CHANNELS", "EVERY CHANNEL"),
+        "ads": ("AD", "ADVERTISING"),
+        "email": ("E-MAIL", "E MAIL"),
+        "sms": ("TEXT", "TEXTS", "TEXT MESSAGE"),
     },
 }
 
