@@ -18,6 +18,7 @@ from typing import Any
 
 from dealersync.model import TABLES
 from dealersync.testing.conformance import ConnectorConformance
+from dealersync.testing.dealership import write_dealership
 from dealersync.testing.destination_kit import DestinationConformance
 from dealersync.testing.fakes import FakePlatform
 from dealersync.testing.faults import SimulatedCrash, crash_at, sync_clock
@@ -44,6 +45,7 @@ __all__ = [
     "sample_people",
     "strict_http",
     "sync_clock",
+    "write_dealership",
     "write_extract",
 ]
 

@@ -61,6 +61,16 @@ LIST_ID = "5550001"
 CLIENT_ID = "fake-client.apps.googleusercontent.com"
 CLIENT_SECRET = "fake-client-secret-Zq81"
 REFRESH_TOKEN = "1//fake-refresh-token-Hn42"
+#: The ``google`` connector's settings for this fake (secrets inline: a test's, not a dealer's).
+FAKE_CONFIG = {
+    "operating_account_id": "123-456-7890",
+    "user_list_id": LIST_ID,
+    "client_id": CLIENT_ID,
+    "client_secret": CLIENT_SECRET,
+    "refresh_token": REFRESH_TOKEN,
+    "base_url": BASE,
+    "oauth_url": TOKEN_URL,
+}
 
 CONSENT = {"CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"}
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")

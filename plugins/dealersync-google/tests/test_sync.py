@@ -14,17 +14,9 @@ import duckdb
 import pytest
 import requests
 from dealersync import BatchLimits, hookimpl
-from dealersync.testing import SimulatedCrash, crash_at, run_sync, write_extract
+from dealersync.testing import SimulatedCrash, crash_at, run_sync, write_dealership
 from dealersync_google import GoogleCustomerMatch
-from dealersync_google_fake import (
-    BASE,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    LIST_ID,
-    REFRESH_TOKEN,
-    TOKEN_URL,
-    FakeDataManager,
-)
+from dealersync_google_fake import CLIENT_SECRET, FAKE_CONFIG, LIST_ID, REFRESH_TOKEN, FakeDataManager
 
 SECRET_ENV = {"DSG_CLIENT_SECRET": CLIENT_SECRET, "DSG_REFRESH_TOKEN": REFRESH_TOKEN}
 
@@ -69,31 +61,9 @@ class World:
         self.write(mode="mirror")
 
     def write(self, mode: str) -> None:
-        write_extract(self.root / "dms", {"customers": list(self.customers.values())})
-        (self.root / "connectors.toml").write_text(
-            f"""
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.main]
-connector = "{self.connector}"
-operating_account_id = "123-456-7890"
-user_list_id = "{LIST_ID}"
-client_id = "{CLIENT_ID}"
-client_secret = {{ env = "DSG_CLIENT_SECRET" }}
-refresh_token = {{ env = "DSG_REFRESH_TOKEN" }}
-base_url = "{BASE}"
-oauth_url = "{TOKEN_URL}"
-[segments.everyone]
-rule = {{ fact = "customer_id", op = "is_null", value = false }}
-[audiences.all]
-segment = "everyone"
-destinations = ["main"]
-mode = "{mode}"
-"""
+        secrets = {"client_secret": {"env": "DSG_CLIENT_SECRET"}, "refresh_token": {"env": "DSG_REFRESH_TOKEN"}}
+        write_dealership(
+            self.root, self.customers.values(), {"connector": self.connector, **FAKE_CONFIG, **secrets}, mode=mode
         )
 
     def clone(self, root: Path) -> World:

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 from dealersync import BatchLimits, hookimpl
-from dealersync.testing import SimulatedCrash, crash_at, run_sync, write_extract
+from dealersync.testing import SimulatedCrash, crash_at, run_sync, write_dealership
 from dealersync_mailchimp import MailchimpDestination
 from dealersync_mailchimp_fake import API_KEY, LIST_ID, FakeMailchimp, md5
 
@@ -57,29 +57,15 @@ class Dealer:
         monkeypatch.setenv("MC_TEST_KEY", key)
 
     def write(self, rows: list[dict[str, Any]], mode: str = "mirror", **options: Any) -> None:
-        write_extract(self.root / "dms", {"customers": rows})
-        options.setdefault("status_for_new", "pending")
-        extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
-        (self.root / "connectors.toml").write_text(
-            f"""as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.main]
-connector = "{self.connector}"
-api_key = {{ env = "MC_TEST_KEY" }}
-list_id = "{LIST_ID}"
-merge_fields = {{ first_name = "FNAME", last_name = "LNAME" }}
-{extra}[segments.everyone]
-rule = {{ fact = "customer_id", op = "is_null", value = false }}
-[audiences.{AUDIENCE}]
-segment = "everyone"
-destinations = ["main"]
-mode = "{mode}"
-"""
-        )
+        settings = {
+            "connector": self.connector,
+            "api_key": {"env": "MC_TEST_KEY"},
+            "list_id": LIST_ID,
+            "merge_fields": {"first_name": "FNAME", "last_name": "LNAME"},
+            "status_for_new": "pending",
+            **options,
+        }
+        write_dealership(self.root, rows, settings, mode=mode, audience=AUDIENCE)
 
     def sync(self, **kwargs: Any) -> Any:
         with self.fake.running():
@@ -220,6 +206,7 @@ def test_dry_run_sends_nothing(dealer: Dealer, fake: FakeMailchimp) -> None:
     dealer.write([customer(i) for i in range(4)])
     res = dealer.sync(dry_run=True)
     assert res.planned == 4 and fake.upsert_bodies == [] and fake.segments[LIST_ID] == {}
+    assert res.samples and all("email" in s for s in res.samples)
     assert all(v == "(plain, hidden)" for s in res.samples for k, v in s.items() if k in ("email", "first_name"))
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dealersync.testing import run_sync, write_extract
+from dealersync.testing import run_sync, write_dealership
 from meta_fake import ACCOUNT, FakeMeta, meta_http
 
 TOKEN_ENV = "DEALERSYNC_TEST_META_TOKEN"
@@ -76,31 +77,15 @@ class World:
         (self.root / "dms").mkdir(exist_ok=True)
         for f in (self.root / "dms").glob("*.csv"):
             f.unlink()
-        write_extract(self.root / "dms", {"customers": self.people})
-        self.config.write_text(
-            f"""
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.main]
-connector = "meta"
-ad_account_id = "{ACCOUNT}"
-access_token = {{ env = "{TOKEN_ENV}" }}
-base_url = "{self.base_url}"
-batch_rows = {self.batch_rows}
-{self.extra}
-[segments.everyone]
-rule = {{ fact = "customer_id", op = "is_null", value = false }}
-[audiences.all]
-segment = "everyone"
-destinations = ["main"]
-mode = "{self.mode}"
-""",
-            encoding="utf-8",
-        )
+        settings = {
+            "connector": "meta",
+            "ad_account_id": ACCOUNT,
+            "access_token": {"env": TOKEN_ENV},
+            "base_url": self.base_url,
+            "batch_rows": self.batch_rows,
+            **tomllib.loads(self.extra),
+        }
+        write_dealership(self.root, self.people, settings, mode=self.mode)
 
     def run(self, fake: FakeMeta, **kw: Any) -> Any:
         """One sync against ``fake``; returns the (only) DeliveryResult."""
