@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from dealersync import FatalError, HttpSession, TransientError
 from dealersync.http import deadlines
+
+from tests.support.servers import LocalServer, drip
 
 
 class _Drip(BaseHTTPRequestHandler):
@@ -24,29 +26,14 @@ class _Drip(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         type(self).hits += 1
-        self.send_response(200)
-        self.send_header("Content-Length", "100")
-        self.end_headers()
-        try:
-            for _ in range(100):
-                self.wfile.write(b"x")
-                self.wfile.flush()
-                time.sleep(0.1)
-        except OSError:
-            return
+        drip(self, chunks=100, every=0.1, byte=b"x")
 
 
 @pytest.fixture
 def dripping() -> Iterator[str]:
     _Drip.hits = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with LocalServer(_Drip) as server:
+        yield server.url
 
 
 def test_a_dripping_answer_is_cut_at_the_request_deadline(dripping: str) -> None:

@@ -25,25 +25,15 @@ from dealersync_google import GoogleCustomerMatch
 from dealersync_google.destination import user_identifiers
 from dealersync_google_fake import (
     ACCOUNT,
-    BASE,
-    CLIENT_ID,
     CLIENT_SECRET,
+    FAKE_CONFIG,
     LIST_ID,
     MANAGER,
     REFRESH_TOKEN,
-    TOKEN_URL,
     FakeDataManager,
 )
 
-CONFIG = {
-    "operating_account_id": "123-456-7890",
-    "user_list_id": LIST_ID,
-    "client_id": CLIENT_ID,
-    "client_secret": CLIENT_SECRET,
-    "refresh_token": REFRESH_TOKEN,
-    "base_url": BASE,
-    "oauth_url": TOKEN_URL,
-}
+CONFIG = FAKE_CONFIG
 SECRETS = (CLIENT_SECRET, REFRESH_TOKEN, "ya29.fake-access")
 
 
