@@ -71,9 +71,13 @@ destinations = ["meta", "google"]
         raise RuntimeError("observer bug")
 
     broken.dealersync_sync_finished = failing  # type: ignore[attr-defined]
+    told: list[str] = []
+    bare = ModuleType("bare_watcher")  # names no argument: told that a delivery finished
+    bare.dealersync_sync_finished = hookimpl(lambda: told.append("told"))  # type: ignore[attr-defined]
     run_sync(tmp_path / "connectors.toml", extra_plugins=[watcher])
     assert sorted(seen) == [("all", "google", "ok"), ("all", "meta", "ok")]
     seen.clear()
-    results = run_sync(tmp_path / "connectors.toml", extra_plugins=[broken, watcher])
+    results = run_sync(tmp_path / "connectors.toml", extra_plugins=[broken, bare, watcher])
     assert {r.status for r in results} == {"ok"}
     assert sorted(seen) == [("all", "google", "ok"), ("all", "meta", "ok")]  # the failing one silenced no one
+    assert told == ["told", "told"]

@@ -18,12 +18,14 @@ from dealersync.connectors import (
     AudienceDestination,
     BatchInfo,
     BatchLimits,
+    Capability,
     Channel,
     Connector,
     ConnectorConfig,
     ConnectorContext,
     Destination,
     ExtractFile,
+    LookalikeCapable,
     Located,
     MemberOutcome,
     RecordBatch,
@@ -47,10 +49,12 @@ from dealersync.errors import (
 )
 from dealersync.facts import Fact
 from dealersync.segments import SegmentTemplate
+from dealersync.delivery.result import DeliveryResult
 from dealersync.hookspecs import hookimpl
 from dealersync.http import HttpSession, NormalAnswer
 from dealersync.identity import MemberStats, Profile, get_profile, register_profile
 from dealersync.model import TABLES, Column, Table
+from dealersync.plugin_api import PLUGIN_API_VERSION
 from dealersync.rate_limits import ManualClock, RateLimit, RateLimiters
 from dealersync.vocabularies import value_map_problems
 
@@ -62,6 +66,7 @@ __all__ = [
     "AuthError",
     "BatchInfo",
     "BatchLimits",
+    "Capability",
     "Channel",
     "Column",
     "ConfigError",
@@ -69,16 +74,19 @@ __all__ = [
     "ConnectorConfig",
     "ConnectorContext",
     "DealersyncError",
+    "DeliveryResult",
     "Destination",
     "ExtractFile",
     "Fact",
     "FatalError",
     "HttpSession",
+    "LookalikeCapable",
     "Located",
     "ManualClock",
     "MemberOutcome",
     "NormalAnswer",
     "MemberStats",
+    "PLUGIN_API_VERSION",
     "Profile",
     "PluginError",
     "RateLimit",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike, fspath
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -72,15 +72,26 @@ class ConnectorContext:
         return p if p.is_absolute() else (self.base_dir / p)
 
 
-class Connector(ABC):
-    """Common base of sources and destinations."""
+#: A connector's ``Config`` class, the type parameter of :class:`Connector` and its subclasses.
+ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
+
+
+class Connector(ABC, Generic[ConfigT]):
+    """Common base of sources and destinations, generic over the connector's ``Config``.
+
+    ``class AcmeAds(AudienceDestination[AcmeConfig])`` with ``Config = AcmeConfig`` makes
+    ``self.config`` an ``AcmeConfig`` for a type checker (core validates the config with
+    ``Config`` before building the connector, so it is one at run time too). A connector whose
+    ``Config`` is nested in its class body, where it cannot be a base's parameter, declares
+    ``config: Config`` instead.
+    """
 
     name: ClassVar[str]
     kind: ClassVar[str]
     Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
 
-    def __init__(self, config: ConnectorConfig, context: ConnectorContext) -> None:
-        self.config = config
+    def __init__(self, config: ConfigT, context: ConnectorContext) -> None:
+        self.config: ConfigT = config
         self.context = context
 
     def check(self) -> None:  # noqa: B027 - optional hook with a sensible default
@@ -204,7 +215,7 @@ class RecordBatch:
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
-class Source(Connector):
+class Source(Connector[ConfigT]):
     """A DMS, CRM or engagement source. By default each read is a full snapshot of the source."""
 
     kind: ClassVar[str] = "source"
@@ -233,7 +244,7 @@ class BatchLimits:
     identifiers_per_member: int | None = None
 
 
-class Destination(Connector):
+class Destination(Connector[ConfigT]):
     """An ad, email or file destination.
 
     ``identifiers`` maps each field the destination sends to an identity profile
@@ -244,7 +255,9 @@ class Destination(Connector):
     kind: ClassVar[str] = "destination"
     channel: ClassVar[Channel] = "ads"
     identifiers: ClassVar[Mapping[str, str]]
-    limits: ClassVar[BatchLimits] = BatchLimits()
+    #: What one request may carry; a connector may narrow it per instance from its config
+    #: (``self.limits = BatchLimits(...)`` in ``__init__``).
+    limits: BatchLimits = BatchLimits()
     #: Below this many members the platform does not serve the audience: the sync warns.
     min_members: ClassVar[int] = 0
 
@@ -259,7 +272,7 @@ class SnapshotResult:
     removed: int = 0  # rows written to a file of removals
 
 
-class SnapshotDestination(Destination):
+class SnapshotDestination(Destination[ConfigT]):
     """A destination that receives the whole current audience each run (upload files)."""
 
     @abstractmethod
@@ -339,7 +352,7 @@ class BatchInfo:
     estimated_total: int = 0  # members in the whole session
 
 
-class AudienceDestination(Destination):
+class AudienceDestination(Destination[ConfigT]):
     """A platform list kept in sync incrementally (ad and email APIs).
 
     Core computes who to add and remove, splits them into batches within ``limits``, and commits
@@ -356,11 +369,12 @@ class AudienceDestination(Destination):
     #: Fields (among ``identifiers``) that describe a member without identifying it (a first name
     #: for a merge field). Core keeps a hash of them per member and sends a member whose hash
     #: changed through :meth:`update`; a change of ``state_fields`` is a new identity instead.
-    attributes: ClassVar[tuple[str, ...]] = ()
+    #: May be set per instance from the config.
+    attributes: tuple[str, ...] = ()
     #: Members whose last confirmed upload is older than this many days are sent again (a
     #: platform that expires members, such as Customer Match); None: never. May be set per
     #: instance from the config.
-    refresh_after_days: ClassVar[int | None] = None
+    refresh_after_days: int | None = None
     supports_replace: ClassVar[bool] = False
 
     @abstractmethod
@@ -409,3 +423,42 @@ class AudienceDestination(Destination):
     def platform_counts(self) -> Mapping[str, int]:
         """Counts the platform reported during this run (e.g. Meta ``num_received``), for run history."""
         return {}
+
+
+# ----------------------------------------------------------------------------------- capabilities
+
+
+class Capability(ABC):  # noqa: B024 - a marker base: each capability adds its abstract methods
+    """Base of the optional capabilities a connector declares by inheriting one.
+
+    Core asks ``isinstance(connector, LookalikeCapable)``, never whether a method happens to
+    exist; ``dealersync plugins`` lists each connector's capabilities by their ``capability``.
+    """
+
+    capability: ClassVar[str]
+
+
+class LookalikeCapable(Capability):
+    """A destination that can create a lookalike audience seeded from one it keeps in sync
+    (``dealersync audiences lookalike``)."""
+
+    capability = "lookalike"
+
+    @abstractmethod
+    def create_lookalike(
+        self, audience: RemoteAudience, *, country: str, ratio: float, name: str | None = None
+    ) -> RemoteAudience:
+        """Create, on the platform, an audience of people in ``country`` (ISO 3166 two-letter
+        code) resembling the members of ``audience``, ``ratio`` (0.01 to 0.20) of the country's
+        population; ``name`` defaults to one derived from the seed. Raise :class:`ConfigError`
+        for a country or ratio the platform refuses; return the new audience."""
+
+
+def capabilities_of(cls: type[Connector[Any]]) -> list[str]:
+    """The optional capabilities a connector class declares, by name, sorted: each
+    :class:`Capability` it inherits, and ``replace`` for an :class:`AudienceDestination` with
+    ``supports_replace``."""
+    found = {base.capability for base in cls.__mro__ if issubclass(base, Capability) and "capability" in vars(base)}
+    if issubclass(cls, AudienceDestination) and cls.supports_replace:
+        found.add("replace")
+    return sorted(found)

@@ -207,7 +207,7 @@ class Runner:
                     interrupts.check()
                     res = deliveries.deliver(name, destination, selection, failure)
                     if not dry_run:
-                        self._notify(res)
+                        self.registry.hooks.sync_finished(res)
                     results.append(res)
             if not dry_run:
                 with self.timings.step("policy"):
@@ -238,12 +238,3 @@ class Runner:
             rollback_open_transaction(self.warehouse.con)
             return None, f"selecting the audience failed: {describe_failure(exc)}"
         return selection, None
-
-    def _notify(self, res: DeliveryResult) -> None:
-        """Tell every observer; each is called on its own, so one that fails cannot silence the others
-        (pluggy would stop the whole hook call at the first exception)."""
-        for impl in self.registry.manager.hook.dealersync_sync_finished.get_hookimpls():
-            try:
-                impl.function(result=res)
-            except Exception as exc:  # observers must not fail a delivery that already happened
-                log.warning("dealersync_sync_finished in plugin %s failed: %s", impl.plugin_name, type(exc).__name__)

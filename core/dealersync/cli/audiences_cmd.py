@@ -12,7 +12,7 @@ from rich.console import Console
 from dealersync.cli.options import as_of_option, config_option
 from dealersync.cli.sync_cmd import print_warnings, result_table
 from dealersync.config import load_config
-from dealersync.connectors import RemoteAudience
+from dealersync.connectors import LookalikeCapable, RemoteAudience
 from dealersync.delivery import SyncState
 from dealersync.errors import ConfigError
 from dealersync.plugins import load_plugins
@@ -84,7 +84,7 @@ def lookalike(name: str, country: str, ratio: float, dest_name: str | None, conf
         [audience] = [config.settings.audiences[n] for n in runner.selected([name])]
         candidates = [d for d in audience.destinations if dest_name in (None, d)]
         dests = [(d, runner.destination(d)) for d in candidates]
-        able = [(d, dest) for d, dest in dests if hasattr(dest, "create_lookalike")]
+        able = [(d, dest) for d, dest in dests if isinstance(dest, LookalikeCapable)]
         if not able:
             raise ConfigError(f"audiences.{name}: none of its destinations ({', '.join(candidates)}) can create lookalikes")
         d, dest = able[0]

@@ -183,10 +183,10 @@ class FactRegistry:
 
 
 def fact_registry(plugins: PluginRegistry | None = None) -> FactRegistry:
-    """The default facts, then every fact the loaded plugins register (origin: the plugin)."""
+    """The default facts, then every fact the loaded plugins registered (origin: the plugin), in
+    load order; the hook was called when the plugins loaded (:func:`dealersync.plugins.load_plugins`)."""
     registry = FactRegistry.default()
-    if plugins is not None:
-        for impl in plugins.manager.hook.dealersync_register_features.get_hookimpls():
-            for fact in impl.function() or []:
-                registry.register(fact, origin=impl.plugin_name)
+    for plugin in plugins.loaded() if plugins is not None else []:
+        for fact in plugin.facts:
+            registry.register(fact, origin=plugin.name)
     return registry

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _RULE: TypeAdapter[Any] = TypeAdapter(Rule)
-HOOK = "dealersync_register_segment_templates"
 
 
 @dataclass(frozen=True)
@@ -126,11 +125,10 @@ def core_templates() -> TemplateRegistry:
 
 
 def template_registry(plugins: PluginRegistry | None = None) -> TemplateRegistry:
-    """The core library, then every template the loaded plugins register."""
+    """The core library, then every template the loaded plugins registered, in load order (the
+    hook was called when the plugins loaded: :func:`dealersync.plugins.load_plugins`)."""
     registry = core_templates()
-    if plugins is not None:
-        hook = getattr(plugins.manager.hook, HOOK)
-        for impl in hook.get_hookimpls():  # in registration order
-            for template in impl.function() or []:
-                registry.register(template, origin=impl.plugin_name)
+    for plugin in plugins.loaded() if plugins is not None else []:
+        for template in plugin.segment_templates:
+            registry.register(template, origin=plugin.name)
     return registry

@@ -25,6 +25,7 @@ from dealersync.testing.faults import SimulatedCrash, crash_at, sync_clock
 from dealersync.testing.kit_session import KitCheckFailed, KitSession
 from dealersync.testing.mocks import every_request_answered, first_request_answered, strict_http
 from dealersync.testing.people import SamplePeople, sample_people
+from dealersync.testing.plugin_api import KIT_API_VERSION
 from dealersync.testing.source_kit import SourceConformance
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "FakePlatform",
     "KitCheckFailed",
     "KitSession",
+    "KIT_API_VERSION",
     "SamplePeople",
     "SimulatedCrash",
     "SourceConformance",

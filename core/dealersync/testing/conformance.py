@@ -32,6 +32,7 @@ from dealersync.errors import (
 from dealersync.plugins import load_plugins
 from dealersync.testing.fakes import FakePlatform
 from dealersync.testing.mocks import every_request_answered, strict_http
+from dealersync.testing.plugin_api import check_declared_api
 
 #: Words that make a config field a secret (matched against the ``_``-separated parts of its name).
 SECRET_WORDS = frozenset({"token", "secret", "password", "key", "apikey", "credential", "credentials"})
@@ -179,6 +180,11 @@ class ConnectorConformance:
             except ConfigError as exc:
                 self._assert_no_secret(exc.message, dealersync_context.base_dir)
                 self._assert_no_secret(str(exc), dealersync_context.base_dir)
+
+    def test_declares_the_plugin_api(self) -> None:
+        """The plugin says which plugin API versions it supports (``DEALERSYNC_API``), this kit's
+        (``KIT_API_VERSION``) among them."""
+        check_declared_api(self.connector)
 
     def test_discoverable_through_entry_point(self) -> None:
         registry = load_plugins([self.plugin] if self.plugin is not None else [])

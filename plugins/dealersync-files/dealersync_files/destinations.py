@@ -87,7 +87,7 @@ class FileConfig(ConnectorConfig):
         return value
 
 
-class CsvFileDestination(SnapshotDestination):
+class CsvFileDestination(SnapshotDestination[FileConfig]):
     """Writes one CSV per audience: one row per member, the snapshot's fields under ``headers``."""
 
     headers: ClassVar[dict[str, str]]  # identity field -> CSV header
@@ -95,12 +95,12 @@ class CsvFileDestination(SnapshotDestination):
 
     @property
     def folder(self) -> Path:
-        cfg: FileConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return self.context.resolve(cfg.dir) if cfg.dir else self.context.out_dir
 
     def check_config(self, audiences: tuple[str, ...] = ()) -> None:
         """The directory is not a file, and no two audiences write the same file."""
-        cfg: FileConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         where = f"destinations.{self.context.instance}"
         if self.folder.exists() and not self.folder.is_dir():
             key = f"{where}.dir" if cfg.dir else "output.dir"
@@ -122,7 +122,7 @@ class CsvFileDestination(SnapshotDestination):
                     )
 
     def write_snapshot(self, snapshot: AudienceSnapshot) -> SnapshotResult:
-        cfg: FileConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         folder = self.folder
         names = {"audience": snapshot.audience, "destination": snapshot.destination}
         written, location, added, removed = 0, str(folder), 0, 0

@@ -12,6 +12,9 @@ from dealersync_mailchimp.profiles import PROFILES
 
 __all__ = ["PROFILES", "MailchimpDestination"]
 
+#: The dealersync plugin API versions this plugin is written for, checked when it loads.
+DEALERSYNC_API = ">=1.0,<2"
+
 
 @hookimpl
 def dealersync_register_destinations() -> list[type]:

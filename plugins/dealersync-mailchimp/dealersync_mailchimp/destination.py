@@ -260,7 +260,7 @@ R = TypeVar("R")
 # -------------------------------------------------------------------------------- destination
 
 
-class MailchimpDestination(AudienceDestination):
+class MailchimpDestination(AudienceDestination[MailchimpConfig]):
     """A dealersync audience as a tag on one Mailchimp audience (list). Channel: email."""
 
     name = "mailchimp"
@@ -277,10 +277,10 @@ class MailchimpDestination(AudienceDestination):
     supports_replace = False
     Config = MailchimpConfig
 
-    def __init__(self, config: MailchimpConfig, context: ConnectorContext) -> None:  # type: ignore[override]
+    def __init__(self, config: MailchimpConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
         #: the configured merge fields (FNAME / LNAME): a changed name is sent through update()
-        self.attributes = tuple(config.merge_fields)  # type: ignore[misc]
+        self.attributes = tuple(config.merge_fields)
         where = f"destinations.{context.instance}"
         base = config.base_url or data_center_url(config.api_key, where)
         session = requests.Session()
@@ -302,12 +302,8 @@ class MailchimpDestination(AudienceDestination):
         self._results = HttpSession("Mailchimp batch results", classifier=classify)
 
     @property
-    def cfg(self) -> MailchimpConfig:
-        return self.config  # type: ignore[return-value]
-
-    @property
     def _list(self) -> str:
-        return f"lists/{self.cfg.list_id}"
+        return f"lists/{self.config.list_id}"
 
     # ------------------------------------------------------------------------------ contract
     def check(self) -> None:
@@ -317,13 +313,13 @@ class MailchimpDestination(AudienceDestination):
         except MailchimpNotFound:
             raise ConfigError(
                 f"destinations.{self.context.instance}.list_id: Mailchimp has no audience"
-                f" {self.cfg.list_id!r} for this API key (Audience > Settings > Audience name and"
+                f" {self.config.list_id!r} for this API key (Audience > Settings > Audience name and"
                 " defaults shows the id)"
             ) from None
 
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
         """Find the tag (static segment) on the list, creating it when missing."""
-        tag = self.cfg.tag or name
+        tag = self.config.tag or name
         found = self._find_segment(tag)
         if found is None:
             try:
@@ -333,7 +329,7 @@ class MailchimpDestination(AudienceDestination):
             except MailchimpNotFound:
                 self.check()  # a missing list becomes a ConfigError naming list_id
                 raise
-            log.info("mailchimp: created tag for audience %s on list %s", name, self.cfg.list_id)
+            log.info("mailchimp: created tag for audience %s on list %s", name, self.config.list_id)
         return RemoteAudience(id=str(found["id"]), name=str(found.get("name") or tag), size=found.get("member_count"))
 
     def add(
@@ -366,7 +362,7 @@ class MailchimpDestination(AudienceDestination):
         return self._parallel(self._patch_merge_fields, members)
 
     def _patch_merge_fields(self, m: dict[str, Any]) -> MemberOutcome:
-        merge = {tag: m.get(f) or "" for f, tag in self.cfg.merge_fields.items()}
+        merge = {tag: m.get(f) or "" for f, tag in self.config.merge_fields.items()}
         try:
             self.http.request(
                 "PATCH", f"{self._list}/members/{m['subscriber_hash']}",
@@ -497,13 +493,13 @@ class MailchimpDestination(AudienceDestination):
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", batch_id):
             raise FatalError("Mailchimp: POST /batches answered without a batch id; nothing is counted as done")
         self._count("batch_operations")
-        give_up = time.monotonic() + self.cfg.batch_wait_seconds
+        give_up = time.monotonic() + self.config.batch_wait_seconds
         waits = iter(BATCH_POLLS)
         state = started
         while str(state.get("status")) != "finished":
             if time.monotonic() >= give_up:
                 raise TransientError(
-                    f"Mailchimp: batch operation {batch_id} had not finished after {self.cfg.batch_wait_seconds} s"
+                    f"Mailchimp: batch operation {batch_id} had not finished after {self.config.batch_wait_seconds} s"
                     f" (status {str(state.get('status'))[:20]!r}); its removals are sent again next run"
                 )
             time.sleep(next(waits, BATCH_POLLS[-1]))
@@ -533,8 +529,8 @@ class MailchimpDestination(AudienceDestination):
         return failed
 
     def _member_item(self, m: Mapping[str, Any]) -> dict[str, Any]:
-        item: dict[str, Any] = {"email_address": m["email"], "status": self.cfg.status_for_new}
-        merge = {tag: m[f] for f, tag in self.cfg.merge_fields.items() if m.get(f)}
+        item: dict[str, Any] = {"email_address": m["email"], "status": self.config.status_for_new}
+        merge = {tag: m[f] for f, tag in self.config.merge_fields.items() if m.get(f)}
         if merge:
             item["merge_fields"] = merge
         return item
@@ -615,7 +611,7 @@ class MailchimpDestination(AudienceDestination):
 
         After a failure no new call starts; the first error is raised once the others finished.
         """
-        if len(items) <= 1 or self.cfg.concurrency == 1:
+        if len(items) <= 1 or self.config.concurrency == 1:
             return [fn(i) for i in items]
         failed = threading.Event()
 
@@ -628,7 +624,7 @@ class MailchimpDestination(AudienceDestination):
                 failed.set()
                 raise
 
-        with ThreadPoolExecutor(max_workers=self.cfg.concurrency, thread_name_prefix="mailchimp") as pool:
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="mailchimp") as pool:
             futures = [pool.submit(run, i) for i in items]
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:

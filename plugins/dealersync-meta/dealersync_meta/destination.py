@@ -47,6 +47,7 @@ from dealersync import (
     ConnectorContext,
     FatalError,
     HttpSession,
+    LookalikeCapable,
     MemberOutcome,
     ReadBack,
     RemoteAudience,
@@ -165,23 +166,22 @@ class MetaConfig(ConnectorConfig):
         return value.rstrip("/")
 
 
-class MetaCustomAudiences(AudienceDestination):
+class MetaCustomAudiences(AudienceDestination[MetaConfig], LookalikeCapable):
     """Meta Custom Audiences: find or create the audience, then add, remove or replace members."""
 
     name = "meta"
     channel = "ads"
     Config = MetaConfig
     identifiers: ClassVar[Mapping[str, str]] = {f: f"meta.{f}" for f in SCHEMA}
-    limits: ClassVar[BatchLimits] = BatchLimits(rows=MAX_ROWS)
+    limits = BatchLimits(rows=MAX_ROWS)
     min_members = 100  # Meta does not serve custom audiences under 100 people
     state_fields = tuple(SCHEMA)  # every field is a SHA-256 hex digest: no raw PII
     supports_replace = True
 
-    def __init__(self, config: MetaConfig, context: ConnectorContext) -> None:  # type: ignore[override]
+    def __init__(self, config: MetaConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
-        self.cfg = config
         if config.batch_rows != type(self).limits.rows:
-            self.limits = BatchLimits(  # type: ignore[misc]
+            self.limits = BatchLimits(
                 rows=min(config.batch_rows, type(self).limits.rows),
                 bytes=type(self).limits.bytes,
                 identifiers_per_member=type(self).limits.identifiers_per_member,
@@ -202,7 +202,7 @@ class MetaCustomAudiences(AudienceDestination):
     # --------------------------------------------------------------------------- contract
     def check(self) -> None:
         """The token is accepted and can see the ad account."""
-        self.http.get(f"/{self.cfg.ad_account_id}", params={"fields": "id,name"})
+        self.http.get(f"/{self.config.ad_account_id}", params={"fields": "id,name"})
 
     def check_config(self, audiences: tuple[str, ...] = ()) -> None:
         """No audience's Meta name holds a flagged term (before any data moves; the upload would
@@ -221,9 +221,9 @@ class MetaCustomAudiences(AudienceDestination):
                 )
 
     def ensure_audience(self, name: str, description: str = "") -> RemoteAudience:
-        if self.cfg.audience_id:
-            found = self.http.request_json("GET", f"/{self.cfg.audience_id}", params={"fields": _AUDIENCE_FIELDS})
-            remote = RemoteAudience(id=str(found.get("id") or self.cfg.audience_id), name=str(found.get("name") or name))
+        if self.config.audience_id:
+            found = self.http.request_json("GET", f"/{self.config.audience_id}", params={"fields": _AUDIENCE_FIELDS})
+            remote = RemoteAudience(id=str(found.get("id") or self.config.audience_id), name=str(found.get("name") or name))
             self._refuse_flagged(remote.name, found)
             return remote
         wanted = self.audience_name(name)
@@ -234,13 +234,13 @@ class MetaCustomAudiences(AudienceDestination):
         body = {
             "name": wanted,
             "subtype": "CUSTOM",
-            "customer_file_source": self.cfg.customer_file_source,
+            "customer_file_source": self.config.customer_file_source,
             "description": description or f"dealersync audience {name}",
         }
         self._refuse_flagged(body["description"], what="description")
         try:
             created = self.http_once.request_json(
-                "POST", f"/{self.cfg.ad_account_id}/customaudiences", data=encode_params(body)
+                "POST", f"/{self.config.ad_account_id}/customaudiences", data=encode_params(body)
             )
         except TransientError:
             # the answer may have been lost after Meta created it: look before anyone creates a twin
@@ -248,7 +248,7 @@ class MetaCustomAudiences(AudienceDestination):
             if existing is not None:
                 return existing
             raise
-        self.context.logger.info("Meta: created custom audience %s in %s", created.get("id"), self.cfg.ad_account_id)
+        self.context.logger.info("Meta: created custom audience %s in %s", created.get("id"), self.config.ad_account_id)
         return RemoteAudience(id=str(created["id"]), name=wanted, created=True)
 
     def add(
@@ -347,19 +347,19 @@ class MetaCustomAudiences(AudienceDestination):
         }
         self.context.logger.warning(SPECIAL_AD_CATEGORY_WARNING)
         created = self.http_once.request_json(
-            "POST", f"/{self.cfg.ad_account_id}/customaudiences", data=encode_params(body)
+            "POST", f"/{self.config.ad_account_id}/customaudiences", data=encode_params(body)
         )
         return RemoteAudience(id=str(created["id"]), name=label)
 
     def audience_name(self, name: str) -> str:
-        return self.cfg.audience_name.format(audience=name, destination=self.context.instance)
+        return self.config.audience_name.format(audience=name, destination=self.context.instance)
 
     # --------------------------------------------------------------------------- internals
     def _find(self, name: str) -> RemoteAudience | None:
         matches: list[RemoteAudience] = []
         params: dict[str, Any] = {"fields": _AUDIENCE_FIELDS, "limit": _AUDIENCE_PAGE}
         while True:
-            page = self.http.request_json("GET", f"/{self.cfg.ad_account_id}/customaudiences", params=params)
+            page = self.http.request_json("GET", f"/{self.config.ad_account_id}/customaudiences", params=params)
             for a in page.get("data", []):
                 if a.get("name") == name:
                     self._refuse_flagged(name, a)
@@ -371,7 +371,7 @@ class MetaCustomAudiences(AudienceDestination):
         if len(matches) > 1:
             ids = ", ".join(m.id for m in matches)
             raise FatalError(
-                f"Meta: {len(matches)} custom audiences in {self.cfg.ad_account_id} are named {name!r} ({ids});"
+                f"Meta: {len(matches)} custom audiences in {self.config.ad_account_id} are named {name!r} ({ids});"
                 " set audience_id in the destination's config to choose one"
             )
         return matches[0] if matches else None
@@ -418,7 +418,7 @@ class MetaCustomAudiences(AudienceDestination):
 
     def _refuse_flagged(self, name: str, found: Mapping[str, Any] | None = None, what: str = "name") -> None:
         """Stop before any upload: a name holding a flagged term, or an audience Meta flagged."""
-        term = flagged_term(name, self.cfg.flagged_name_terms)
+        term = flagged_term(name, self.config.flagged_name_terms)
         if term is not None:
             raise FatalError(
                 f"Meta: the audience {what} {name!r} contains {term!r}, a term Meta flags as suggesting a"
