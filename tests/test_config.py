@@ -19,24 +19,14 @@ from dealersync.plugins import load_plugins
 from dealersync.sync import Runner
 from dealersync.testing import write_extract
 
-BASE = """
-as_of = "2026-11-23"
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.meta]
-connector = "meta-file"
-[segments.defectors]
-rule = { fact = "months_since_last_service", op = ">=", value = 12 }
-[segments.tires]
-rule = { fact = "last_tires_date", op = "within_days", value = 180 }
-[audiences.winback]
-segment = "defectors"
-exclude = ["tires"]
-destinations = ["meta"]
-"""
+from tests.support.configs import dealership, destination, table
+
+BASE = dealership(
+    destination("meta", "meta-file"),
+    table("segments.defectors", rule={"fact": "months_since_last_service", "op": ">=", "value": 12}),
+    table("segments.tires", rule={"fact": "last_tires_date", "op": "within_days", "value": 180}),
+    table("audiences.winback", segment="defectors", exclude=["tires"], destinations=["meta"]),
+)
 
 
 def _sync(tmp_path: Path, text: str) -> tuple[int, str]:
