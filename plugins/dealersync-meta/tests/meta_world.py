@@ -56,7 +56,8 @@ def as_set(members: list[dict[str, Any]]) -> Counter[Member]:
 
 
 class World:
-    """One dealership directory: ``dms/`` extract, ``connectors.toml``, ``wh.duckdb``."""
+    """One dealership directory: ``dms/`` extract, ``connectors.toml``, ``wh.duckdb``. ``extra``:
+    more settings of the Meta destination, as TOML lines."""
 
     def __init__(self, root: Path, people: list[dict[str, Any]], *, batch_rows: int = 100, mode: str = "mirror",
                  base_url: str = "https://graph.facebook.com", extra: str = "") -> None:
