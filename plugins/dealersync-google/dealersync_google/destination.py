@@ -283,7 +283,7 @@ def _classify_token(response: requests.Response) -> Any:
     )
 
 
-class GoogleCustomerMatch(AudienceDestination):
+class GoogleCustomerMatch(AudienceDestination[GoogleConfig]):
     """Customer Match user lists through the Google Data Manager API."""
 
     name = "google"
@@ -305,9 +305,8 @@ class GoogleCustomerMatch(AudienceDestination):
     supports_replace = False
     Config = GoogleConfig
 
-    def __init__(self, config: GoogleConfig, context: ConnectorContext) -> None:  # type: ignore[override]
+    def __init__(self, config: GoogleConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
-        self.cfg = config
         self.mutate_quota, self.read_quota = quota(config)
         self.http = HttpSession(
             "Google Data Manager",
@@ -320,7 +319,7 @@ class GoogleCustomerMatch(AudienceDestination):
         self.oauth = HttpSession("Google OAuth", classifier=_classify_token)
         self._access_token: str | None = None
         self._match_rate: str | None = None  # of this run's last confirmed upload
-        self.refresh_after_days = config.refresh_after_days  # type: ignore[misc]
+        self.refresh_after_days = config.refresh_after_days
         self._counts = {
             "requests": 0, "members_ingested": 0, "members_removed": 0, "members_rejected": 0, "status_checks": 0,
         }
@@ -328,12 +327,12 @@ class GoogleCustomerMatch(AudienceDestination):
     # ---------------------------------------------------------------------------- auth
     def _refresh(self) -> str:
         response = self.oauth.post(
-            self.cfg.oauth_url,
+            self.config.oauth_url,
             data={
                 "grant_type": "refresh_token",
-                "client_id": self.cfg.client_id,
-                "client_secret": self.cfg.client_secret.get_secret_value(),
-                "refresh_token": self.cfg.refresh_token.get_secret_value(),
+                "client_id": self.config.client_id,
+                "client_secret": self.config.client_secret.get_secret_value(),
+                "refresh_token": self.config.refresh_token.get_secret_value(),
             },
         )
         try:
@@ -394,7 +393,7 @@ class GoogleCustomerMatch(AudienceDestination):
         return RemoteAudience(id=self._list_id(name), name=name)
 
     def _list_id(self, audience: str) -> str:
-        list_id = self.cfg.user_lists.get(audience) or self.cfg.user_list_id
+        list_id = self.config.user_lists.get(audience) or self.config.user_list_id
         if not list_id:
             raise ConfigError(
                 f"destinations.{self.context.instance}.user_list_id: missing (audience {audience} is not in"
@@ -443,11 +442,11 @@ class GoogleCustomerMatch(AudienceDestination):
     # ------------------------------------------------------------------------ requests
     def _destination(self, list_id: str) -> dict[str, Any]:
         dest: dict[str, Any] = {
-            "operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": self.cfg.operating_account_id},
+            "operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": self.config.operating_account_id},
             "productDestinationId": list_id,
         }
-        if self.cfg.login_account_id:
-            dest["loginAccount"] = {"accountType": "GOOGLE_ADS", "accountId": self.cfg.login_account_id}
+        if self.config.login_account_id:
+            dest["loginAccount"] = {"accountType": "GOOGLE_ADS", "accountId": self.config.login_account_id}
         return dest
 
     def _body(self, list_id: str, members: list[dict[str, Any]], op: str) -> dict[str, Any]:
@@ -462,7 +461,7 @@ class GoogleCustomerMatch(AudienceDestination):
             "encoding": "HEX",
         }
         if op == "audienceMembers:ingest":
-            body["consent"] = {"adUserData": self.cfg.ad_user_data, "adPersonalization": self.cfg.ad_personalization}
+            body["consent"] = {"adUserData": self.config.ad_user_data, "adPersonalization": self.config.ad_personalization}
             body["termsOfService"] = {"customerMatchTermsOfServiceStatus": "ACCEPTED"}
         return body
 
