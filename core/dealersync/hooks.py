@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
-from dealersync.connectors import Connector, Destination, Source
+from dealersync.connectors import Destination, Source
 from dealersync.errors import PluginError
 from dealersync.facts.registry import Fact
 from dealersync.segments.templates import SegmentTemplate
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dealersync")
 
-ConnectorT = TypeVar("ConnectorT", bound=Connector)
 ItemT = TypeVar("ItemT")
 
 
@@ -101,12 +100,13 @@ class Hooks:
             items.extend(batch)
         return items
 
-    def _classes(self, hook: str, base: type[ConnectorT]) -> list[type[ConnectorT]]:
-        classes: list[type[ConnectorT]] = []
-        for item in self._returned(hook):
+    def _classes(self, hook: str, base: type) -> list[Any]:
+        """Every class ``hook`` returned, each checked to subclass ``base`` (an abstract class, so
+        typed ``type``; the public methods above state the precise type this check ensures)."""
+        classes = self._returned(hook)
+        for item in classes:
             if not (isinstance(item, type) and issubclass(item, base)):
                 raise PluginError(f"{hook} returned {item!r}, which is not a dealersync.{base.__name__} subclass")
-            classes.append(item)
         return classes
 
     def _instances(self, hook: str, kind: type[ItemT]) -> list[ItemT]:

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from dealersync import hookspecs
-from dealersync.connectors import CONNECTOR_NAME, Connector, Destination, Source, capabilities_of
+from dealersync.connectors import CONNECTOR_NAME, Connector, capabilities_of
 from dealersync.errors import PluginError
 from dealersync.facts.registry import Fact
 from dealersync.hooks import Hooks
@@ -204,7 +204,7 @@ def _collect(registry: PluginRegistry, info: PluginInfo) -> None:
         registry._connectors.setdefault(c.name, []).append(c)
 
 
-def _named(cls: type[Source] | type[Destination], info: PluginInfo) -> ConnectorInfo:
+def _named(cls: type[Connector[Any]], info: PluginInfo) -> ConnectorInfo:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not CONNECTOR_NAME.match(name):
         raise PluginError(f"{cls.__name__}.name must be lowercase words joined by '-', got {name!r}")
