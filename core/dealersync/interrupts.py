@@ -12,6 +12,7 @@ a delivery interrupted mid-batch is repeated on the next run, like a killed proc
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,17 @@ _requested = threading.Event()
 
 class Interrupted(KeyboardInterrupt):
     """The run stopped at a step boundary after a Ctrl-C."""
+
+
+def exit_quietly_on_ctrl_c() -> None:
+    """From now until a command takes over (:func:`between_steps`), Ctrl-C ends the process at once
+    with :data:`EXIT_CODE` and no traceback. The command line calls this first, so a Ctrl-C while
+    its modules load (they take a moment) ends as quietly as one during a run."""
+    signal.signal(signal.SIGINT, _exit_interrupted)
+
+
+def _exit_interrupted(_signum: int, _frame: FrameType | None) -> None:
+    sys.exit(EXIT_CODE)
 
 
 @contextmanager
