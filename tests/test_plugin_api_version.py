@@ -5,8 +5,6 @@ warning), the bundled plugins declare theirs, and the kit is versioned with it."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -21,6 +19,9 @@ from dealersync.plugin_api import UNDECLARED, check_plugin_api
 from dealersync.plugins import DISABLE_AUTOLOAD, load_plugins
 from dealersync.testing import KIT_API_VERSION, build_distribution, install_offline, write_extract
 from dealersync.testing.plugin_api import check_declared_api
+
+from tests.support.configs import audience, dealership, destination, everyone_to
+from tests.support.processes import run_dealersync
 
 BUNDLED = {"dms-csv", "files", "google", "mailchimp", "meta"}
 
@@ -196,17 +197,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "site"
 
 
-def dealersync_cli(args: list[str], cwd: Path, site: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "dealersync", *args],
-        cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": pythonpath, "COLUMNS": "250", **env},
-    )
-
-
 @pytest.mark.slow
 def test_entry_point_plugins_checked_at_load_and_the_compatible_one_observes(site: Path, tmp_path: Path) -> None:
-    listing = dealersync_cli(["plugins", "--json"], tmp_path, site)
+    listing = run_dealersync(["plugins", "--json"], tmp_path, site)
     assert listing.returncode == 0, listing.stderr
     data = json.loads(listing.stdout)
     assert data["plugin_api"] == PLUGIN_API_VERSION
@@ -218,37 +211,22 @@ def test_entry_point_plugins_checked_at_load_and_the_compatible_one_observes(sit
     assert (plugins["observing"]["status"], plugins["observing"]["api"], plugins["observing"]["warnings"]) == ("ok", ">=1.0,<2", [])
     assert {n: plugins[n]["status"] for n in BUNDLED} == {n: "ok" for n in BUNDLED}  # the others load
 
-    table = dealersync_cli(["plugins"], tmp_path, site)
+    table = run_dealersync(["plugins"], tmp_path, site, COLUMNS="250")
     assert "broken: supports plugin API >=2,<3" in table.stdout
     assert "plugin API 1.0" in table.stdout
 
     write_extract(tmp_path / "dms", {"customers": [{"customer_id": "C1", "email": "ann@example.com", "email_opt_in": True}]})
     (tmp_path / "connectors.toml").write_text(
-        """
-[warehouse]
-path = "wh.duckdb"
-[sources.dms]
-connector = "dms-csv"
-path = "dms"
-[destinations.ok]
-connector = "ok-list"
-[destinations.future]
-connector = "future-list"
-[segments.everyone]
-rule = { fact = "customer_id", op = "is_null", value = false }
-[audiences.all]
-segment = "everyone"
-destinations = ["ok"]
-[audiences.later]
-segment = "everyone"
-destinations = ["future"]
-"""
+        dealership(
+            destination("ok", "ok-list"), destination("future", "future-list"), everyone_to("ok"),
+            audience("later", "everyone", ["future"]),
+        )
     )
     observed = tmp_path / "observed.txt"
-    refused = dealersync_cli(["sync"], tmp_path, site, OBSERVED=str(observed))
+    refused = run_dealersync(["sync"], tmp_path, site, OBSERVED=str(observed))
     assert refused.returncode == 2
     assert "destinations.future.connector: unknown destination connector 'future-list'" in refused.stderr
     assert "broken plugins: future, sloppy" in refused.stderr
-    synced = dealersync_cli(["sync", "--audience", "all"], tmp_path, site, OBSERVED=str(observed))
+    synced = run_dealersync(["sync", "--audience", "all"], tmp_path, site, OBSERVED=str(observed))
     assert synced.returncode == 0, synced.stderr + synced.stdout
     assert observed.read_text() == "delivered\n"  # a no-argument observer, found through its entry point
