@@ -101,10 +101,12 @@ def test_scaffolded_plugins_install_sync_and_pass_the_kit(tmp_path: Path, exampl
 
     listing = run_dealersync(["plugins", "--json"], tmp_path, site)
     plugins = {p["name"]: p for p in json.loads(listing.stdout)["plugins"]}
-    assert plugins["demo-crm"]["connectors"] == [{"name": "demo-crm", "kind": "source"}]
-    assert plugins["demo-list"]["connectors"] == [{"name": "demo-list", "kind": "destination"}]
+    assert plugins["demo-crm"]["connectors"] == [{"name": "demo-crm", "kind": "source", "capabilities": []}]
+    assert plugins["demo-list"]["connectors"] == [{"name": "demo-list", "kind": "destination", "capabilities": []}]
     assert plugins["demo-ads"]["distribution"] == "dealersync-demo-ads"
-    assert all(plugins[n]["status"] == "ok" for n in ("demo-crm", "demo-list", "demo-ads"))
+    names = ("demo-crm", "demo-list", "demo-ads")
+    # each declares the plugin API range it is written for: no warning
+    assert {(plugins[n]["status"], plugins[n]["api"], len(plugins[n]["warnings"])) for n in names} == {("ok", ">=1.0,<2", 0)}
 
     (tmp_path / "connectors.toml").write_text(
         f"""
