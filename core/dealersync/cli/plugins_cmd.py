@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dealersync.plugin_api import PLUGIN_API_VERSION
-from dealersync.plugins import PluginInfo, load_plugins
+from dealersync.plugins import ConnectorInfo, PluginInfo, load_plugins
 
 
 def register(cli: click.Group) -> None:
@@ -44,10 +44,15 @@ def plugins(as_json: bool) -> None:
 
 def _provides(p: PluginInfo) -> str:
     """Connectors with their kind and optional capabilities, then facts and segment templates."""
-    parts = [f"{c.name} ({'; '.join([c.kind, *c.capabilities])})" for c in p.connectors]
+    parts = [_connector(c) for c in p.connectors]
     parts += [f"fact {f.name}" for f in p.facts]
     parts += [f"template {t.name}" for t in p.segment_templates]
     return ", ".join(parts)
+
+
+def _connector(c: ConnectorInfo) -> str:
+    capabilities = f"; {', '.join(c.capabilities)}" if c.capabilities else ""
+    return f"{c.name} ({c.kind}{capabilities})"
 
 
 def _status(p: PluginInfo) -> str:
