@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import dealersync_mailchimp  # noqa: F401 - registers the mailchimp.* profiles the example's identifiers use
 import responses
 from dealersync import hookimpl
 from dealersync.testing import DestinationConformance, FakePlatform

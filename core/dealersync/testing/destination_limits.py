@@ -87,7 +87,7 @@ class LimitChecks:
         ids = self.connector.identifiers  # type: ignore[attr-defined]
         with self.people() as people:  # type: ignore[attr-defined]
             if self._kind() == "snapshot":  # type: ignore[attr-defined]
-                _, text = self._write(dealersync_context, _large_snapshot(people))  # type: ignore[attr-defined]
+                _, text = self._write(dealersync_context, people.snapshot(3, large=True))  # type: ignore[attr-defined]
                 missing = [m["member_key"] for m in people.large_members(3) if not _values_in(text, m)]
                 if missing:
                     fail_check("request-bytes", f"{len(missing)} member(s) as large as platforms allow were not"
@@ -156,10 +156,6 @@ def _check_arrived(remote: list[dict[str, Any]], sent: list[dict[str, Any]], ids
             f"{sum(missing.values())} of {len(sent)} members as large as platforms allow did not arrive as"
             " sent (a value cut short, dropped or re-encoded on the way)"
         ))
-
-
-def _large_snapshot(people: Any) -> Any:
-    return people.snapshot(3, large=True)
 
 
 def _values_in(text: str, member: dict[str, Any]) -> bool:

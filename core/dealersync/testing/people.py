@@ -43,7 +43,7 @@ FROM range(?) AS t(i)
 _HEX = set("0123456789abcdef")
 
 #: 64-byte local part ('%06d' is the person's number), 189-byte domain: 254 bytes in all.
-_LONG_EMAIL = "Kit.Large." + "x" * 47 + "%06d@" + ".".join(["a" * 63, "b" * 63, "c" * 57, "org"])
+_LONG_EMAIL = "Kit.Large." + "x" * 48 + "%06d@" + ".".join(["a" * 63, "b" * 63, "c" * 57, "org"])
 _LONG_TEXT = 255
 
 

@@ -219,7 +219,7 @@ class FakeMailchimp(FakePlatform):
         self.route(rsps, "PATCH", "/lists/{list_id}/members/{hash}", self.patch_member)
         self.route(rsps, "POST", "/lists/{list_id}/segments", self.create_segment)
         self.route(rsps, "POST", "/lists/{list_id}/segments/{seg_id}", self.change_segment)
-        self.route(rsps, "DELETE", "/lists/{list_id}/segments/{seg_id}/members/{hash}", self.untag)
+        self.route(rsps, "DELETE", "/lists/{list_id}/segments/{seg_id}/members/{hash}", self.untag_one)
         self.route(rsps, "POST", "/batches", self.start_batch)
         self.route(rsps, "GET", "/batches/{batch_id}", self.get_batch)
         results = re.compile("^" + re.escape(RESULTS_URL) + r"/(\w+)\.tar\.gz$")
@@ -447,11 +447,12 @@ class FakeMailchimp(FakePlatform):
             "error_count": len(missing_emails),
         }
 
-    def untag(self, request: PreparedRequest, body: Any, list_id: str, seg_id: str, hash: str) -> tuple[int, Any]:
+    def untag_one(self, request: PreparedRequest, body: Any, list_id: str, seg_id: str, hash: str) -> tuple[int, Any]:
+        """``DELETE`` of one member's tag: a request of one member."""
         self.record_batch(1)
-        return self._untag(list_id, seg_id, hash)
+        return self.untag(request, body, list_id, seg_id, hash)
 
-    def _untag(self, list_id: str, seg_id: str, hash: str) -> tuple[int, Any]:
+    def untag(self, request: PreparedRequest, body: Any, list_id: str, seg_id: str, hash: str) -> tuple[int, Any]:
         if missing := self._no_list(list_id):
             return missing
         seg = self.segments[list_id].get(seg_id)
@@ -478,7 +479,7 @@ class FakeMailchimp(FakePlatform):
         for op in ops:
             m = self._UNTAG.match(op["path"])
             if op["method"] == "DELETE" and m:
-                status, payload = self._untag(**m.groupdict())
+                status, payload = self.untag(request, None, **m.groupdict())
             else:
                 status, payload = 400, problem(400, "Invalid Resource", "the fake runs only tag removals")
             results.append({"status_code": status, "operation_id": op.get("operation_id"),
