@@ -12,7 +12,8 @@ and one Parquet file per table. Only hashed identifiers are in it, never a raw e
 
 Import into a new or rebuilt warehouse: every table of the archive replaces the warehouse's rows
 of that table, except the suppressions, which are added to those present (a suppression is never
-lost by an import). An archive of a newer bookkeeping schema is refused.
+lost by an import). An archive of a newer bookkeeping schema is refused; the run history of one
+from before schema 6 (local start times) is converted to UTC as it is imported.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from dealersync.delivery.snapshots import DELIVERED_PREFIX
 from dealersync.delivery.state import DDL as SYNC_STATE_DDL
 from dealersync.errors import ConfigError
 from dealersync.policy import HOLDOUTS_DDL
-from dealersync.store import SCHEMA_VERSION, ensure_table, persisted_tables, quote_ident, quote_literal, transaction
-from dealersync.run_history import RUNS_COLUMNS
+from dealersync.store import RUNS_IN_UTC_SINCE, SCHEMA_VERSION, ensure_table, persisted_tables, quote_ident, quote_literal, transaction
+from dealersync.run_history import RUNS_COLUMNS, local_start_times_to_utc
 from dealersync.suppressions import SuppressionList
 
 FORMAT = "dealersync-state"
@@ -108,6 +109,8 @@ def import_state(con: duckdb.DuckDBPyConnection, path: Path) -> ArchiveSummary:
         with transaction(con):
             for table in tables:
                 _load_table(con, table, Path(work) / f"{table}.parquet")
+            if version < RUNS_IN_UTC_SINCE and "_runs" in tables:  # its run history is in local time
+                local_start_times_to_utc(con)
     return ArchiveSummary(path, version, {str(t): int(n) for t, n in manifest["tables"].items()})
 
 

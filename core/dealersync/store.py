@@ -17,6 +17,9 @@ bookkeeping tables if missing:
     mtime, content digest, the options that read it, rows loaded and quarantined), written in
     the table's replace transaction: a next load of the same bytes skips the table
     (:mod:`dealersync.loading.unchanged`).
+``_runs``
+    the run history, one row per (audience, destination) delivery; its columns are
+    :data:`dealersync.run_history.RUNS_COLUMNS`.
 ``_schema``
     the version of the bookkeeping tables (:data:`SCHEMA_VERSION`). Opening a warehouse written
     by an earlier version migrates it, in one transaction, step by step
@@ -38,6 +41,7 @@ import duckdb
 
 from dealersync.errors import ConfigError, FatalError
 from dealersync.model import TABLES, create_table_sql
+from dealersync.run_history import RUNS_COLUMNS, local_start_times_to_utc
 
 #: The change guards' baseline per (audience, destination) (:mod:`dealersync.delivery.guards`).
 GUARD_BASELINE_DDL = (
@@ -72,6 +76,7 @@ BOOKKEEPING_ADDED: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("loaded_at", "TIMESTAMP"), ("unchanged", "BOOLEAN"),
         ),
     ),
+    ("_runs", RUNS_COLUMNS),
 )  # fmt: skip
 
 MEMORY_DB = ":memory:"
@@ -82,7 +87,9 @@ MEMORY_DB = ":memory:"
 #: ``fingerprint``, ``platform_id``; ``_requests``; see :mod:`dealersync.delivery.state`).
 #: 4: suppression entries have a channel ``scope`` (:mod:`dealersync.suppressions`).
 #: 5: the loaded ``suppressions`` table gains ``scope`` too (its rows so far: NULL, read as all).
-SCHEMA_VERSION = 5
+#: 6: the run history's ``started_at`` is UTC (:mod:`dealersync.run_history`; it was local time).
+SCHEMA_VERSION = 6
+RUNS_IN_UTC_SINCE = 6
 
 
 def _scoped_suppressions(con: duckdb.DuckDBPyConnection) -> None:
@@ -112,6 +119,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[duckdb.DuckDBPyConnection], None], .
     ),
     4: (_scoped_suppressions,),
     5: ("ALTER TABLE IF EXISTS suppressions ADD COLUMN IF NOT EXISTS scope VARCHAR",),
+    RUNS_IN_UTC_SINCE: (local_start_times_to_utc,),
 }
 
 

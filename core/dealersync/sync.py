@@ -38,8 +38,7 @@ from dealersync.rooftops import Rooftops
 from dealersync.segments import CompiledSQL, compile_segment, template_registry
 from dealersync.service_categories import config_rules
 from dealersync.service_categories.usage import uncategorized_warning
-from dealersync.run_history import RUNS_COLUMNS
-from dealersync.store import Warehouse, ensure_table
+from dealersync.store import Warehouse
 from dealersync.suppressions import SuppressionList
 from dealersync.timing import Timings
 
@@ -85,7 +84,6 @@ class Runner:
             self._warehouse = Warehouse(
                 self.config.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads
             )
-            ensure_table(self._warehouse.con, "_runs", RUNS_COLUMNS)
         return self._warehouse
 
     def close(self) -> None:

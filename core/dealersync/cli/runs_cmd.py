@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -13,8 +14,8 @@ from rich.table import Table
 from dealersync.cli.options import config_option
 from dealersync.config import load_config
 from dealersync.delivery.readback import platform_view
-from dealersync.run_history import RUNS_COLUMN_NAMES, RUNS_COLUMNS, decode_json_columns
-from dealersync.store import Warehouse, ensure_table
+from dealersync.run_history import RUNS_COLUMN_NAMES, decode_json_columns
+from dealersync.store import Warehouse
 
 
 def register(cli: click.Group) -> None:
@@ -32,7 +33,6 @@ def runs(config_path: Path, as_json: bool, limit: int, audience: str | None) -> 
     cfg = load_config(config_path)
     wh = cfg.settings.warehouse
     with Warehouse(cfg.resolve(wh.path), memory_limit=wh.memory_limit, threads=wh.threads) as store:
-        ensure_table(store.con, "_runs", RUNS_COLUMNS)
         where = "WHERE audience = ?" if audience else ""
         rows = store.con.execute(
             f"SELECT {', '.join(RUNS_COLUMN_NAMES)} FROM _runs {where} ORDER BY started_at DESC LIMIT {limit}",
@@ -40,7 +40,7 @@ def runs(config_path: Path, as_json: bool, limit: int, audience: str | None) -> 
         ).fetchall()
     records = [dict(zip(RUNS_COLUMN_NAMES, r, strict=True)) for r in rows]
     for rec in records:
-        rec["started_at"] = rec["started_at"].isoformat(timespec="seconds")
+        rec["started_at"] = rec["started_at"].replace(tzinfo=dt.UTC).isoformat(timespec="seconds")  # stored in UTC
         rec["as_of"] = rec["as_of"].isoformat()
         decode_json_columns(rec)
     if as_json:

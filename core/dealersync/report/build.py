@@ -24,6 +24,7 @@ from dealersync.report.data import (
 )
 from dealersync.report.scrub import Scrubber
 from dealersync.report.sections import render_report
+from dealersync.run_history import utc_now
 from dealersync.service_categories.usage import uncategorized_warning
 from dealersync.store import persisted_tables, scalar_int
 from dealersync.sync import Runner
@@ -59,7 +60,7 @@ def build_report(
     started = time.perf_counter()
     runner = Runner(config, registry)
     try:
-        data = gather(runner, since=since, audiences=audiences, now=now or dt.datetime.now())
+        data = gather(runner, since=since, audiences=audiences, now=now or utc_now())
         page = render_report(data, config)
     finally:
         runner.close()
