@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+from dealersync import ConfigError
 from dealersync.testing import SimulatedCrash, crash_at
 from dealersync_meta.wire import DELETE_URL_BYTES
 from meta_fake import LOST, FakeMeta, Fault, meta_error
@@ -227,14 +228,17 @@ def test_blocked_audience_fails_clearly(tmp_path: Path) -> None:
     assert res.status == "failed" and "flagged" in res.error and res.added == 0
 
 
-def test_flagged_audience_name_stops_that_audience_before_upload(tmp_path: Path) -> None:
+def test_flagged_audience_name_stops_the_run_before_any_data_moves(tmp_path: Path) -> None:
     """A name holding one of Meta's published flagged examples ("credit score", Custom Audience
-    reference, Sept 2025 notice) fails that audience with the fix, nothing created or sent."""
+    reference, Sept 2025 notice) is a configuration error the preflight names (check_config),
+    with the fix: nothing loaded, created or sent."""
     world = World(tmp_path, customers(150), batch_rows=50, extra='audience_name = "{audience} credit score 700+"')
     fake = FakeMeta()
-    res = world.run(fake)
-    assert res.status == "failed" and "'credit score'" in res.error and "nothing was sent" in res.error
-    assert fake.audiences == {} and "add" not in fake.calls and "create" not in fake.calls
+    with pytest.raises(ConfigError) as err:
+        world.run(fake)
+    assert err.value.message.startswith("destinations.main.audience_name: the Meta name 'all credit score 700+'")
+    assert "'credit score'" in err.value.message and "flagged_name_terms" in err.value.message
+    assert fake.calls == {} and fake.audiences == {}
 
 
 def test_mirror_removals_reach_meta_in_the_sdk_shape(tmp_path: Path) -> None:
