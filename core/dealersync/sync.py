@@ -1,10 +1,11 @@
 """The main job: load sources, build facts, select each audience, and deliver it.
 
-:class:`Runner` orchestrates one run: it builds the configured connectors, loads every source,
-brings the facts up to date, selects each audience through the policy
-(:mod:`dealersync.policy`) and hands each (audience, destination) pair to
-:class:`~dealersync.delivery.pair.PairDeliveries`, which delivers and records it. It touches rows
-only through SQL; destinations receive an :class:`~dealersync.audiences.AudienceSnapshot`.
+:class:`Runner` orchestrates one run: it loads every source, brings the facts up to date,
+selects each audience through the policy (:mod:`dealersync.policy`) and hands each (audience,
+destination) pair to :class:`~dealersync.delivery.pair.PairDeliveries`, which delivers and records
+it. The connectors it uses are built from the configuration by
+:class:`~dealersync.configured_connectors.ConfiguredConnectors`. It touches rows only through SQL;
+destinations receive an :class:`~dealersync.audiences.AudienceSnapshot`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dealersync import interrupts, secrets
-from dealersync.config import Config, ConnectorEntry, validate
-from dealersync.connectors import Connector, ConnectorContext, Destination, Source
+from dealersync import interrupts
+from dealersync.config import Config
+from dealersync.configured_connectors import ConfiguredConnectors
+from dealersync.connectors import ConnectorContext, Destination, Source
 from dealersync.consent import ChannelConsent
 from dealersync.delivery.failures import describe_failure, rollback_open_transaction
 from dealersync.delivery.guards import ChangeGuard
@@ -72,6 +74,7 @@ class Runner:
         #: this run's warnings about the data (the summary prints them), e.g. uncategorized revenue
         self.warnings: list[str] = []
         self._warehouse: Warehouse | None = None
+        self.connectors = ConfiguredConnectors(config, registry, self._context)
         #: dry runs: audience -> (customer id, step, other record's id) dropped through another record
         self.removed_through_another_record: dict[str, list[tuple[str, str, str]]] = {}
         self.timings = Timings()
@@ -99,22 +102,11 @@ class Runner:
     def _suppress(self, **entry: Any) -> int:
         return SuppressionList(self.warehouse.con).add(**entry)
 
-    def _build(self, table: str, name: str, entry: ConnectorEntry, kind: str) -> Connector:
-        where = f"{table}.{name}"
-        info = self.registry.connector(entry.connector, kind, f"{where}.connector")
-        if not self.config.settings.allow_inline_secrets:
-            secrets.refuse_inline(entry.options, info.cls.Config, where)
-        options = {k: secrets.resolve(v, f"{where}.{k}") for k, v in entry.options.items()}
-        cfg = validate(options, info.cls.Config, prefix=where)
-        return info.cls(cfg, self._context(name))
-
     def source(self, name: str) -> Source:
-        entry = self.config.settings.sources[name]
-        return self._build("sources", name, entry, "source")  # type: ignore[return-value]
+        return self.connectors.source(name)
 
     def destination(self, name: str) -> Destination:
-        entry = self.config.settings.destinations[name]
-        return self._build("destinations", name, entry, "destination")  # type: ignore[return-value]
+        return self.connectors.destination(name)
 
     def compile(self, segment: str) -> CompiledSQL:
         return compile_segment(
