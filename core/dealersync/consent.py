@@ -60,7 +60,6 @@ def person_consent_sql(
     return without_persons_sql(f"({consent_filter_sql(channel)})", opted_out)
 
 
-
 @dataclass(frozen=True)
 class Consented:
     """An audience's customers a channel lets through (``table``: a temp table of customer_id,
@@ -96,6 +95,7 @@ class ChannelConsent:
         return self._audiences[key]
 
     def _channel(self, channel: Channel) -> str:
+        """The temp table of the customers ``channel`` lets through, with this run's suppressions."""
         if channel not in self._channels:
             table = quote_ident(f"_consent_{channel}")
             suppressed = SuppressionList(self._con).suppressed_customers_sql(channel)
