@@ -72,7 +72,7 @@ def preflight(run: Builds, audiences: Iterable[str]) -> PreflightReport:
     s = run.config.settings
     report = PreflightReport(audiences=list(audiences))
     for name in s.sources:
-        _check_connector(report, f"sources.{name}", lambda n=name: run.source(n), ())
+        _check_connector(report, f"sources.{name}", run.source, name, ())
         report.sources.append(name)
     routed: dict[str, list[str]] = {}  # destination -> the audiences delivered to it
     for aud in report.audiences:
@@ -81,11 +81,10 @@ def preflight(run: Builds, audiences: Iterable[str]) -> PreflightReport:
                 report.segments.append(seg)
                 with report.collecting(f"segments.{seg}"):
                     run.compile(seg)
-        for dest in s.audiences[aud].destinations:
-            routed.setdefault(dest, []).append(aud)
+        for name in s.audiences[aud].destinations:
+            routed.setdefault(name, []).append(aud)
     for dest_name, dest_audiences in routed.items():
-        dest = _check_connector(report, f"destinations.{dest_name}", lambda n=dest_name: run.destination(n),
-                                tuple(dest_audiences))
+        dest = _check_connector(report, f"destinations.{dest_name}", run.destination, dest_name, tuple(dest_audiences))
         report.destinations.append(dest_name)
         if isinstance(dest, Destination):
             with report.collecting(f"destinations.{dest_name}"):
@@ -96,12 +95,12 @@ def preflight(run: Builds, audiences: Iterable[str]) -> PreflightReport:
 
 
 def _check_connector(
-    report: PreflightReport, where: str, build: Callable[[], Connector], audiences: tuple[str, ...]
+    report: PreflightReport, where: str, build: Callable[[str], Connector], name: str, audiences: tuple[str, ...]
 ) -> Connector | None:
     """Build the connector (Config, secrets), then run its own checks; None when it did not build."""
     built: Connector | None = None
     with report.collecting(where):
-        built = build()
+        built = build(name)
     if built is not None:
         with report.collecting(where):
             built.check_config(audiences)
