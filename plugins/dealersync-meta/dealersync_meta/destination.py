@@ -57,7 +57,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from dealersync_meta.errors import TOKEN_FIX, AudienceGone, AudienceTooSmall, make_classifier
 from dealersync_meta.policy import META_EXAMPLE_TERMS, SPECIAL_AD_CATEGORY_WARNING, flagged_term
-from dealersync_meta.wire import DELETE_URL_BYTES, encode_params, split_rows_for_url
+from dealersync_meta.wire import DELETE_URL_BYTES, encode_params, query_string, split_rows_for_url
 
 #: Meta's documented maximum of rows per ``/users`` request ("You can add an unlimited number of
 #: records to an audience, but only a maximum of 10000 at a time": Marketing API, Custom Audiences).
@@ -83,6 +83,7 @@ _READ_BACK_FIELDS = "id,approximate_count_lower_bound,approximate_count_upper_bo
 _ACCOUNT = re.compile(r"^(act_)?(\d{1,20})$")
 _VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
 _TEMPLATE_FIELDS = {"audience": "x", "destination": "x"}
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class MetaConfig(ConnectorConfig):
@@ -389,11 +390,12 @@ class MetaCustomAudiences(AudienceDestination[MetaConfig], LookalikeCapable):
         self, method: str, path: str, members: list[dict[str, Any]], rows: list[list[str]], batch: BatchInfo, op: str
     ) -> list[MemberOutcome]:
         """One request: the SDK's shape (query string for DELETE, form body otherwise)."""
-        params = encode_params(_params(rows, batch))
+        # encoded here, as requests would: its own encoding runs per character, seconds at 10,000 rows
+        encoded = query_string(_params(rows, batch))
         if method == "DELETE":
-            answer = self.http.request_json(method, path, params=params)
+            answer = self.http.request_json(method, path, params=encoded)
         else:
-            answer = self.http.request_json(method, path, data=params)
+            answer = self.http.request_json(method, path, data=encoded, headers=_FORM)
         received = _int(answer.get("num_received"), -1)
         if received < 0:
             # an answer without num_received does not prove Meta stored anything (a {} or a proxy's

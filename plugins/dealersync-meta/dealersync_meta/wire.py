@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus
 
 #: Longest removal URL sent (bytes, scheme to last query byte): ~100 rows of 8 hashed keys.
 DELETE_URL_BYTES = 60_000
@@ -41,9 +41,41 @@ def encode_params(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: What ``quote_plus`` leaves as it is (``urllib.parse``: letters, digits, ``_.-~``); a space
+#: becomes ``+``, every other byte ``%XX``.
+_UNQUOTED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_UNQUOTED_CHARS = frozenset(_UNQUOTED.decode())
+
+
+def quoted_length(text: str) -> int:
+    """``len(quote_plus(text))`` without building it (quoting is slow, per character, in Python:
+    sizing 30,000 removal rows that way took seconds)."""
+    raw = text.encode()
+    quoted = raw.translate(None, _UNQUOTED)  # the bytes that are not left as they are
+    return len(raw) + 2 * (len(quoted) - quoted.count(b" "))
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    """``urlencode(encode_params(params))``, the query string ``requests`` would build, at C speed
+    for ASCII values (a removal's JSON of hex digests): ``quote_plus`` runs per character in
+    Python, seconds for the URLs of 30,000 removals."""
+    return "&".join(f"{_quote_plus(str(k))}={_quote_plus(str(v))}" for k, v in encode_params(params).items())
+
+
+def _quote_plus(text: str) -> str:
+    """``quote_plus(text)``: for ASCII, one ``str.replace`` per distinct character to quote
+    (a few in JSON: ``[]",:{}``), ``%`` first and the space (``+``) last."""
+    if not text.isascii():
+        return quote_plus(text)
+    quoted = set(text) - _UNQUOTED_CHARS
+    for ch in sorted(quoted, key=lambda c: (c != "%", c == " ")):
+        text = text.replace(ch, "+" if ch == " " else f"%{ord(ch):02X}")
+    return text
+
+
 def url_length(url: str, params: Mapping[str, Any]) -> int:
     """Bytes of ``url`` with ``params`` in its query string, as ``requests`` builds it."""
-    return len(url) + 1 + len(urlencode(encode_params(params)))
+    return len(url) + 1 + len(query_string(params))
 
 
 def split_rows_for_url(
@@ -56,7 +88,7 @@ def split_rows_for_url(
     slice is measured exactly before it is returned.
     """
     fixed = url_length(url, params_for([]))
-    sizes = [len(quote_plus(json.dumps(list(r), separators=(",", ":")))) + 3 for r in rows]
+    sizes = [quoted_length(json.dumps(list(r), separators=(",", ":"))) + 3 for r in rows]
     slices: list[tuple[int, int]] = []
     start, used = 0, fixed
     for i, size in enumerate(sizes):
@@ -73,4 +105,4 @@ def split_rows_for_url(
     return slices
 
 
-__all__ = ["DELETE_URL_BYTES", "encode_params", "split_rows_for_url", "url_length"]
+__all__ = ["DELETE_URL_BYTES", "encode_params", "query_string", "quoted_length", "split_rows_for_url", "url_length"]
