@@ -11,57 +11,46 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import os
 import shutil
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from dealersync.cli import cli
+from tests.support.configs import audience, dealership, destination, everyone_to, table
+from tests.support.processes import run_dealersync
+from tests.support.servers import LocalServer
 
 # every test runs the CLI in a subprocess (a few seconds each on a busy machine)
 pytestmark = pytest.mark.slow
 
-SAMPLE = "sample/dms"
-# `path` is the old name of the dms-csv source's `dir`: a config written before the rename
-GOOD = """
-as_of = "2026-11-23"
+#: The source as a config written before the rename: `path` is the old name of `dir`.
+OLD_SOURCE = table("sources.dms", connector="dms-csv", path="dms")
+FILES = destination("files_x", "meta-file")
+GOOD = dealership(OLD_SOURCE, FILES, everyone_to("files_x"), sources=())
 
-[sources.dms]
-connector = "dms-csv"
-path = "sample/dms"
 
-[destinations.files_x]
-connector = "meta-file"
+def google(**keys: str) -> str:
+    return destination(
+        "google_api", "google", operating_account_id="123-456-7890", client_id="client.apps.googleusercontent.com",
+        client_secret={"env": "PREFLIGHT_GOOGLE_SECRET"}, refresh_token={"env": "PREFLIGHT_GOOGLE_TOKEN"}, **keys,
+    )
 
-[segments.everyone]
-rule = { fact = "service_visits", op = ">=", value = 0 }
 
-[audiences.all]
-segment = "everyone"
-destinations = ["files_x"]
-"""
-GOOGLE = """
-[destinations.google_api]
-connector = "google"
-operating_account_id = "123-456-7890"
-client_id = "client.apps.googleusercontent.com"
-client_secret = { env = "PREFLIGHT_GOOGLE_SECRET" }
-refresh_token = { env = "PREFLIGHT_GOOGLE_TOKEN" }
-"""
-META = """
-[destinations.meta_api]
-connector = "meta"
-ad_account_id = "act_1234567890"
-access_token = { env = "PREFLIGHT_META_TOKEN" }
-"""
+def meta(**keys: str) -> str:
+    return destination("meta_api", "meta", ad_account_id="act_1234567890",
+                       access_token={"env": "PREFLIGHT_META_TOKEN"}, **keys)
+
+
 ENV = {"PREFLIGHT_GOOGLE_SECRET": "s3cret-value", "PREFLIGHT_GOOGLE_TOKEN": "1//refresh-token-value",
        "PREFLIGHT_META_TOKEN": "EAAB-token-value"}
+
+
+def config(*sections: str) -> str:
+    """The dealership's file with other sections (the old-name source first)."""
+    return dealership(OLD_SOURCE, *sections, sources=())
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +59,7 @@ def dealer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("preflight")
     (d / "connectors.toml").write_text(GOOD)
     runner = CliRunner()
-    sample = ["sample", "--customers", "150", "--out", str(d / SAMPLE), "--dialect", "plain", "--encoding", "utf-8",
+    sample = ["sample", "--customers", "150", "--out", str(d / "dms"), "--dialect", "plain", "--encoding", "utf-8",
               "--as-of", "2026-11-23"]
     assert runner.invoke(cli, sample).exit_code == 0
     res = runner.invoke(cli, ["sync", "--config", str(d / "connectors.toml")])
@@ -84,81 +73,70 @@ def _files(d: Path) -> dict[str, tuple[int, int, str]]:
     found = {}
     for p in sorted(d.rglob("*")):
         rel = p.relative_to(d).as_posix()
-        if p.is_file() and not rel.startswith(SAMPLE) and not rel.endswith(".toml"):
+        if p.is_file() and not rel.startswith("dms/") and not rel.endswith(".toml"):
             st = p.stat()
             found[rel] = (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
     return found
 
 
-def _run(d: Path, config: str, *args: str, command: str = "sync") -> subprocess.CompletedProcess[str]:
-    (d / "bad.toml").write_text(config)
-    return subprocess.run(
-        [sys.executable, "-m", "dealersync", command, "--config", str(d / "bad.toml"), *args],
-        cwd=d, capture_output=True, text=True, timeout=120, env={**os.environ, **ENV},
-    )
-
-
-def _with(old: str, new: str) -> str:
-    assert GOOD.count(old) == 1
-    return GOOD.replace(old, new)
+def _run(d: Path, text: str, command: str = "sync") -> subprocess.CompletedProcess[str]:
+    (d / "bad.toml").write_text(text)
+    return run_dealersync([command, "--config", str(d / "bad.toml")], d, **ENV)
 
 
 MID_RUN_ERRORS = {
     # a file destination's name template: failed at the first write, after loading
     "name template": (
-        _with('connector = "meta-file"\n', 'connector = "meta-file"\nfilename = "{audiance}.{destination}.csv"\n'),
+        config(destination("files_x", "meta-file", filename="{audiance}.{destination}.csv"), everyone_to("files_x")),
         "destinations.files_x.filename: found '{audiance}.{destination}.csv', expected a file name"
         " under the directory using only {audience}, {destination}",
     ),
     "a template attribute": (
-        _with('connector = "meta-file"\n', 'connector = "meta-file"\nfilename = "{audience.upper}.csv"\n'),
+        config(destination("files_x", "meta-file", filename="{audience.upper}.csv"), everyone_to("files_x")),
         "destinations.files_x.filename: found '{audience.upper}.csv'",
     ),
     # both outputs switched off: failed at the first write, after loading
     "both outputs off": (
-        _with('connector = "meta-file"\n', 'connector = "meta-file"\nsnapshot = false\ndir = "elsewhere"\n'),
+        config(destination("files_x", "meta-file", snapshot=False, dir="elsewhere"), everyone_to("files_x")),
         "destinations.files_x.changes: found False, expected true when snapshot is false",
     ),
     # change files without {kind}: the removes file overwrote the adds file
     "changes without kind": (
-        _with('connector = "meta-file"\n', 'connector = "meta-file"\nchanges = true\n'
-              'changes_filename = "{audience}.{stamp}.csv"\n'),
+        config(destination("files_x", "meta-file", changes=True, changes_filename="{audience}.{stamp}.csv"),
+               everyone_to("files_x")),
         "destinations.files_x.changes_filename: found '{audience}.{stamp}.csv', expected a name with {kind}",
     ),
     # two audiences, one file name: the second overwrote the first
     "one file for two audiences": (
-        _with('connector = "meta-file"\n', 'connector = "meta-file"\nfilename = "upload.csv"\n')
-        + '\n[audiences.again]\nsegment = "everyone"\ndestinations = ["files_x"]\n',
+        config(destination("files_x", "meta-file", filename="upload.csv"), everyone_to("files_x"),
+               audience("again", "everyone", ["files_x"])),
         "destinations.files_x.filename: found 'upload.csv', expected a name with {audience}: audiences all"
         " and again would write the same file upload.csv",
     ),
     # identity settings: the loaded data went through, the first delivery failed
     "identity country": (
-        'as_of = "2026-11-23"\n[identity]\ndefault_country = "XX"\n' + GOOD.split("\n", 2)[2],
+        config(table("identity", default_country="XX"), FILES, everyone_to("files_x")),
         "identity.default_country: found 'XX', expected an ISO 3166-1 alpha-2 country code",
     ),
     # a second source whose directory is missing: the first source loaded, then exit 2
     "second source directory": (
-        GOOD.replace("[destinations.files_x]", '[sources.crm]\nconnector = "dms-csv"\ndir = "no/such/dir"\n\n'
-                     "[destinations.files_x]"),
+        config(table("sources.crm", connector="dms-csv", dir="no/such/dir"), FILES, everyone_to("files_x")),
         "sources.crm.dir: found 'no/such/dir', expected the extract directory",
     ),
     # a plugin's check without network: Google has no list for the audience (failed the delivery)
     "google list per audience": (
-        _with('destinations = ["files_x"]', 'destinations = ["files_x", "google_api"]') + GOOGLE,
+        config(FILES, google(), everyone_to("files_x", "google_api")),
         "destinations.google_api.user_list_id: missing (audience all is not in user_lists either)",
     ),
     # a Meta name holding a term Meta flags: the upload stopped there (FatalError, exit 1)
     "meta flagged name": (
-        _with('destinations = ["files_x"]', 'destinations = ["files_x", "meta_api"]') + META
-        + 'audience_name = "{audience} high income"\n',
+        config(FILES, meta(audience_name="{audience} high income"), everyone_to("files_x", "meta_api")),
         "destinations.meta_api.audience_name: the Meta name 'all high income' of audience all contains"
         " 'high income'",
     ),
     # a mode the destination cannot do: failed the delivery
     "replace on google": (
-        _with('destinations = ["files_x"]', 'destinations = ["files_x", "google_api"]\nmode = "replace"')
-        + GOOGLE + 'user_list_id = "987654"\n',
+        config(FILES, google(user_list_id="987654"), everyone_to("files_x", "google_api", mode="replace")),
         "audiences.all.mode: found 'replace', expected 'mirror' or 'add': destination google_api (google)"
         " cannot replace a whole audience",
     ),
@@ -167,10 +145,10 @@ MID_RUN_ERRORS = {
 
 @pytest.mark.parametrize("case", list(MID_RUN_ERRORS))
 def test_a_configuration_error_stops_sync_before_any_data_moves(dealer: Path, case: str) -> None:
-    config, expected = MID_RUN_ERRORS[case]
+    text, expected = MID_RUN_ERRORS[case]
     before = _files(dealer)
-    assert ".dealersync/warehouse.duckdb" in before and "out/all.files_x.csv" in before
-    proc = _run(dealer, config)
+    assert "wh.duckdb" in before and "out/all.files_x.csv" in before
+    proc = _run(dealer, text)
     assert proc.returncode == 2, proc.stderr
     assert f"error: {expected}" in proc.stderr
     assert "Traceback" not in proc.stderr and "Loaded" not in proc.stdout
@@ -180,16 +158,15 @@ def test_a_configuration_error_stops_sync_before_any_data_moves(dealer: Path, ca
 
 
 def test_every_error_at_once(dealer: Path) -> None:
-    config = (
-        GOOD.replace('[destinations.files_x]\nconnector = "meta-file"\n',
-                     '[sources.crm]\nconnector = "dms-csv"\ndir = "no/such/dir"\n\n'
-                     '[destinations.files_x]\nconnector = "meta-file"\nfilename = "{audiance}.csv"\n')
-        .replace('destinations = ["files_x"]', 'destinations = ["files_x", "google_api"]')
-        + GOOGLE + '\n[segments.typo]\nrule = { fact = "service_visitz", op = ">=", value = 1 }\n'
-        + '\n[audiences.other]\nsegment = "typo"\ndestinations = ["files_x"]\n'
+    text = config(
+        table("sources.crm", connector="dms-csv", dir="no/such/dir"),
+        destination("files_x", "meta-file", filename="{audiance}.csv"), google(),
+        everyone_to("files_x", "google_api"),
+        table("segments.typo", rule={"fact": "service_visitz", "op": ">=", "value": 1}),
+        audience("other", "typo", ["files_x"]),
     )
     before = _files(dealer)
-    proc = _run(dealer, config)
+    proc = _run(dealer, text)
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert lines[0] == "error: 4 configuration errors:"
@@ -200,26 +177,26 @@ def test_every_error_at_once(dealer: Path) -> None:
 
 
 def test_config_file_errors_are_listed_together(dealer: Path) -> None:
-    config = _with("[sources.dms]", '[warehouse]\nmemory_limit = "lots"\nthreads = 0\n\n[sources.dms]')
-    proc = _run(dealer, config)
+    proc = _run(dealer, config(table("deadlines", request_seconds=0, destination_seconds="an hour"), FILES,
+                               everyone_to("files_x")))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         "error: 2 configuration errors:",
-        "  warehouse.memory_limit: found 'lots', expected a size such as '512MB' or '2GB'",
-        "  warehouse.threads: found 0, expected a value of at least 1",
+        "  deadlines.request_seconds: found 0, expected a value above 0",
+        "  deadlines.destination_seconds: found 'an hour', expected a number",
     ]
 
 
 # ------------------------------------------------------------------------------ dealersync check
 
 
-class _CountingServer(http.server.ThreadingHTTPServer):
+class _Counting(http.server.BaseHTTPRequestHandler):
+    """Stands in for Google: counts every request (none is expected) and answers 500."""
+
     requests = 0
 
-
-class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.requests += 1  # type: ignore[attr-defined]
+        type(self).requests += 1
         self.send_response(500)
         self.end_headers()
 
@@ -229,47 +206,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def platform() -> Iterator[_CountingServer]:
-    """A local server standing in for Google: counts every request it gets."""
-    server = _CountingServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-
-
-def test_check_passes_a_usable_config_without_data_network_or_warehouse(
-    tmp_path: Path, dealer: Path, platform: _CountingServer
-) -> None:
-    shutil.copytree(dealer / SAMPLE, tmp_path / SAMPLE)
-    url = f"http://127.0.0.1:{platform.server_address[1]}"
-    config = (
-        _with('destinations = ["files_x"]', 'destinations = ["files_x", "google_api"]')
-        + GOOGLE + f'user_list_id = "987654"\nbase_url = "{url}"\noauth_url = "{url}/token"\n'
-    )
-    proc = _run(tmp_path, config, command="check")
+def test_check_passes_a_usable_config_without_data_network_or_warehouse(tmp_path: Path, dealer: Path) -> None:
+    shutil.copytree(dealer / "dms", tmp_path / "dms")
+    with LocalServer(_Counting) as platform:
+        text = config(FILES, google(user_list_id="987654", base_url=platform.url, oauth_url=f"{platform.url}/token"),
+                      everyone_to("files_x", "google_api"))
+        proc = _run(tmp_path, text, command="check")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
         "bad.toml: ok: 1 source, 2 destinations, 1 segment, 1 audience checked (no data read, no network)"
     )
-    assert platform.requests == 0
-    assert not (tmp_path / ".dealersync").exists() and not (tmp_path / "out").exists()
+    assert _Counting.requests == 0
+    assert not (tmp_path / "wh.duckdb").exists() and not (tmp_path / "out").exists()
 
 
 def test_check_lists_the_errors_sync_would_stop_on(dealer: Path) -> None:
-    config, expected = MID_RUN_ERRORS["one file for two audiences"]
+    text, expected = MID_RUN_ERRORS["one file for two audiences"]
     before = _files(dealer)
-    proc = _run(dealer, config, command="check")
+    proc = _run(dealer, text, command="check")
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {expected}"
     assert proc.stdout == "" and _files(dealer) == before
 
 
 def test_dir_and_its_old_name_path_both_work(dealer: Path) -> None:
-    new = _with('path = "sample/dms"', 'dir = "sample/dms"')
-    assert _run(dealer, new, command="check").returncode == 0
+    new = dealership(FILES, everyone_to("files_x"), sources=("dms",))  # dir = "dms"
+    assert 'dir = "dms"' in new and _run(dealer, new, command="check").returncode == 0
     assert _run(dealer, GOOD, command="check").returncode == 0  # the old name, as the good sync used
-    both = _with('path = "sample/dms"', 'path = "sample/dms"\ndir = "sample/dms"')
+    both = dealership(table("sources.dms", connector="dms-csv", dir="dms", path="dms"), FILES, everyone_to("files_x"),
+                      sources=())
     proc = _run(dealer, both, command="check")
     assert proc.returncode == 2 and "sources.dms.path: unknown key" in proc.stderr

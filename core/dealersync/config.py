@@ -264,17 +264,19 @@ def _expected(err: Any) -> str:
         return {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "a string",
                 "date from datetime": "a date", "list": "a list", "dict": "a table"}.get(what, f"a {what}")
     if kind in _BOUNDS:
-        return _BOUNDS[kind].format(**ctx)
+        key, text = _BOUNDS[kind]
+        bound = ctx.get(key)
+        return text.format(int(bound) if isinstance(bound, float) and bound.is_integer() else bound)
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
 
 
 #: Range errors in the dealer's words (pydantic says "Input should be greater than or equal to 1").
 _BOUNDS = {
-    "greater_than_equal": "a value of at least {ge}",
-    "greater_than": "a value above {gt}",
-    "less_than_equal": "a value of at most {le}",
-    "less_than": "a value below {lt}",
+    "greater_than_equal": ("ge", "a value of at least {}"),
+    "greater_than": ("gt", "a value above {}"),
+    "less_than_equal": ("le", "a value of at most {}"),
+    "less_than": ("lt", "a value below {}"),
 }
 
 
