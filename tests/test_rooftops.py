@@ -221,6 +221,8 @@ def test_suppress_a_customer_id_of_one_rooftop(tmp_path: Path) -> None:
 
     assert sha256(b"ann.avery@example.com").hexdigest() in tire  # north 1001 stays
     assert sha256(b"dan.diaz@example.com").hexdigest() not in tire  # south 1001 is suppressed
+    assert "removed 0" in run("suppress", "remove", "--config", config, "--customer-id", "1001", "--rooftop", "north")
+    assert "removed 1" in run("suppress", "remove", "--config", config, "--customer-id", "1001", "--rooftop", "south")
 
 
 META_TOKEN_ENV = "DEALERSYNC_TEST_META_TOKEN"
