@@ -44,7 +44,7 @@ def render_report(data: ReportData, config: Config) -> str:
     subtitle = (
         f"{esc(Path(config.path).name if config.path else 'connectors.toml')} · {esc(period)}"
         + (f" · data as of {esc(when(latest_as_of))}" if latest_as_of else "")
-        + f" · made {esc(when(data.generated_at))} (times in UTC)"
+        + f" · made {esc(when(data.generated_at))} UTC"
     )
     body = overview(data) + "".join(audience_section(data, config, a) for a in data.audiences)
     body += overlaps_section(data) + data_quality_section(data) + history_section(data)
