@@ -48,5 +48,5 @@ def _declaring_module(connector: type[Connector[Any]]) -> object | None:
             return registry.manager.get_plugin(info.name)
     parts = connector.__module__.split(".")
     modules = [sys.modules.get(".".join(parts[:n])) for n in range(len(parts), 0, -1)]
-    declaring = [m for m in modules if m is not None and hasattr(m, DECLARATION)]
+    declaring = [m for m in modules if m is not None and DECLARATION in vars(m)]
     return declaring[0] if declaring else None
