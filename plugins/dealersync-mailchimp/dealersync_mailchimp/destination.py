@@ -329,6 +329,8 @@ class MailchimpDestination(AudienceDestination[MailchimpConfig]):
             except MailchimpNotFound:
                 self.check()  # a missing list becomes a ConfigError naming list_id
                 raise
+            if not found.get("id"):
+                raise FatalError("Mailchimp: creating the tag answered without its id; nothing was sent")
             log.info("mailchimp: created tag for audience %s on list %s", name, self.config.list_id)
         return RemoteAudience(id=str(found["id"]), name=str(found.get("name") or tag), size=found.get("member_count"))
 

@@ -410,3 +410,11 @@ def test_revoked_key_mid_run_is_auth_error(context: ConnectorContext) -> None:
     dest = build(context)
     with every_request_answered(401), pytest.raises(AuthError, match="create a new key"):
         dest.ensure_audience(TAG)
+
+
+def test_a_created_tag_without_an_id_is_fatal(context: ConnectorContext) -> None:
+    """A 200 without the new tag's id (a proxy's page, an API change) proves nothing: a
+    FatalError, not a KeyError (the conformance kit's error paths found it)."""
+    with every_request_answered(200, body={"segments": [], "total_items": 0}), \
+            pytest.raises(FatalError, match="creating the tag answered without its id"):
+        build(context).ensure_audience(TAG)
