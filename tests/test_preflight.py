@@ -237,3 +237,47 @@ def test_dir_and_its_old_name_path_both_work(dealer: Path) -> None:
                       sources=())
     proc = _run(dealer, both, command="check")
     assert proc.returncode == 2 and "sources.dms.path: unknown key" in proc.stderr
+
+
+# ------------------------------------------------------------------------- extract file layouts
+
+
+def _crm(d: Path, **files: str) -> None:
+    """A second extract, ``crm/``, holding ``files`` (table -> its text); nothing else."""
+    shutil.rmtree(d / "crm", ignore_errors=True)
+    (d / "crm").mkdir()
+    for name, text in files.items():
+        (d / "crm" / f"{name}.csv").write_text(text)
+
+
+def test_a_bad_layout_in_the_second_source_stops_sync_before_the_first_loads(dealer: Path) -> None:
+    # Read from the files' first lines before anything loads; it used to surface as the second
+    # source loaded, after the first had replaced its tables (exit 2, the warehouse changed).
+    _crm(dealer, customers="CustNo,email\nC1,a@example.com\n", vehicles="vin,customer_id\nV1,C1\n")
+    crm = table("sources.crm", connector="dms-csv", dir="crm", columns={"customers": {"customer_id": "CustID"}})
+    text = config(crm, FILES, everyone_to("files_x"))
+    before = _files(dealer)
+    for command in ("sync", "check"):
+        proc = _run(dealer, text, command=command)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.splitlines()
+        assert lines[0] == "error: 2 configuration errors:"
+        assert lines[1].startswith(
+            f"  sources.crm.columns.customers.customer_id: {dealer / 'crm' / 'customers.csv'}: the header has"
+            " no column 'CustID', which the `columns` option maps to 'customer_id'"
+        )
+        assert lines[2].startswith(
+            f"  sources.crm.files.vehicles: {dealer / 'crm' / 'vehicles.csv'}: the header has no column"
+            " 'vehicle_id', the key of table 'vehicles'"
+        )
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+        assert _files(dealer) == before  # the warehouse's bytes and mtime, out/ as it was
+
+
+def test_a_fitting_layout_missing_optional_and_unreadable_files_pass_the_check(dealer: Path) -> None:
+    # no vehicles file (optional), an empty deals file (unreadable: the load's outcome, exit 1)
+    _crm(dealer, customers="CustNo,EMail\nC1,a@example.com\n", deals="")
+    crm = table("sources.crm", connector="dms-csv", dir="crm",
+                columns={"customers": {"customer_id": "custno", "email": "EMail"}})
+    proc = _run(dealer, config(crm, FILES, everyone_to("files_x")), command="check")
+    assert proc.returncode == 0, proc.stderr

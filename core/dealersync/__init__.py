@@ -42,8 +42,10 @@ if TYPE_CHECKING:
     from dealersync.errors import (
         AuthError,
         ConfigError,
+        ConfigErrors,
         DealersyncError,
         FatalError,
+        LayoutError,
         PluginError,
         RejectedRecords,
         TransientError,
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
         get_profile,
         register_profile,
     )
+    from dealersync.loading.layout import check_layout
     from dealersync.model import (
         TABLES,
         Column,
@@ -107,8 +110,10 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "dealersync.errors": (
         "AuthError",
         "ConfigError",
+        "ConfigErrors",
         "DealersyncError",
         "FatalError",
+        "LayoutError",
         "PluginError",
         "RejectedRecords",
         "TransientError",
@@ -119,6 +124,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "dealersync.hookspecs": ("hookimpl",),
     "dealersync.http": ("HttpSession", "NormalAnswer"),
     "dealersync.identity": ("MemberStats", "Profile", "get_profile", "register_profile"),
+    "dealersync.loading.layout": ("check_layout",),
     "dealersync.model": ("TABLES", "Column", "Table"),
     "dealersync.plugin_api": ("PLUGIN_API_VERSION",),
     "dealersync.rate_limits": ("ManualClock", "RateLimit", "RateLimiters"),

@@ -117,7 +117,9 @@ class ExtractFile:
     """A file the engine loads set-oriented through DuckDB's CSV reader, with quarantine.
 
     ``columns`` maps canonical column name to the file's header name; canonical columns not
-    mapped are read under their own name, and absent ones load as NULL.
+    mapped are read under their own name, and absent ones load as NULL; a header the mapping
+    names that the file lacks is a :class:`~dealersync.errors.LayoutError`, as is a missing key
+    column (:func:`dealersync.check_layout` finds both from the file's first lines).
     """
 
     path: Path

@@ -45,6 +45,20 @@ class ConfigErrors(ConfigError):
         return list(self._lines)
 
 
+class LayoutError(ConfigErrors):
+    """An extract file's header does not fit how its table is configured to be read: a key
+    column missing, a ``columns`` mapping naming a header the file lacks, title lines that split
+    a record. Found from the file's first lines only, so the preflight can run it before any
+    data moves. ``problems``: (option, reason) each, the option relative to the file's table
+    (``columns.<column>``, ``skip_rows``, or None when the file itself is not what its table
+    needs); ``messages`` prefix each reason with the file."""
+
+    def __init__(self, file: str, problems: list[tuple[str | None, str]]) -> None:
+        self.file = file
+        self.problems = list(problems)
+        super().__init__([f"{file}: {reason}" for _, reason in self.problems])
+
+
 class AuthError(DealersyncError):
     """A credential is missing, expired or refused; the message says how to fix it."""
 

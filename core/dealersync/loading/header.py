@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dealersync.connectors import ExtractFile
-from dealersync.errors import ConfigError
+from dealersync.errors import ConfigError, LayoutError
 from dealersync.loading.encodings import (
     CP1252,
     UTF8,
@@ -60,7 +60,7 @@ def read_header(
 ) -> Header:
     """Find and read the header of ``path``; ``encoding`` when already settled, else from the
     file's head and the ``encoding`` option. :class:`UnreadableFile` when the file cannot be
-    read or holds no header; :class:`ConfigError` when ``skip_rows`` splits a record or the
+    read or holds no header; :class:`LayoutError` when ``skip_rows`` splits a record or the
     header names a column twice."""
     try:
         with path.open("rb") as fh:
@@ -85,7 +85,7 @@ def read_header(
     seen: set[str] = set()
     for f in fields:
         if f in seen:
-            raise ConfigError(f"{path}: the header names column '{f}' twice")
+            raise LayoutError(str(path), [(None, f"the header names column '{f}' twice")])
         seen.add(f)
     bad_line = None if bad is None else line_at(head, bad)
     return Header(fields, end - start + 1, start - 1, records, encoding, bad_line, warnings)
@@ -137,10 +137,11 @@ def _find_header(
                 if start == ef.skip_rows + 1:
                     return record
                 if start > ef.skip_rows + 1:
-                    raise ConfigError(
-                        f"{where}: skip_rows = {ef.skip_rows}: line {ef.skip_rows + 1} is inside a quoted"
-                        f" value that starts on line {start}"
-                    )
+                    raise LayoutError(where, [(
+                        "skip_rows",
+                        f"skip_rows = {ef.skip_rows}: line {ef.skip_rows + 1} is inside a quoted"
+                        f" value that starts on line {start}",
+                    )])
                 continue
             if first is None and any(f.strip() for f in fields):
                 first = record

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dealersync.connectors import ExtractFile
-from dealersync.errors import ConfigError
+from dealersync.errors import ConfigError, LayoutError
 from dealersync.loading.encodings import UTF8, Encoding
 from dealersync.loading.header import read_header
+from dealersync.loading.reports import UnreadableFile
+from dealersync.loading.staging import target_table
 from dealersync.model import Table
 from dealersync.vocabularies import value_map_problems
 
@@ -111,9 +113,10 @@ def read_layout(
 ) -> Layout:
     """Read the file's header and match it to ``table``; ``encoding`` when already settled.
 
-    A :class:`ConfigError` when the file is missing, the mapping names an unknown column or the
-    file lacks a key column; :class:`~dealersync.loading.reports.UnreadableFile` when its
-    bytes hold no readable header (see :func:`~dealersync.loading.header.read_header`)."""
+    A :class:`ConfigError` when the file is missing or the mapping names an unknown column; a
+    :class:`LayoutError` when the file lacks a key column or a header the mapping names;
+    :class:`~dealersync.loading.reports.UnreadableFile` when its bytes hold no readable header
+    (see :func:`~dealersync.loading.header.read_header`)."""
     path = Path(ef.path)
     file = str(ef.path)
     if not path.is_file():
@@ -154,10 +157,27 @@ def read_layout(
     )
 
 
+def check_layout(ef: ExtractFile) -> None:
+    """Check that ``ef``'s file fits its table as the load will read it (the same
+    :func:`read_layout`): its header is found, the ``columns`` mapping applies, every key column
+    is there. Only the file's head is read (:data:`~dealersync.loading.header.HEAD_BYTES` at
+    most), so a source runs it on every file before any source loads (the preflight).
+
+    Raises :class:`LayoutError` (or :class:`ConfigError`, as :func:`read_layout`). A file whose
+    bytes hold no readable header (empty, not CSV as configured, an I/O error) passes: that is
+    the file's outcome in the load (exit 1, the table keeps its rows), not a configuration
+    error."""
+    try:
+        read_layout(ef, target_table(ef.table))
+    except UnreadableFile:
+        pass
+
+
 def _match_columns(
     header: list[str], table: Table, ef: ExtractFile, file: str
 ) -> dict[str, int | None]:
-    """Canonical column -> position in the file (None when absent)."""
+    """Canonical column -> position in the file (None when absent). A key column missing, or a
+    header the mapping names that the file lacks: :class:`LayoutError`, listing each."""
     exact = {h: i for i, h in enumerate(header)}
     folded = {h.casefold(): i for i, h in enumerate(header)}
     out: dict[str, int | None] = {}
@@ -167,16 +187,24 @@ def _match_columns(
         if pos is None:
             pos = folded.get(name.casefold())
         out[col] = pos
-    for key in table.key:
-        if out[key] is None:
-            if key in ef.columns:
-                raise ConfigError(
-                    f"{file}: the header has no column '{ef.columns[key]}', which the `columns`"
-                    f" option maps to '{key}', the key of table '{table.name}'"
-                )
-            raise ConfigError(
-                f"{file}: the header has no column '{key}', the key of table '{table.name}';"
-                " if the file names it differently, map it with the `columns` option,"
-                f' e.g. columns.{table.name}.{key} = "<name in the file>"'
-            )
+    problems: list[tuple[str | None, str]] = []
+    for col in table.column_names:
+        if out[col] is not None:
+            continue
+        what = f", the key of table '{table.name}'" if col in table.key else ""
+        if col in ef.columns:
+            problems.append((
+                f"columns.{col}",
+                f"the header has no column '{ef.columns[col]}', which the `columns` option maps"
+                f" to '{col}'{what}",
+            ))
+        elif col in table.key:
+            problems.append((
+                None,
+                f"the header has no column '{col}'{what}; if the file names it differently,"
+                f' map it with the `columns` option, e.g. columns.{table.name}.{col} = "<name in'
+                ' the file>"',
+            ))
+    if problems:
+        raise LayoutError(file, problems)
     return out

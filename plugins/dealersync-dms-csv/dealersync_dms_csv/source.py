@@ -19,10 +19,13 @@ from typing import Any, Literal
 from dealersync import (
     TABLES,
     ConfigError,
+    ConfigErrors,
     ConnectorConfig,
     ExtractFile,
+    LayoutError,
     RecordBatch,
     Source,
+    check_layout,
     value_map_problems,
 )
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -153,7 +156,8 @@ class DmsCsvSource(Source):
             description="Per table, the file's header for each canonical column when it differs,"
             ' e.g. { customers = { customer_id = "CustNo", email = "E-Mail" } }'
             " (or `columns` under tables.<table>). Unmapped columns are read by their"
-            " canonical name; absent ones load empty.",
+            " canonical name; absent ones load empty. A header named here that the file"
+            " lacks is a configuration error (exit 2, before anything loads).",
         )
         values: dict[str, ValueMap] = Field(
             default_factory=dict,
@@ -260,7 +264,42 @@ class DmsCsvSource(Source):
     # ------------------------------------------------------------------------------ contract
 
     def check_config(self, audiences: tuple[str, ...] = ()) -> None:
-        """The extract directory and its customers file exist (before anything loads)."""
+        """Before anything loads: the extract directory and its customers file exist, and every
+        table file's header fits its table (found, ``columns`` applied, key columns there),
+        read from the file's first lines as the load reads them (:func:`dealersync.check_layout`).
+        Every file's problems are listed at once, each under the key to fix."""
+        self._check_extract()
+        problems: list[str] = []
+        for table in self.streams():
+            for ef in self.read(table, None):
+                assert isinstance(ef, ExtractFile)  # read() yields extract files only
+                try:
+                    check_layout(ef)
+                except LayoutError as e:
+                    problems += [
+                        f"{self._key(table, option)}: {e.file}: {reason}"
+                        for option, reason in e.problems
+                    ]
+        if problems:
+            raise ConfigErrors(problems)
+
+    def _key(self, table: str, option: str | None) -> str:
+        """The config key of ``table``'s ``option`` (None: its file), where the dealer set it."""
+        where = f"sources.{self.context.instance}"
+        own = self.config.tables.get(table, TableOptions())
+        if option is None:
+            return f"{where}.tables.{table}.file" if own.file else f"{where}.files.{table}"
+        if option.startswith("columns."):
+            column = option.removeprefix("columns.")
+            if own.columns:
+                return f"{where}.tables.{table}.columns.{column}"
+            return f"{where}.columns.{table}.{column}"
+        if table in self.config.tables and getattr(own, option, None) is not None:
+            return f"{where}.tables.{table}.{option}"
+        return f"{where}.{option}"
+
+    def _check_extract(self) -> None:
+        """The extract directory and its customers file exist."""
         where = f"sources.{self.context.instance}"
         if not self.directory.is_dir():
             raise ConfigError(
@@ -285,7 +324,7 @@ class DmsCsvSource(Source):
 
     def streams(self) -> list[str]:
         """The tables whose file exists in the extract, in load order; customers is required."""
-        self.check_config()
+        self._check_extract()
         return [t for t in TABLES if self.file_for(t).is_file()]
 
     def read(
