@@ -136,6 +136,32 @@ def test_check_missing_customers_file(tmp_path, extract):
     )
 
 
+def test_check_names_the_key_of_each_layout_problem(tmp_path, extract):
+    (extract / "deals.csv").write_text('Title\n"a\nb",x\ndeal_id\nD1\n')  # line 3 inside a quote
+    (extract / "leads.csv").write_text("")  # unreadable: the load's outcome, not the config's
+    config = {
+        "tables": {"vehicles": {"file": "vehicles.csv", "columns": {"vin": "VIN"}},
+                   "deals": {"skip_rows": 2}},
+        "columns": {"customers": {"email": "E-Mail"}},
+    }
+    with pytest.raises(ConfigError) as e:
+        make(tmp_path, **config).check_config()
+    keys = [m.split(": ")[0] for m in e.value.messages]
+    assert keys == [
+        "sources.store_dms.columns.customers.email",
+        "sources.store_dms.tables.vehicles.columns.vin",
+        "sources.store_dms.tables.deals.skip_rows",
+    ]  # in the tables' load order
+    assert e.value.messages[0] == (
+        f"sources.store_dms.columns.customers.email: {extract / 'customers.csv'}: the header has no column"
+        " 'E-Mail', which the `columns` option maps to 'email'"
+    )
+    (extract / "vehicles.csv").write_text("VIN,customer_id\nX,C1\n")  # no vehicle_id either
+    with pytest.raises(ConfigError) as e:
+        make(tmp_path, tables={"vehicles": {"file": "vehicles.csv"}}).check_config()
+    assert [m.split(": ")[0] for m in e.value.messages] == ["sources.store_dms.tables.vehicles.file"]
+
+
 def test_imports_only_the_public_dealersync_api():
     public = set(dealersync.__all__)
     modules = sorted(PACKAGE_DIR.rglob("*.py"))
