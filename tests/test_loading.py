@@ -56,6 +56,7 @@ def test_warehouse_creates_schema_and_sets_limits(tmp_path):
             "column",
             "reason",
             "loaded_at",
+            "row_loaded",  # the row was loaded with its column's fallback (schema 7)
         ]
     assert path.exists()
     # Reopening an existing file keeps it (CREATE IF NOT EXISTS).

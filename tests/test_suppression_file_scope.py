@@ -1,7 +1,7 @@
 """The ``scope`` column of a source's ``suppressions.csv`` (issue 14.4): an entry scoped to email
 keeps the person in the ads audiences and out of Mailchimp; a file without the column (or an
 empty cell) suppresses on every channel, as before; a scope that is none of all, ads, email, sms
-is quarantined with its file, line and column. On the two-rooftop group (tests/fixtures/dealer_group)."""
+suppresses on every channel too (fail safe) and is reported with its file, line and column. On the two-rooftop group (tests/fixtures/dealer_group)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dealersync import RecordBatch
+from dealersync.loading import load_source
 from dealersync.store import Warehouse
 from dealersync.suppressions import SuppressionList
-from dealersync.vocabularies import unknown_value_reason
+from dealersync.model import TABLES
+from dealersync.vocabularies import fallback_reason, unknown_value_reason
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_rooftops import PEOPLE, group, mailchimp_people, run, sync_with_mailchimp  # noqa: E402
+from test_rooftops import PEOPLE, group, mailchimp_people, query, run, sync_with_mailchimp  # noqa: E402
 from test_state import _old_warehouse  # noqa: E402
 
 
@@ -53,27 +56,49 @@ def test_a_file_without_the_column_or_with_an_empty_cell_suppresses_everywhere(
     assert mailchimp_people(fake, "tire_offer") == {"ann"}
 
 
-def test_a_bad_scope_is_quarantined_with_file_line_and_column(tmp_path: Path) -> None:
-    """Line 3's scope is no channel: reported with file, physical line and column (never the
-    value); the load goes on, and line 2 (any case) suppresses Dan everywhere."""
+def test_an_unknown_scope_suppresses_on_every_channel_and_is_reported_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dealersync_waits: list[float]
+) -> None:
+    """Fail safe: Eve's row says ``mail`` (postal mail, no channel of ours). Held back it would
+    suppress nobody; it is loaded as ``all`` instead (out of Meta, Google and Mailchimp) and
+    reported with file, physical line and column, never the value, as a row that was loaded."""
+    text = "email,reason,scope\ndan.diaz@example.com,legal,email\neve.evans@example.com,complaint,mail\n"
+    fake = sync_with_mailchimp(tmp_path, monkeypatch, files={"south/suppressions.csv": text})
+    assert ads_people(tmp_path) == {"meta_upload": {"ann", "dan"}, "google_upload": {"ann", "dan"}}
+    assert mailchimp_people(fake, "tire_offer") == {"ann"}
+    entries = query(tmp_path, 'SELECT source, "table", file, line, "column", reason, row_loaded FROM _quarantine')
+    [(source, table, file, line, column, reason, row_loaded)] = entries
+    assert (source, table, line, column, row_loaded) == ("south_dms", "suppressions", 3, "scope", True)
+    assert Path(file).parts[-2:] == ("south", "suppressions.csv")
+    assert reason == fallback_reason("suppressions", "scope") == (
+        "unknown value for scope (expected all, ads, email or sms); applied to every channel until fixed;"
+        " map it with the source option values.suppressions.scope"
+    )
+    assert query(tmp_path, "SELECT email, scope FROM suppressions ORDER BY email") == [
+        ("dan.diaz@example.com", "email"), ("eve.evans@example.com", "all")
+    ]
+    # loaded, not quarantined: the load history and the change guards count it as a row loaded
+    assert query(tmp_path, "SELECT rows_loaded, rows_quarantined FROM _loads WHERE \"table\" = 'suppressions'") == [(2, 0)]
+
+
+def test_the_load_table_says_the_row_was_loaded_on_every_channel(tmp_path: Path) -> None:
+    """The sync's load table counts the row beside the file's name, without the value; a
+    re-sync of the same file (skipped, unchanged) says it again."""
     text = "email,reason,scope\ndan.diaz@example.com,legal,ALL\neve.evans@example.com,bounce,postal\n"
     config = group(tmp_path, files={"south/suppressions.csv": text})
-    out = run("sync", "--config", str(config))
-    con = duckdb.connect(str(tmp_path / ".dealersync" / "warehouse.duckdb"), read_only=True)
-    try:
-        quarantined = con.execute('SELECT source, "table", file, line, "column", reason FROM _quarantine').fetchall()
-        loaded = con.execute("SELECT email, scope FROM suppressions").fetchall()
-    finally:
-        con.close()
-    [(source, table, file, line, column, reason)] = quarantined
-    assert (source, table, Path(file).name, line, column) == ("south_dms", "suppressions", "suppressions.csv", 3, "scope")
-    assert Path(file).parent.name == "south"
-    assert reason == unknown_value_reason("suppressions", "scope") and "postal" not in reason
-    assert reason.startswith("unknown value for scope (expected all, ads, email or sms;")
-    assert loaded == [("dan.diaz@example.com", "all")]
-    assert "1 unknown value" in out  # the load table counts it beside the file's name
-    assert "postal" not in out and "eve.evans" not in out
-    assert ads_people(tmp_path)["meta_upload"] == {"ann", "eve"}  # the bad row suppresses nobody until fixed
+    for _ in range(2):
+        out = run("sync", "--config", str(config))
+        assert "1 unknown scope, applied to every channel (loaded)" in " ".join(out.split())
+        assert "postal" not in out and "eve.evans" not in out
+    assert ads_people(tmp_path)["meta_upload"] == {"ann"}  # Dan (line 2, any case) and Eve (line 3) suppressed
+
+
+def test_other_enumerated_columns_declare_no_fallback() -> None:
+    """Only the suppression scope fails open to "suppress more"; an unknown ``ro_lines.status``
+    (or pay type, deal type, ...) still holds its row back (tests/test_values.py)."""
+    assert {(t.name, c.name): c.fallback for t in TABLES.values() for c in t.columns if c.fallback} == {
+        ("suppressions", "scope"): "all"
+    }
 
 
 def test_a_warehouse_from_before_the_column_keeps_its_loaded_entries_on_every_channel(tmp_path: Path) -> None:
@@ -91,3 +116,42 @@ def test_a_warehouse_from_before_the_column_keeps_its_loaded_entries_on_every_ch
         assert ("dms", "legal", "email", 1, "all") in [
             (c.source, c.reason, c.kind, c.entries, c.scope) for c in suppressions.counts()
         ]
+
+
+def test_an_old_quarantine_gains_row_loaded_false(tmp_path: Path) -> None:
+    """Bookkeeping schema 7: the quarantine of a warehouse from before fallbacks keeps its
+    entries, each marked as a row held back (none was loaded then)."""
+    target = _old_warehouse(tmp_path)
+    con = duckdb.connect(str(target))
+    con.execute("INSERT INTO _quarantine VALUES ('dms', 'ro_lines', 'ro_lines.csv', 7, 'status', 'unknown value for status', now())")
+    before = con.execute('SELECT source, "table", file, line, "column", reason FROM _quarantine ORDER BY ALL').fetchall()
+    con.close()
+    with Warehouse(target) as wh:
+        after = wh.con.execute('SELECT source, "table", file, line, "column", reason, row_loaded FROM _quarantine ORDER BY ALL').fetchall()
+    assert after == [(*row, False) for row in before]
+
+
+def test_a_record_source_fails_safe_alike(tmp_path: Path) -> None:
+    """An API source's suppression record with an unknown scope is loaded as ``all`` and
+    reported at its position in the stream; one held back for another cell (a bad ``since``)
+    reports its scope as an unknown value."""
+    batch = RecordBatch(
+        "suppressions",
+        [
+            {"email": "a@example.com", "scope": "mail"},
+            {"email": "b@example.com", "scope": "Text"},
+            {"email": "c@example.com", "scope": "phone", "since": "someday"},
+        ],
+    )
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        report = load_source(wh, "api", [batch])
+        rows = wh.con.execute("SELECT email, scope FROM suppressions ORDER BY email").fetchall()
+        entries = wh.con.execute('SELECT line, "column", reason, row_loaded FROM _quarantine ORDER BY line, "column"').fetchall()
+    assert rows == [("a@example.com", "all"), ("b@example.com", "sms")]
+    assert entries == [
+        (1, "scope", fallback_reason("suppressions", "scope"), True),
+        (3, "scope", unknown_value_reason("suppressions", "scope"), False),
+        (3, "since", "not a date (expected YYYY-MM-DD)", False),
+    ]
+    [f] = report.files
+    assert (f.loaded, f.rows_quarantined, f.fallbacks) == (2, 1, {"unknown scope, applied to every channel": 1})

@@ -44,6 +44,13 @@ class Column:
     #: one of them or NULL; a DMS's own spellings are mapped onto them while loading
     #: (:mod:`dealersync.vocabularies`).
     choices: tuple[str, ...] = ()
+    #: An enumerated column's value for a cell no vocabulary knows, where holding the row back
+    #: would be unsafe (a suppression entry held back suppresses nobody): the row is loaded
+    #: with it and the cell still reported, with :attr:`fallback_effect` in the reason
+    #: (:func:`dealersync.vocabularies.fallback_reason`). None: such a row is quarantined.
+    fallback: str | None = None
+    #: What loading with the fallback means, in the dealer's words ("applied to every channel").
+    fallback_effect: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,10 +93,16 @@ class Table:
         return self._model  # type: ignore[no-any-return]
 
 
-def _cols(spec: str, choices: dict[str, tuple[str, ...]] | None = None) -> tuple[Column, ...]:
+def _cols(
+    spec: str,
+    choices: dict[str, tuple[str, ...]] | None = None,
+    fallbacks: dict[str, tuple[str, str]] | None = None,
+) -> tuple[Column, ...]:
     """Parse ``"name:type, name:type"`` (type defaults to text) into columns; ``choices`` gives
-    the canonical values of the enumerated ones."""
+    the canonical values of the enumerated ones, ``fallbacks`` (value, effect) the fallback of
+    those that declare one (:attr:`Column.fallback`)."""
     choices = choices or {}
+    fallbacks = fallbacks or {}
     out = []
     for part in spec.split(","):
         part = part.strip()
@@ -97,10 +110,14 @@ def _cols(spec: str, choices: dict[str, tuple[str, ...]] | None = None) -> tuple
             continue
         name, _, typ = part.partition(":")
         name = name.strip()
+        fallback, effect = fallbacks.get(name, (None, ""))
         out.append(
-            Column(name, (typ.strip() or "text"), choices=choices.get(name, ()))  # type: ignore[arg-type]
+            Column(name, (typ.strip() or "text"), choices=choices.get(name, ()),  # type: ignore[arg-type]
+                   fallback=fallback, fallback_effect=effect)
         )
-    unknown = set(choices) - {c.name for c in out}
+    unknown = (set(choices) | set(fallbacks)) - {c.name for c in out}
+    if any(fallbacks[c][0] not in choices.get(c, ()) for c in fallbacks):
+        raise ValueError("a fallback must be one of its column's choices")  # pragma: no cover
     if unknown:
         raise ValueError(f"choices for unknown columns {sorted(unknown)}")  # pragma: no cover
     return tuple(out)
@@ -195,7 +212,12 @@ SUPPRESSIONS = Table(
     key=(),
     optional=True,
     description="People never to be marketed to; match by email, phone or customer id.",
-    columns=_cols("email, phone, customer_id, reason, since:date, scope", {"scope": SUPPRESSION_SCOPES}),
+    # An unknown scope suppresses on every channel (suppress more, never less) until fixed.
+    columns=_cols(
+        "email, phone, customer_id, reason, since:date, scope",
+        {"scope": SUPPRESSION_SCOPES},
+        {"scope": ("all", "applied to every channel")},
+    ),
 )
 
 #: Every canonical table, in load order.

@@ -7,7 +7,9 @@ bookkeeping tables if missing:
 
 ``_quarantine``
     one row per rejected cell or row of a load: source, table, file, 1-based physical line,
-    column, reason. Never the raw value.
+    column, reason, and ``row_loaded``: false for a row held back, true for a row loaded all
+    the same with its column's fallback (an unknown suppression scope: every channel). Never
+    the raw value.
 ``_loads``
     one row per loaded file or record stream, appended at every load (a load history);
     ``unchanged`` is true for a file skipped because it had not changed (its counts are the
@@ -48,12 +50,16 @@ GUARD_BASELINE_DDL = (
     'CREATE TABLE IF NOT EXISTS _guard_baseline (audience VARCHAR, destination VARCHAR, source VARCHAR,'
     ' "table" VARCHAR, rows BIGINT, quarantined BIGINT, files VARCHAR, recorded_at TIMESTAMP)'
 )
+#: ``_quarantine``'s mark of an entry whose row was loaded all the same, with its column's
+#: fallback (:attr:`dealersync.model.Column.fallback`); false for a row held back.
+QUARANTINE_ROW_LOADED = "row_loaded BOOLEAN DEFAULT false"
 #: Bookkeeping tables, created beside the canonical tables.
 BOOKKEEPING_SQL: tuple[str, ...] = (
     GUARD_BASELINE_DDL,
     (
         'CREATE TABLE IF NOT EXISTS _quarantine (source VARCHAR, "table" VARCHAR, file VARCHAR,'
-        ' line BIGINT, "column" VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)'
+        ' line BIGINT, "column" VARCHAR, reason VARCHAR, loaded_at TIMESTAMP,'
+        f" {QUARANTINE_ROW_LOADED})"
     ),
     (
         'CREATE TABLE IF NOT EXISTS _loads (source VARCHAR, "table" VARCHAR, file VARCHAR,'
@@ -88,7 +94,8 @@ MEMORY_DB = ":memory:"
 #: 4: suppression entries have a channel ``scope`` (:mod:`dealersync.suppressions`).
 #: 5: the loaded ``suppressions`` table gains ``scope`` too (its rows so far: NULL, read as all).
 #: 6: the run history's ``started_at`` is UTC (:mod:`dealersync.run_history`; it was local time).
-SCHEMA_VERSION = 6
+#: 7: ``_quarantine`` gains ``row_loaded`` (its entries so far: false, their rows were held back).
+SCHEMA_VERSION = 7
 RUNS_IN_UTC_SINCE = 6
 
 
@@ -120,6 +127,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[duckdb.DuckDBPyConnection], None], .
     4: (_scoped_suppressions,),
     5: ("ALTER TABLE IF EXISTS suppressions ADD COLUMN IF NOT EXISTS scope VARCHAR",),
     RUNS_IN_UTC_SINCE: (local_start_times_to_utc,),
+    7: (f"ALTER TABLE IF EXISTS _quarantine ADD COLUMN IF NOT EXISTS {QUARANTINE_ROW_LOADED}",),
 }
 
 

@@ -7,7 +7,10 @@ Vocabularies are per column: the same letter means different things in different
 (the source's ``values`` option, carried by :class:`~dealersync.ExtractFile` and
 :class:`~dealersync.RecordBatch`) comes first, so it can both add spellings and override a
 built-in one. An empty value stays empty (NULL); a value neither mapping knows is quarantined
-with :func:`unknown_value_reason`, which never quotes the value.
+with :func:`unknown_value_reason`, which never quotes the value, except in a column that
+declares a fallback (``suppressions.scope``: ``all``): there the row is loaded with the fallback
+and the cell reported with :func:`fallback_reason` (a suppression held back would suppress
+nobody).
 
 Where the built-in spellings come from (what public material says; no vendor publishes its
 export codes, so most single letters below are the convention of DMS report writers, not a
@@ -121,12 +124,34 @@ def vocabulary(
 
 def unknown_value_reason(table: str, column: str) -> str:
     """The quarantine reason for a value no vocabulary knows. Never the value."""
-    choices = TABLES[table].column(column).choices
-    expected = ", ".join(choices[:-1]) + " or " + choices[-1]
     return (
-        f"unknown value for {column} (expected {expected};"
+        f"unknown value for {column} (expected {_expected(table, column)};"
         f" map it with the source option values.{table}.{column})"
     )
+
+
+def fallback_reason(table: str, column: str) -> str:
+    """The reason reported for a value no vocabulary knows in a column with a
+    :attr:`~dealersync.model.Column.fallback`: its row was loaded with the fallback. Never the
+    value."""
+    col = TABLES[table].column(column)
+    return (
+        f"unknown value for {column} (expected {_expected(table, column)});"
+        f" {col.fallback_effect or f'loaded as {col.fallback}'} until fixed;"
+        f" map it with the source option values.{table}.{column}"
+    )
+
+
+def fallback_label(table: str, column: str) -> str:
+    """How a load report counts rows loaded with ``column``'s fallback
+    ("unknown scope, applied to every channel")."""
+    col = TABLES[table].column(column)
+    return f"unknown {column}, {col.fallback_effect or f'loaded as {col.fallback}'}"
+
+
+def _expected(table: str, column: str) -> str:
+    choices = TABLES[table].column(column).choices
+    return ", ".join(choices[:-1]) + " or " + choices[-1]
 
 
 def value_map_problems(table: Table, values: Mapping[str, Mapping[str, str]]) -> list[str]:

@@ -105,6 +105,7 @@ def _load_table(reports: list[LoadReport]) -> Table:
     for rep in reports:
         for f in rep.files:
             q = ", ".join(f"{n} {reason}" for reason, n in sorted(f.quarantined.items())) or "0"
+            q += "".join(f"; {n} {label} (loaded)" for label, n in f.fallbacks.items())
             name = Path(f.file).name + (" (unchanged, skipped)" if f.unchanged else "")
             if f.error:
                 name, q = f"{Path(f.file).name} (NOT LOADED)", "-"

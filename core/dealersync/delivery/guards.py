@@ -82,7 +82,8 @@ def current_counts(con: duckdb.DuckDBPyConnection, sources: Collection[str]) -> 
     quarantined = {
         (s, t): int(n)
         for s, t, n in con.execute(
-            'SELECT source, "table", count(DISTINCT (file, line)) FROM _quarantine GROUP BY ALL'
+            'SELECT source, "table", count(DISTINCT (file, line)) FROM _quarantine'
+            " WHERE NOT row_loaded GROUP BY ALL"
         ).fetchall()
     }
     files: dict[tuple[str, str], list[str]] = {}

@@ -11,7 +11,9 @@ Booleans accept true/false, t/f, Y/N, yes/no, 1/0 in any case. Dates and timesta
 ``timestamp_format``, or a format detected from the file's values.
 An enumerated column (``Column.choices``) holds its canonical value: the DMS's spelling is
 mapped by the column's vocabulary (:mod:`dealersync.vocabularies`); a value no vocabulary
-knows is flagged.
+knows is flagged. A column that declares a fallback (``Column.fallback``: ``suppressions.scope``)
+does not hold its row back: the row is loaded with the fallback and the cell still gets an
+entry, marked ``row_loaded`` (a row held back for another cell reports it as an unknown value).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dealersync.loading.layout import Layout
 from dealersync.loading.numbers import decimal_sql, integer_sql
 from dealersync.loading.sql import ident, literal
 from dealersync.model import DUCKDB_TYPES, Column
-from dealersync.vocabularies import unknown_value_reason, vocabulary
+from dealersync.vocabularies import fallback_reason, unknown_value_reason, vocabulary
 
 #: Boolean spellings accepted in extract files (compared lowercase, trimmed).
 TRUE_WORDS = ("true", "t", "y", "yes", "1")
@@ -125,6 +127,9 @@ class RowChecks:
     select_sql: str
     #: (flag column, canonical column, reason), in column order
     flags: list[tuple[str, str, str]]
+    #: cells loaded with their column's fallback: (flag column, canonical column, reason when
+    #: the row is held back anyway, reason when it is loaded), in column order
+    fallbacks: list[tuple[str, str, str, str]]
 
     def select_from(self, relation: str) -> str:
         return self.select_sql.replace("{read}", relation)
@@ -142,6 +147,7 @@ def row_checks(layout: Layout, dates: DateReading | None = None) -> RowChecks:
     middle: list[str] = []
     outer: list[str] = []
     flags: list[tuple[str, str, str]] = []
+    fallbacks: list[tuple[str, str, str, str]] = []
     for j, col in enumerate(table.columns):
         pos = layout.positions[col.name]
         if pos is None:
@@ -156,6 +162,11 @@ def row_checks(layout: Layout, dates: DateReading | None = None) -> RowChecks:
         middle.append(f"{_conversion(col, f't{j}', ef, table.name, dates)} AS v{j}")
         if col.type == "decimal":
             outer.append(f"CASE WHEN isfinite(v{j}) THEN v{j} END AS {ident(col.name)}")
+        elif col.fallback is not None:
+            outer.append(
+                f"CASE WHEN h{j} THEN coalesce(v{j}, {literal(col.fallback)}) END"
+                f" AS {ident(col.name)}"
+            )
         else:
             outer.append(f"v{j} AS {ident(col.name)}")
         if col.type != "text" or col.choices:
@@ -169,7 +180,11 @@ def row_checks(layout: Layout, dates: DateReading | None = None) -> RowChecks:
                 if col.choices
                 else type_reason(col, dates)
             )
-            flags.append((f"_bad{j}", col.name, reason))
+            if col.fallback is not None:
+                loaded_reason = fallback_reason(table.name, col.name)
+                fallbacks.append((f"_bad{j}", col.name, reason, loaded_reason))
+            else:
+                flags.append((f"_bad{j}", col.name, reason))
         if col.name in table.key:
             middle.append(f"t{j} IS NULL AS m{j}")
             outer.append(f"m{j} AS _miss{j}")
@@ -187,7 +202,7 @@ def row_checks(layout: Layout, dates: DateReading | None = None) -> RowChecks:
         f"SELECT {', '.join(outer)} FROM (SELECT *, {', '.join(middle)}"
         f" FROM (SELECT {', '.join(inner)} FROM {{read}}))"
     )
-    return RowChecks(select_sql, flags)
+    return RowChecks(select_sql, flags, fallbacks)
 
 
 def quarantine_flagged_cells(
@@ -199,22 +214,33 @@ def quarantine_flagged_cells(
     quarantine: str,
     file: str,
 ) -> None:
-    """One quarantine entry per raised flag of the checked rows in ``typed``, in file order.
+    """One quarantine entry per raised flag of the checked rows in ``typed``, in file order;
+    a fallback flag of a loaded row gives an entry marked ``row_loaded``.
 
     A row's line is its ``rowid`` plus the offset of the last breakpoint at or before it.
     """
-    if not checks.flags:
+    if not checks.flags and not checks.fallbacks:
         return
-    flag_names = ", ".join(f for f, _, _ in checks.flags)
+    flag_names = ", ".join(
+        [f for f, _, _ in checks.flags] + [f for f, _, _, _ in checks.fallbacks]
+    )
     parts = [
-        f'SELECT _i, {literal(col)} AS "column", {literal(reason)} AS reason, {j} AS _o'
-        f" FROM bad WHERE {flag}"
+        f'SELECT _i, {literal(col)} AS "column", {literal(reason)} AS reason,'
+        f" false AS row_loaded, {j} AS _o FROM bad WHERE {flag}"
         for j, (flag, col, reason) in enumerate(checks.flags)
     ]
+    parts += [
+        f'SELECT _i, {literal(col)} AS "column", CASE WHEN _ok THEN {literal(loaded)}'
+        f" ELSE {literal(held)} END AS reason, _ok AS row_loaded, {len(parts) + j} AS _o"
+        f" FROM bad WHERE {flag}"
+        for j, (flag, col, held, loaded) in enumerate(checks.fallbacks)
+    ]
+    any_fallback = " OR ".join(f for f, _, _, _ in checks.fallbacks)
+    wanted = f"NOT _ok OR {any_fallback}" if any_fallback else "NOT _ok"
     con.execute(
         f"INSERT INTO {ident(quarantine)} WITH bad AS MATERIALIZED"
-        f" (SELECT rowid AS _i, {flag_names} FROM {ident(typed)} WHERE NOT _ok)"
-        f' SELECT {literal(file)}, q._i + b.off, q."column", q.reason'
+        f" (SELECT rowid AS _i, _ok, {flag_names} FROM {ident(typed)} WHERE {wanted})"
+        f' SELECT {literal(file)}, q._i + b.off, q."column", q.reason, q.row_loaded'
         f" FROM ({' UNION ALL '.join(parts)}) q ASOF JOIN {ident(breakpoints)} b"
         " ON q._i >= b.i_from ORDER BY q._i, q._o"
     )

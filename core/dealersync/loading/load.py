@@ -227,6 +227,8 @@ def _merge_record_streams(staged: list[Staged]) -> list[FileReport]:
             m.rows_quarantined += s.report.rows_quarantined
             for k, v in s.report.quarantined.items():
                 m.quarantined[k] = m.quarantined.get(k, 0) + v
+            for k, v in s.report.fallbacks.items():
+                m.fallbacks[k] = m.fallbacks.get(k, 0) + v
         else:
             merged[key] = s.report
     return list(merged.values())

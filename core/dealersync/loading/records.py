@@ -8,7 +8,9 @@ and ``line`` = its 1-based index among that table's records in this load. An
 cut to one line without quoted text (:func:`reported_reason`). Valid records are appended in
 one bulk insert (DuckDB's appender), never a statement per row. Enumerated columns are mapped
 onto their canonical values by the same vocabularies as extract files (the built-in spellings
-and the batch's ``values``); an unknown value is quarantined.
+and the batch's ``values``); an unknown value is quarantined, except in a column that declares a
+fallback (``suppressions.scope``): the record is loaded with it and the cell reported as a
+quarantine entry marked ``row_loaded``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dealersync.loading.sql import append_rows, ident
 from dealersync.loading.staging import Scratch, Staged, target_table
 from dealersync.model import DUCKDB_TYPES, Table
 from dealersync.vocabularies import (
+    fallback_reason,
     fold,
     unknown_value_reason,
     value_map_problems,
@@ -65,6 +68,7 @@ def stage_records(
     types = {c.name: c.type for c in table.columns}
     good: list[tuple[Any, ...]] = []
     bad: list[tuple[Any, ...]] = []
+    loaded_cells: list[tuple[Any, ...]] = []  # cells of good records loaded with a fallback
     for offset, item in enumerate(batch.records):
         index = first_index + offset + 1
         if isinstance(item, Unparsable):
@@ -74,11 +78,13 @@ def stage_records(
             record, where, line = item.record, fspath(item.file), item.line
         else:
             record, where, line = item, file, None
-        checked = validate_record(record, table, model, vocabularies, types)
+        fell_back: list[tuple[str, str]] = []
+        checked = validate_record(record, table, model, vocabularies, types, fell_back)
+        at = index if line is None else line
         if isinstance(checked, list):
-            at = index if line is None else line
             bad.extend((where, at, col, reason) for col, reason in checked)
             continue
+        loaded_cells.extend((where, at, col, reason) for col, reason in fell_back)
         sid = (
             ":".join("" if checked[k] is None else str(checked[k]) for k in table.key)
             if table.key
@@ -98,7 +104,7 @@ def stage_records(
     con.execute(f"CREATE TEMP TABLE {ident(rec)} ({', '.join(cols)})")
     if good:
         append_rows(con, rec, good)
-    qt = scratch.new_quarantine_table(n, bad)
+    qt = scratch.new_quarantine_table(n, bad, loaded_cells)
     report = FileReport(source=source, table=table.name, file=batch_file(batch, file), loaded=0)
     good_sql = (
         f"SELECT {', '.join(ident(c) for c in names)}, _source_id, _line, _ord, _batch, _file"
@@ -131,14 +137,18 @@ def validate_record(
     model: Any,
     vocabularies: Mapping[str, Mapping[str, str]],
     types: Mapping[str, str],
+    fell_back: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any] | list[tuple[str | None, str]]:
     """The record's canonical values, or its problems as (column, reason) without values.
     ``vocabularies`` maps each enumerated column's folded spellings to canonical values;
-    ``types`` each column name to its type (looked up once per batch, not per value)."""
+    ``types`` each column name to its type (looked up once per batch, not per value). An
+    unknown value of a column with a fallback takes the fallback; (column, reason) of each
+    such cell is appended to ``fell_back`` when the record is valid (else it is a problem)."""
     if not isinstance(record, Mapping):
         return [(None, "not a record (expected a mapping of column to value)")]
     clean: dict[str, Any] = {}
     problems: list[tuple[str | None, str]] = []
+    noted: list[tuple[str, str]] = []  # cells that took their column's fallback
     for name, value in record.items():
         if isinstance(value, str):
             value = value.strip(BLANKS)
@@ -158,15 +168,19 @@ def validate_record(
         if name in vocabularies and value is not None:
             canonical = vocabularies[name].get(fold(str(value)))
             if canonical is None:
-                problems.append((name, unknown_value_reason(table.name, name)))
-                continue
+                canonical = table.column(name).fallback
+                if canonical is None:
+                    problems.append((name, unknown_value_reason(table.name, name)))
+                    continue
+                noted.append((name, fallback_reason(table.name, name)))
             value = canonical
         clean[name] = value
     for key in table.key:
         if clean.get(key) is None:
             problems.append((key, f"missing key {key}"))
+    held_back = [(col, unknown_value_reason(table.name, col)) for col, _ in noted]
     if problems:
-        return problems
+        return problems + held_back
     try:
         obj = model.model_validate(clean)
     except ValidationError as e:
@@ -184,5 +198,7 @@ def validate_record(
                     problems.append((col, type_reason(table.column(col))))
             else:
                 problems.append((col, "unknown column"))
-        return problems
+        return problems + held_back
+    if fell_back is not None:
+        fell_back.extend(noted)
     return obj.model_dump()

@@ -19,7 +19,7 @@ from dealersync.loading.duplicates import (
     find_duplicates,
 )
 from dealersync.loading.lines import FileScan
-from dealersync.loading.reports import category
+from dealersync.loading.reports import entry_counts
 from dealersync.loading.sql import ident, literal
 from dealersync.loading.staging import Scratch, Staged
 from dealersync.loading.unchanged import PendingFile, write_load_files
@@ -54,7 +54,7 @@ def replace_table(
     dups = find_duplicates(scratch, table, allv, n)
     names = ", ".join(ident(c) for c in table.column_names)
     quarantine_union = " UNION ALL ".join(
-        f'SELECT file, line, "column", reason FROM {ident(s.quarantine)}'
+        f'SELECT file, line, "column", reason, row_loaded FROM {ident(s.quarantine)}'
         for s in staged
     )
     n_dups_total = con.execute(f"SELECT count(*) FROM {ident(dups)}").fetchall()[0][0]
@@ -80,10 +80,11 @@ def replace_table(
             [source, table.name],
         )
         con.execute(
-            'INSERT INTO _quarantine SELECT ?, ?, file, line, "column", reason, ? FROM ('
-            f" {quarantine_union}"
+            'INSERT INTO _quarantine (source, "table", file, line, "column", reason,'
+            ' loaded_at, row_loaded) SELECT ?, ?, file, line, "column", reason, ?, row_loaded'
+            f" FROM ({quarantine_union}"
             f" UNION ALL SELECT d._file, {DUPLICATE_LINE}, {key_label},"
-            f" {DUPLICATE_REASON} FROM {ident(dups)} d"
+            f" {DUPLICATE_REASON}, false FROM {ident(dups)} d"
             ") ORDER BY file, line",
             [source, table.name, loaded_at],
         )
@@ -95,12 +96,13 @@ def replace_table(
         )
         for s in staged:
             s.report.loaded = int(loaded.get(s.batch, 0))
-            cats: dict[str, int] = {}
-            for reason, count in con.execute(
-                f"SELECT reason, count(*) FROM {ident(s.quarantine)} GROUP BY reason"
-            ).fetchall():
-                cat = category(reason)
-                cats[cat] = cats.get(cat, 0) + int(count)
+            cats, fallbacks = entry_counts(
+                table.name,
+                con.execute(
+                    f'SELECT "column", reason, row_loaded, count(*) FROM {ident(s.quarantine)}'
+                    " GROUP BY ALL"
+                ).fetchall(),
+            )
             n_dups = con.execute(
                 f"SELECT count(*) FROM {ident(dups)} WHERE _batch = ?", [s.batch]
             ).fetchall()[0][0]
@@ -108,8 +110,10 @@ def replace_table(
                 cats["duplicate key"] = cats.get("duplicate key", 0) + int(n_dups)
             distinct_bad = con.execute(
                 f"SELECT count(DISTINCT (file, line)) FROM {ident(s.quarantine)}"
+                " WHERE NOT row_loaded"
             ).fetchall()[0][0]
             s.report.quarantined = dict(sorted(cats.items()))
+            s.report.fallbacks = fallbacks
             s.report.rows_quarantined = int(distinct_bad) + int(n_dups)
         # One _loads row per file (or record stream).
         per_file: dict[str, list[int]] = {}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from dealersync.vocabularies import fallback_label
 
 log = logging.getLogger(__package__)
 
@@ -20,6 +23,10 @@ class FileReport:
     quarantined: dict[str, int] = field(default_factory=dict)
     #: distinct quarantined rows (a row with two bad cells counts once here)
     rows_quarantined: int = 0
+    #: rows loaded all the same with a column's fallback, per label ("unknown scope, applied to
+    #: every channel", :func:`dealersync.vocabularies.fallback_label`): counted in ``loaded``,
+    #: not in ``quarantined``; each has a quarantine entry marked ``row_loaded``
+    fallbacks: dict[str, int] = field(default_factory=dict)
     #: file headers not mapped to the model: ignored
     extra_columns: list[str] = field(default_factory=list)
     #: canonical columns the file lacks: loaded as NULL
@@ -122,6 +129,24 @@ def category(reason: str) -> str:
     return "invalid"
 
 
+def entry_counts(
+    table: str, rows: Iterable[tuple[str | None, str, bool | None, int]]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Quarantine entries counted for a report, from (column, reason, row_loaded, count) rows:
+    the held-back ones per category (:attr:`FileReport.quarantined`) and the loaded ones per
+    fallback label (:attr:`FileReport.fallbacks`)."""
+    cats: dict[str, int] = {}
+    fallbacks: dict[str, int] = {}
+    for column, reason, row_loaded, count in rows:
+        if row_loaded and column is not None:
+            label = fallback_label(table, column)
+            fallbacks[label] = fallbacks.get(label, 0) + int(count)
+        else:
+            cat = category(reason)
+            cats[cat] = cats.get(cat, 0) + int(count)
+    return dict(sorted(cats.items())), dict(sorted(fallbacks.items()))
+
+
 def log_file_report(f: FileReport) -> None:
     if f.error:
         log.error("%s: %s", f.file, f.error)
@@ -155,6 +180,8 @@ def log_file_report(f: FileReport) -> None:
         )
     else:
         log.info("%s: loaded %d rows into %s", f.file, f.loaded, f.table)
+    for label, n in f.fallbacks.items():
+        log.warning("%s: %s: %d rows, loaded (their lines: the quarantine)", f.file, label, n)
     if f.extra_columns:
         log.info(
             "%s: ignored columns not in the model: %s",

@@ -41,7 +41,7 @@ class Staged:
     table: str
     file: str
     good_sql: str  # SELECT canonical cols, _source_id, _line, _ord, _batch, _file
-    quarantine: str  # temp table: file, line, "column", reason
+    quarantine: str  # temp table: file, line, "column", reason, row_loaded
     report: FileReport
 
 
@@ -68,15 +68,23 @@ class Scratch:
         self._objects.append((kind, name))
         return name
 
-    def new_quarantine_table(self, n: int, rows: Sequence[tuple[Any, ...]] = ()) -> str:
-        """A temp table of quarantine entries (file, line, column, reason) holding ``rows``."""
+    def new_quarantine_table(
+        self,
+        n: int,
+        rows: Sequence[tuple[Any, ...]] = (),
+        loaded: Sequence[tuple[Any, ...]] = (),
+    ) -> str:
+        """A temp table of quarantine entries (file, line, column, reason, row_loaded) holding
+        ``rows`` (held back) and ``loaded`` (cells whose row was loaded with the column's
+        fallback, :attr:`dealersync.model.Column.fallback`), each (file, line, column, reason)."""
         name = self.name("TABLE", f"{n}_q")
         self.con.execute(
             f"CREATE TEMP TABLE {ident(name)} (file VARCHAR, line BIGINT, "
-            '"column" VARCHAR, reason VARCHAR)'
+            '"column" VARCHAR, reason VARCHAR, row_loaded BOOLEAN)'
         )
-        if rows:
-            append_rows(self.con, name, rows)
+        entries = [(*r, False) for r in rows] + [(*r, True) for r in loaded]
+        if entries:
+            append_rows(self.con, name, entries)
         return name
 
     def mark(self) -> int:

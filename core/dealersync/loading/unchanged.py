@@ -30,7 +30,7 @@ import duckdb
 from dealersync.connectors import ExtractFile
 from dealersync.loading.layout import Layout
 from dealersync.loading.lines import FileScan, scan_file
-from dealersync.loading.reports import FileReport, category
+from dealersync.loading.reports import FileReport, entry_counts
 from dealersync.loading.sql import ident
 from dealersync.model import Table
 from dealersync.store import transaction
@@ -140,23 +140,24 @@ def skipped_reports(
 ) -> list[FileReport]:
     """Reports of an unchanged table's files (the last load's counts, its quarantine by
     category), each logged and appended to ``_loads`` as unchanged."""
-    cats: dict[str, dict[str, int]] = {}
-    for file, reason, count in con.execute(
-        'SELECT file, reason, count(*) FROM _quarantine WHERE source = ? AND "table" = ?'
-        " GROUP BY ALL",
+    entries: dict[str, list[tuple[str | None, str, bool | None, int]]] = {}
+    for file, *entry in con.execute(
+        'SELECT file, "column", reason, row_loaded, count(*) FROM _quarantine'
+        ' WHERE source = ? AND "table" = ? GROUP BY ALL',
         [source, table],
     ).fetchall():
-        per = cats.setdefault(file, {})
-        per[category(reason)] = per.get(category(reason), 0) + int(count)
+        entries.setdefault(file, []).append(tuple(entry))  # type: ignore[arg-type]
     reports = []
     for p, f in zip(files, last, strict=True):
+        cats, fallbacks = entry_counts(table, entries.get(f.file, []))
         reports.append(
             FileReport(
                 source=source,
                 table=table,
                 file=f.file,
                 loaded=f.rows_loaded,
-                quarantined=dict(sorted(cats.get(f.file, {}).items())),
+                quarantined=cats,
+                fallbacks=fallbacks,
                 rows_quarantined=f.rows_quarantined,
                 extra_columns=p.layout.extra_columns,
                 missing_columns=p.layout.missing_columns,

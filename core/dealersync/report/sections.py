@@ -311,7 +311,9 @@ def data_quality_section(data: ReportData) -> str:
             charts.bars(rows, category="what", value="rows", title="Rows quarantined", value_title="rows"),
             table([text_col("table", "table"), Column("file", lambda r: esc(Path(str(r["file"])).name)),
                    text_col("column", "column"), text_col("reason", "reason"), num_col("rows", "rows")], rows, name="quarantine"),
-            "A quarantined row was not loaded; the rest of its file was. Fix the extract and the next sync loads it.",
+            "A quarantined row was not loaded; the rest of its file was. Fix the extract and the next sync loads it."
+            " Except an entry whose reason says \"until fixed\" (an unknown suppression scope): that row was loaded,"
+            " applied to every channel, so no one who asked not to be contacted is reached meanwhile.",
         ))
     else:
         out.append('<p class="note">No row quarantined in the current loads.</p>')
