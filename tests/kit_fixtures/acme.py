@@ -48,11 +48,11 @@ def _plain(column: str) -> Any:
     return lambda ctx: f"nullif(trim({ctx.col(column)}), '')"
 
 
-register_profile(Profile("acme.email", ("email",), get_profile("meta.email").sql, hashed=False, match_key=True,
+register_profile(Profile("acme_ads.email", ("email",), get_profile("meta.email").sql, hashed=False, match_key=True,
                          description="email, plain (core's email rule)"))
-register_profile(Profile("acme.first_name", ("first_name",), _plain("first_name"), hashed=False,
+register_profile(Profile("acme_ads.first_name", ("first_name",), _plain("first_name"), hashed=False,
                          description="first name, plain, trimmed"))
-register_profile(Profile("acme.last_name", ("last_name",), _plain("last_name"), hashed=False,
+register_profile(Profile("acme_ads.last_name", ("last_name",), _plain("last_name"), hashed=False,
                          description="last name, plain, trimmed"))
 
 
@@ -67,7 +67,7 @@ class AcmeAds(AudienceDestination):
     name = "acme-ads"
     channel = "ads"
     identifiers: ClassVar[Mapping[str, str]] = {
-        "email": "acme.email", "phone": "meta.phone", "fn": "acme.first_name", "ln": "acme.last_name",
+        "email": "acme_ads.email", "phone": "meta.phone", "fn": "acme_ads.first_name", "ln": "acme_ads.last_name",
     }
     # Acme takes 500 members and 128 KiB a request: the members' bytes leave room for the envelope
     limits = BatchLimits(rows=MAX_MEMBERS, bytes=MAX_BODY - 8_192)
