@@ -214,7 +214,7 @@ def test_check_passes_a_usable_config_without_data_network_or_warehouse(tmp_path
         proc = _run(tmp_path, text, command="check")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
-        "bad.toml: ok: 1 source, 2 destinations, 1 segment, 1 audience checked (no data read, no network)"
+        "bad.toml: ok: 1 source, 2 destinations, 1 segment, 1 audience checked (headers read, no rows loaded, no network)"
     )
     assert _Counting.requests == 0
     assert not (tmp_path / "wh.duckdb").exists() and not (tmp_path / "out").exists()

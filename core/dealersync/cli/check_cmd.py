@@ -39,7 +39,7 @@ def check(config_path: Path) -> None:
     click.echo(
         f"{config.path.name}: ok: {_count(report.sources, 'source')}, {_count(report.destinations, 'destination')},"
         f" {_count(report.segments, 'segment')}, {_count(report.audiences, 'audience')} checked"
-        " (no data read, no network)"
+        " (headers read, no rows loaded, no network)"
     )
 
 
