@@ -165,8 +165,22 @@ def assert_command_line_exists(line: str, where: str) -> None:
                 f"{where}: `{line}`: {word} is not an option of"
                 f" dealersync {command.name if command else ''}"
             )
-        elif command is None and re.fullmatch(r"[a-z][a-z-]*", word):
-            pytest.fail(f"{where}: `{line}`: dealersync has no command {word!r}")
+        elif (command is None or isinstance(command, click.Group)) and re.fullmatch(r"[a-z][a-z-]*", word):
+            # a word right after dealersync or a group must be a command: `suppress bogus` is not
+            pytest.fail(f"{where}: `{line}`: dealersync {command.name + ' ' if command else ''}has no command {word!r}")
+
+
+def test_the_docs_mention_commands_to_check() -> None:
+    assert len(documented_command_lines()) >= 50 and len(synopsis()) >= 10  # the checks below are not vacuous
+
+
+def test_an_unknown_word_after_a_group_is_caught() -> None:
+    with pytest.raises(pytest.fail.Exception, match="dealersync suppress has no command 'bogus'"):
+        assert_command_line_exists("dealersync suppress bogus", "here")
+    with pytest.raises(pytest.fail.Exception, match="dealersync has no command 'bogus'"):
+        assert_command_line_exists("dealersync bogus", "here")
+    with pytest.raises(AssertionError, match="--nope is not an option of dealersync sync"):
+        assert_command_line_exists("dealersync sync --nope", "here")
 
 
 @pytest.mark.parametrize("where,line", documented_command_lines())
