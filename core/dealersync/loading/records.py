@@ -69,15 +69,18 @@ def stage_records(
     good: list[tuple[Any, ...]] = []
     bad: list[tuple[Any, ...]] = []
     loaded_cells: list[tuple[Any, ...]] = []  # cells of good records loaded with a fallback
+    files: set[str] = set()  # where the items were read from (the batch's report file)
     for offset, item in enumerate(batch.records):
         index = first_index + offset + 1
         if isinstance(item, Unparsable):
+            files.add(fspath(item.file))
             bad.append((fspath(item.file), item.line, item.column, reported_reason(item.reason)))
             continue
         if isinstance(item, Located):
             record, where, line = item.record, fspath(item.file), item.line
         else:
             record, where, line = item, file, None
+        files.add(where)
         fell_back: list[tuple[str, str]] = []
         checked = validate_record(record, table, model, vocabularies, types, fell_back)
         at = index if line is None else line
@@ -105,7 +108,7 @@ def stage_records(
     if good:
         append_rows(con, rec, good)
     qt = scratch.new_quarantine_table(n, bad, loaded_cells)
-    report = FileReport(source=source, table=table.name, file=batch_file(batch, file), loaded=0)
+    report = FileReport(source=source, table=table.name, file=batch_file(files, file), loaded=0)
     good_sql = (
         f"SELECT {', '.join(ident(c) for c in names)}, _source_id, _line, _ord, _batch, _file"
         f" FROM {ident(rec)}"
@@ -113,14 +116,10 @@ def stage_records(
     return Staged(n, table.name, report.file, good_sql, qt, report)
 
 
-def batch_file(batch: RecordBatch, stream: str) -> str:
-    """What the batch is reported as: the one file all its items were read from, else the
-    ``stream`` label (bare records, or items of several files)."""
-    files = {
-        fspath(item.file) if isinstance(item, Located | Unparsable) else stream
-        for item in batch.records
-    }
-    return files.pop() if len(files) == 1 else stream
+def batch_file(files: set[str], stream: str) -> str:
+    """What the batch is reported as: the one file all its items were read from (``files``,
+    the ``stream`` label for a bare record), else ``stream`` (items of several files)."""
+    return next(iter(files)) if len(files) == 1 else stream
 
 
 def reported_reason(reason: str) -> str:
