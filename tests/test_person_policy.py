@@ -192,6 +192,7 @@ def test_an_upgraded_single_rooftop_warehouse_keeps_its_state_and_holdout_draws(
 def test_cli_customer_id_without_rooftop_on_a_single_store(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["suppress", "add", "--config", str(group(tmp_path, "as_of = \"2026-11-23\"\n")), "--customer-id", "1", "--reason", "x"])
     assert res.exit_code == 0, res.output
+    assert "added 1 suppression entry" in res.output
 
 
 def test_cli_entries_take_a_scope(tmp_path: Path) -> None:
