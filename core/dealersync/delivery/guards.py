@@ -35,7 +35,6 @@ churn a few percent a week, so 20% of an audience leaving in one run is worth a 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -44,6 +43,7 @@ import duckdb
 
 from dealersync.config import AudienceSettings, GuardSettings
 from dealersync.model import TABLES
+from dealersync.run_history import utc_now
 from dealersync.store import GUARD_BASELINE_DDL, quote_ident
 
 #: Exit status of a run in which a guard held a delivery (0 ok, 1 failed, 2 configuration).
@@ -184,7 +184,7 @@ class ChangeGuard:
         """The pair was delivered and nothing was held: its baseline becomes the current counts."""
         con = self.con
         con.execute(f"DELETE FROM {BASELINE_TABLE} WHERE audience = ? AND destination = ?", [audience, destination])
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = utc_now()
         for c in self.current.values():
             con.execute(
                 f"INSERT INTO {BASELINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

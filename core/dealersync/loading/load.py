@@ -31,6 +31,7 @@ from dealersync.loading.unchanged import (
     unchanged_since_last_load,
 )
 from dealersync.model import TABLES
+from dealersync.run_history import utc_now
 from dealersync.store import Warehouse
 
 
@@ -75,7 +76,7 @@ def load_source(
     load. Files DuckDB cannot read as they are (another encoding, mixed line ends) are read
     from a UTF-8 copy (:mod:`dealersync.loading.extract_files`).
     """
-    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    loaded_at = utc_now()
     con = wh.con
     scratch = Scratch(con)
     copies = Copies(wh.path)
