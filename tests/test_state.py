@@ -104,10 +104,11 @@ def test_a_list_without_state_is_not_touched_destructively(tmp_path: Path) -> No
     assert len(fake.members(fake.only_list())) == 61  # nobody removed, nothing replaced
 
 
-def _old_warehouse(tmp_path: Path) -> Path:
-    """A warehouse as the release before issue 13 wrote it (tests/fixtures/warehouse_e2e7d72)."""
+def _old_warehouse(tmp_path: Path, fixture: Path = FIXTURE) -> Path:
+    """A warehouse as an older release wrote it (by default the release before issue 13:
+    tests/fixtures/warehouse_e2e7d72)."""
     copy = tmp_path / "export"
-    shutil.copytree(FIXTURE / "warehouse", copy)
+    shutil.copytree(fixture / "warehouse", copy)
     load = copy / "load.sql"
     load.write_text(load.read_text(encoding="utf-8").replace("@FIXTURE@", str(copy)), encoding="utf-8")
     target = tmp_path / "dealer" / "wh.duckdb"

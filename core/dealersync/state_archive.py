@@ -13,7 +13,8 @@ and one Parquet file per table. Only hashed identifiers are in it, never a raw e
 Import into a new or rebuilt warehouse: every table of the archive replaces the warehouse's rows
 of that table, except the suppressions, which are added to those present (a suppression is never
 lost by an import). An archive of a newer bookkeeping schema is refused; the run history of one
-from before schema 6 (local start times) is converted to UTC as it is imported.
+from before schema 6 (local start times) is converted to UTC as it is imported, and the synced
+members of one from before schema 3 are confirmed when written, as the warehouse migration does.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dealersync.delivery.snapshots import DELIVERED_PREFIX
 from dealersync.delivery.state import DDL as SYNC_STATE_DDL
 from dealersync.errors import ConfigError
 from dealersync.policy import HOLDOUTS_DDL
-from dealersync.store import RUNS_IN_UTC_SINCE, SCHEMA_VERSION, ensure_table, persisted_tables, quote_ident, quote_literal, transaction
+from dealersync.store import CONFIRMED_SINCE, RUNS_IN_UTC_SINCE, SCHEMA_VERSION, confirmed_when_written, ensure_table, persisted_tables, quote_ident, quote_literal, transaction
 from dealersync.run_history import RUNS_COLUMNS, local_start_times_to_utc
 from dealersync.suppressions import SuppressionList
 
@@ -109,6 +110,8 @@ def import_state(con: duckdb.DuckDBPyConnection, path: Path) -> ArchiveSummary:
         with transaction(con):
             for table in tables:
                 _load_table(con, table, Path(work) / f"{table}.parquet")
+            if version < CONFIRMED_SINCE and "_sync_state" in tables:  # synced then meant delivered
+                confirmed_when_written(con)
             if version < RUNS_IN_UTC_SINCE and "_runs" in tables:  # its run history is in local time
                 local_start_times_to_utc(con)
     return ArchiveSummary(path, version, {str(t): int(n) for t, n in manifest["tables"].items()})
@@ -130,7 +133,19 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
     if table.startswith(DELIVERED_PREFIX):
         con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {source}")
     elif table in MERGED:
-        con.execute(f"INSERT OR IGNORE INTO {target} BY NAME SELECT * FROM {source}")
+        # an archive of an older schema lacks the columns added since (``_suppressions.scope``, in
+        # its key): they take their declared default, which INSERT OR IGNORE needs spelled out
+        have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        added = "".join(
+            f", {default} AS {quote_ident(name)}"
+            for name, default in con.execute(
+                "SELECT column_name, column_default FROM duckdb_columns() WHERE schema_name = 'main'"
+                " AND table_name = ? AND column_default IS NOT NULL",
+                [table],
+            ).fetchall()
+            if name not in have
+        )
+        con.execute(f"INSERT OR IGNORE INTO {target} BY NAME SELECT *{added} FROM {source}")
     else:
         con.execute(f"DELETE FROM {target}")
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {source}")

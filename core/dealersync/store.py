@@ -97,6 +97,7 @@ MEMORY_DB = ":memory:"
 #: 7: ``_quarantine`` gains ``row_loaded`` (its entries so far: false, their rows were held back).
 SCHEMA_VERSION = 7
 RUNS_IN_UTC_SINCE = 6
+CONFIRMED_SINCE = 3
 
 
 def _scoped_suppressions(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,7 +108,7 @@ def _scoped_suppressions(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql)
 
 
-def _confirmed_when_written(con: duckdb.DuckDBPyConnection) -> None:
+def confirmed_when_written(con: duckdb.DuckDBPyConnection) -> None:
     """Before confirmations existed a synced member was delivered when its row was written."""
     if "_sync_state" in persisted_tables(con):
         con.execute("UPDATE _sync_state SET confirmed_at = updated_at WHERE status = 'synced' AND confirmed_at IS NULL")
@@ -118,11 +119,11 @@ def _confirmed_when_written(con: duckdb.DuckDBPyConnection) -> None:
 #: dropped), so a step is short.
 MIGRATIONS: dict[int, tuple[str | Callable[[duckdb.DuckDBPyConnection], None], ...]] = {
     2: (GUARD_BASELINE_DDL,),
-    3: (
+    CONFIRMED_SINCE: (
         *(f"ALTER TABLE IF EXISTS _sync_state ADD COLUMN IF NOT EXISTS {c}" for c in (
             "request_id VARCHAR", "confirmed_at TIMESTAMP", "fingerprint VARCHAR", "platform_id VARCHAR",
         )),
-        _confirmed_when_written,
+        confirmed_when_written,
     ),
     4: (_scoped_suppressions,),
     5: ("ALTER TABLE IF EXISTS suppressions ADD COLUMN IF NOT EXISTS scope VARCHAR",),
