@@ -43,6 +43,8 @@ import datetime as dt
 import itertools
 import json
 import re
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -130,6 +132,14 @@ class FakeDataManager(FakePlatform):
         self.clock: Callable[[], dt.datetime] = dt.datetime.now
         #: (list id, email hash) -> when it was last ingested, by ``clock``
         self.ingested_at: dict[tuple[str, str], dt.datetime] = {}
+        #: Google's quota per Cloud project (the fake serves one OAuth client: one project) of
+        #: IngestionService requests a minute, counted apart for mutate (ingest, remove) and read
+        #: (requestStatus:retrieve); past it 429 RESOURCE_EXHAUSTED ("Limits and quotas",
+        #: https://developers.google.com/data-manager/api/devguides/limits). ``quota_clock``: seconds.
+        self.per_minute = 300
+        self.quota_clock: Callable[[], float] = time.monotonic
+        self._quota_starts: dict[str, deque[float]] = {"mutate": deque(), "read": deque()}
+        self.quota_refusals = 0
 
     # ---------------------------------------------------------------------- set-up helpers
     def create_user_list(self, name: str = "", account: str = ACCOUNT) -> str:
@@ -168,6 +178,18 @@ class FakeDataManager(FakePlatform):
                 status["requestStatus"] = "SUCCESS"
                 for list_id, op, members in status.pop("_deferred"):
                     self._apply(list_id, op, members)
+
+    def _over_quota(self, kind: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        """429 RESOURCE_EXHAUSTED when this request would be the minute's ``per_minute + 1``-th of its kind."""
+        now = self.quota_clock()
+        starts = self._quota_starts[kind]
+        while starts and starts[0] <= now - 60.0:
+            starts.popleft()
+        if len(starts) >= self.per_minute:
+            self.quota_refusals += 1
+            return 429, google_error(429, "RESOURCE_EXHAUSTED", reason="RATE_LIMIT_EXCEEDED"), {}
+        starts.append(now)
+        return None
 
     def fail_calls(self, calls: range | list[int], kind: str, **kw: Any) -> None:
         for c in calls:
@@ -255,6 +277,8 @@ class FakeDataManager(FakePlatform):
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         if not token or not self.access_tokens.get(token):
             return 401, google_error(401, "UNAUTHENTICATED", reason="ACCESS_TOKEN_EXPIRED"), {"WWW-Authenticate": "Bearer"}
+        if refused := self._over_quota("mutate"):
+            return refused
         if fault and fault[0] == "status":
             _, status, headers, payload = fault
             statuses = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 403: "PERMISSION_DENIED"}
@@ -330,6 +354,8 @@ class FakeDataManager(FakePlatform):
         auth = request.headers.get("Authorization", "")
         if not self.access_tokens.get(auth.removeprefix("Bearer ")):
             return 401, google_error(401, "UNAUTHENTICATED", reason="ACCESS_TOKEN_EXPIRED"), {}
+        if refused := self._over_quota("read"):
+            return refused
         query = parse_qs(urlsplit(request.url or "").query)
         unknown = sorted(set(query) - {"requestId", "request_id"})
         if unknown:

@@ -354,3 +354,24 @@ def test_status_checks_spend_the_read_quota_not_the_write_one(
     assert clock.slept == []
     dest.resolve(AUD, {request_id: "add"})
     assert clock.slept == [60.0]
+
+
+def test_fake_refuses_past_the_per_minute_quota_of_each_kind(
+    fake: FakeDataManager, clock: ManualClock, dealersync_context: ConnectorContext, people: list[dict[str, Any]]
+) -> None:
+    """The fake answers what Google answers past 300 requests a minute of one kind: 429
+    RESOURCE_EXHAUSTED (Limits and quotas); the client's own limit keeps it from getting there."""
+    fake.per_minute, fake.quota_clock = 2, clock
+    over = connector(dealersync_context, requests_per_minute=3)
+    over.add(AUD, people[:1])
+    over.add(AUD, people[1:2])
+    request_id = over.add(AUD, people[2:3])[0].request_id  # the minute's third ingest: refused, retried
+    assert fake.quota_refusals == 1 and request_id
+    over.resolve(AUD, {request_id: "add"})  # reads have their own quota
+    assert fake.quota_refusals == 1 and fake.status_calls == 1
+    refusals = fake.quota_refusals
+    clock.sleep(60.0)
+    under = connector(dealersync_context, requests_per_minute=2, cloud_project="fake-quota")
+    for i in range(3, 6):
+        under.add(AUD, people[i : i + 1])
+    assert fake.quota_refusals == refusals  # the client waited instead
