@@ -202,11 +202,12 @@ def persons(cust: pd.DataFrame) -> dict[str, str]:
 
 def suppressed(extract: Path, cust: pd.DataFrame) -> dict[str, set[str]]:
     """Scope (all, ads, email, sms) -> the customer ids the extract's suppressions.csv suppresses
-    on it. A file without a ``scope`` column, or an empty cell, means all; a row with a scope
-    that is not one of the four is not an entry (dealersync quarantines it)."""
+    on it. A file without a ``scope`` column, an empty cell, or a scope that is not one of the
+    four means all (dealersync loads an unknown scope as all: fail safe, docs/data-model.md)."""
     sup = read(extract, "suppressions")
     scope = (sup["scope"] if "scope" in sup else pd.Series(pd.NA, index=sup.index, dtype=object))
-    scope = scope.fillna("all").str.strip().str.lower().replace("", "all")
+    scope = scope.fillna("").str.strip().str.lower()
+    scope = scope.where(scope.isin(["all", "ads", "email", "sms"]), "all")
     cust_email = email_key(cust["email"])
     mobile, home = phone_key(cust["phone_mobile"]), phone_key(cust["phone_home"])
     out = {}
