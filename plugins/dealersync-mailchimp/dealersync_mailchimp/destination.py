@@ -330,6 +330,8 @@ class MailchimpDestination(AudienceDestination[MailchimpConfig]):
                 self.check()  # a missing list becomes a ConfigError naming list_id
                 raise
             if not found.get("id"):
+                # "Add segment" (POST /lists/{list_id}/segments, Marketing API reference) answers
+                # the new segment with its id; without it no tag can be addressed
                 raise FatalError("Mailchimp: creating the tag answered without its id; nothing was sent")
             log.info("mailchimp: created tag for audience %s on list %s", name, self.config.list_id)
         return RemoteAudience(id=str(found["id"]), name=str(found.get("name") or tag), size=found.get("member_count"))
