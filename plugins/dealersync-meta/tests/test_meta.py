@@ -23,7 +23,7 @@ from dealersync import (
 from dealersync.testing import sample_people
 from dealersync_meta import MetaCustomAudiences
 from dealersync_meta.destination import MetaConfig
-from dealersync_meta.wire import DELETE_URL_BYTES
+from dealersync_meta.wire import DELETE_URL_BYTES, encode_params, query_string, quoted_length
 from meta_fake import ACCOUNT, LOST, TOKEN, FakeMeta, Fault, meta_error, meta_http
 
 
@@ -353,3 +353,17 @@ def test_revoked_token_is_auth_error_saying_how_to_fix(context: ConnectorContext
     assert "create a new system-user token" in caught.value.message
     assert "dealersync secrets set" in caught.value.message and TOKEN not in caught.value.message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize("text", [
+    "", "abc_.-~XYZ09", "a b+c", "100%", '{"schema":["EMAIL"],"data":[["ab"]]}', "ü€ 😀", "&=?/#:;,@$", " %+ ",
+])
+def test_the_fast_query_encoding_is_exactly_what_requests_sends(text: str) -> None:
+    """``query_string`` / ``quoted_length`` stand in for ``urlencode`` / ``len(quote_plus())``
+    (the encoding ``requests`` gives ``params=`` and ``data=``; the URL cap is measured with
+    them): they must agree byte for byte, non-ASCII, ``%``, ``+`` and spaces included."""
+    from urllib.parse import quote_plus, urlencode
+
+    assert quoted_length(text) == len(quote_plus(text))
+    params = {"payload": {"schema": ["EMAIL"], "data": [[text]]}, "note": text, "flag": True, "n": 3}
+    assert query_string(params) == urlencode(encode_params(params))
