@@ -343,7 +343,6 @@ class FakeDataManager(FakePlatform):
             for m in stored:
                 if m.get("email"):
                     self.ingested_at[(list_id, m["email"])] = self.clock()
-        if op == "ingest":
             self.add_members(list_id, stored)
         else:
             self.remove_members(list_id, stored)
